@@ -1,0 +1,54 @@
+import type { Admin, ITopicConfig } from 'kafkajs';
+import type { ConfigReader } from '@meterline/runtime';
+
+/** Topic names of DESIGN.md; each overridable by configuration. `counters` is internal: the
+ * ingestor's counter changes for the evaluator. */
+export interface Topics {
+  usageEvents: string;
+  dlq: string;
+  alerts: string;
+  flags: string;
+  counters: string;
+}
+
+export const defaultTopics: Topics = {
+  usageEvents: 'usage.events.v1',
+  dlq: 'usage.events.dlq.v1',
+  alerts: 'usage.alerts.v1',
+  flags: 'plan.flags.v1',
+  counters: 'usage.counters.v1',
+};
+
+export function readTopics(c: ConfigReader): Topics {
+  return {
+    usageEvents: c.string('TOPIC_USAGE_EVENTS', { default: defaultTopics.usageEvents }),
+    dlq: c.string('TOPIC_USAGE_DLQ', { default: defaultTopics.dlq }),
+    alerts: c.string('TOPIC_USAGE_ALERTS', { default: defaultTopics.alerts }),
+    flags: c.string('TOPIC_PLAN_FLAGS', { default: defaultTopics.flags }),
+    counters: c.string('TOPIC_USAGE_COUNTERS', { default: defaultTopics.counters }),
+  };
+}
+
+/** The layout of every topic, in one place. Partitions set the consumer groups' parallelism. */
+export function topicLayout(topics: Topics, partitions = Number(process.env.KAFKA_PARTITIONS ?? 6)): ITopicConfig[] {
+  return [
+    { topic: topics.usageEvents, numPartitions: partitions },
+    { topic: topics.dlq, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(30 * 86_400_000) }] },
+    { topic: topics.alerts, numPartitions: partitions },
+    { topic: topics.flags, numPartitions: partitions, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+    { topic: topics.counters, numPartitions: partitions },
+  ];
+}
+
+/** Creates the topics that are missing; existing ones are left as they are. */
+export async function ensureTopics(admin: Admin, layout: ITopicConfig[]): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = layout.filter((t) => !existing.has(t.topic));
+  if (missing.length === 0) return;
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (err) {
+    // Another service may have created them between list and create.
+    if (!String(err).includes('already exists')) throw err;
+  }
+}

@@ -1,0 +1,65 @@
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { Checked } from './validate.ts';
+
+interface AvroReader {
+  fromBuffer(buf: Buffer): unknown;
+}
+
+/** Decodes a usage event's bytes: the Confluent wire format (magic 0, schema id, Avro) or a UTF-8
+ * JSON object. Writer schemas are cached by id; an id the registry does not know is bad input,
+ * a registry that does not answer is a retryable failure (thrown). */
+export class UsageEventDecoder {
+  private readonly readers = new Map<number, AvroReader>();
+  private readonly unknownIds = new Map<number, number>();
+
+  constructor(private readonly registry: SchemaRegistry) {}
+
+  async decode(value: Buffer | null): Promise<Checked<unknown>> {
+    if (!value || value.length === 0) return { ok: false, reason: 'undecodable', error: 'empty value' };
+    const first = value[0];
+    if (first === 0) return this.decodeAvro(value);
+    if (first === 0x7b || first === 0x20 || first === 0x0a || first === 0x0d || first === 0x09) {
+      try {
+        return { ok: true, value: JSON.parse(value.toString('utf8')) };
+      } catch (err) {
+        return { ok: false, reason: 'undecodable', error: `not valid JSON: ${(err as Error).message}` };
+      }
+    }
+    return {
+      ok: false,
+      reason: 'undecodable',
+      error: `neither Confluent Avro (magic byte 0) nor a JSON object: first byte 0x${first!.toString(16).padStart(2, '0')}`,
+    };
+  }
+
+  private async decodeAvro(value: Buffer): Promise<Checked<unknown>> {
+    if (value.length < 5) return { ok: false, reason: 'undecodable', error: 'Avro message shorter than its 5-byte header' };
+    const id = value.readInt32BE(1);
+    const reader = await this.reader(id);
+    if (!reader) return { ok: false, reason: 'unknown-schema', error: `schema id ${id} is not in the registry` };
+    try {
+      return { ok: true, value: reader.fromBuffer(value.subarray(5)) };
+    } catch (err) {
+      return { ok: false, reason: 'undecodable', error: `Avro payload does not match schema ${id}: ${(err as Error).message}` };
+    }
+  }
+
+  private async reader(id: number): Promise<AvroReader | null> {
+    const known = this.readers.get(id);
+    if (known) return known;
+    const missSince = this.unknownIds.get(id);
+    if (missSince !== undefined && Date.now() - missSince < 30_000) return null;
+    try {
+      const schema = (await this.registry.getSchema(id)) as unknown as AvroReader;
+      this.readers.set(id, schema);
+      return schema;
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 404 || /not found|40403/i.test(String((err as Error).message))) {
+        this.unknownIds.set(id, Date.now());
+        return null;
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,113 @@
+import { inTransaction, type Pool } from '@meterline/db';
+import { hourOf } from './period.ts';
+
+export interface LedgerEntry {
+  offset: string;
+  resourceId: string;
+  metric: string;
+  timestamp: number;
+  quantity: number;
+}
+
+/** The durable usage ledger in Postgres: usage per resource, metric and hour. Idempotent per
+ * partition: rows at offsets below the stored watermark were written before and are skipped, in the
+ * same transaction that moves the watermark. */
+export class UsageLedger {
+  constructor(
+    private readonly pool: Pool,
+    private readonly consumer: string,
+  ) {}
+
+  /** Records the counted events of one batch (offsets firstOffset..lastOffset of a partition). */
+  async record(topic: string, partition: number, lastOffset: string, entries: LedgerEntry[]): Promise<number> {
+    return inTransaction(this.pool, async (client) => {
+      await client.query(
+        `INSERT INTO ledger_watermarks (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, 0)
+         ON CONFLICT DO NOTHING`,
+        [this.consumer, topic, partition],
+      );
+      const { rows } = await client.query<{ next_offset: string }>(
+        'SELECT next_offset FROM ledger_watermarks WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE',
+        [this.consumer, topic, partition],
+      );
+      const watermark = BigInt(rows[0]!.next_offset);
+      const sums = new Map<string, { resourceId: string; metric: string; hour: number; quantity: number; events: number }>();
+      for (const e of entries) {
+        if (BigInt(e.offset) < watermark) continue;
+        const hour = hourOf(e.timestamp);
+        const k = `${e.resourceId}|${e.metric}|${hour}`;
+        const s = sums.get(k);
+        if (s) {
+          s.quantity += e.quantity;
+          s.events += 1;
+        } else {
+          sums.set(k, { resourceId: e.resourceId, metric: e.metric, hour, quantity: e.quantity, events: 1 });
+        }
+      }
+      if (sums.size > 0) {
+        // Sorted so concurrent writers take row locks in one order.
+        const list = [...sums.values()].sort((a, b) =>
+          a.resourceId === b.resourceId ? (a.metric === b.metric ? a.hour - b.hour : a.metric < b.metric ? -1 : 1) : a.resourceId < b.resourceId ? -1 : 1,
+        );
+        await client.query(
+          `INSERT INTO usage_ledger (resource_id, metric, hour, quantity, events)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::float8[], $5::bigint[])
+           ON CONFLICT (resource_id, metric, hour) DO UPDATE
+             SET quantity = usage_ledger.quantity + excluded.quantity, events = usage_ledger.events + excluded.events`,
+          [
+            list.map((s) => s.resourceId),
+            list.map((s) => s.metric),
+            list.map((s) => new Date(s.hour).toISOString()),
+            list.map((s) => s.quantity),
+            list.map((s) => s.events),
+          ],
+        );
+      }
+      const next = BigInt(lastOffset) + 1n;
+      if (next > watermark) {
+        await client.query(
+          'UPDATE ledger_watermarks SET next_offset = $4 WHERE consumer = $1 AND topic = $2 AND partition = $3',
+          [this.consumer, topic, partition, next.toString()],
+        );
+      }
+      return sums.size;
+    });
+  }
+
+  /** resourceId -> metric -> total of the hours in [start, end). */
+  async periodTotals(start: number, end: number, resourceIds?: string[]): Promise<Map<string, Record<string, number>>> {
+    const params: unknown[] = [new Date(start).toISOString(), new Date(end).toISOString()];
+    let filter = '';
+    if (resourceIds) {
+      params.push(resourceIds);
+      filter = 'AND resource_id = ANY($3::uuid[])';
+    }
+    const { rows } = await this.pool.query<{ resource_id: string; metric: string; total: number }>(
+      `SELECT resource_id, metric, sum(quantity) AS total FROM usage_ledger
+       WHERE hour >= $1 AND hour < $2 ${filter} GROUP BY resource_id, metric`,
+      params,
+    );
+    const out = new Map<string, Record<string, number>>();
+    for (const r of rows) {
+      const m = out.get(r.resource_id) ?? {};
+      m[r.metric] = Number(r.total);
+      out.set(r.resource_id, m);
+    }
+    return out;
+  }
+
+  /** Hourly rows since `from`, for rebuilding the rolling-window buckets. */
+  async hoursSince(from: number, resourceIds?: string[]): Promise<{ resourceId: string; metric: string; hour: number; quantity: number }[]> {
+    const params: unknown[] = [new Date(from).toISOString()];
+    let filter = '';
+    if (resourceIds) {
+      params.push(resourceIds);
+      filter = 'AND resource_id = ANY($2::uuid[])';
+    }
+    const { rows } = await this.pool.query<{ resource_id: string; metric: string; hour: Date; quantity: number }>(
+      `SELECT resource_id, metric, hour, quantity FROM usage_ledger WHERE hour >= $1 ${filter}`,
+      params,
+    );
+    return rows.map((r) => ({ resourceId: r.resource_id, metric: r.metric, hour: r.hour.getTime(), quantity: Number(r.quantity) }));
+  }
+}

@@ -1,0 +1,66 @@
+import type { CounterStore } from './counters.ts';
+import type { UsageLedger } from './ledger.ts';
+import { COARSE_KEEP, type MonthPeriod } from './period.ts';
+
+export interface CounterDifference {
+  resourceId: string;
+  metric: string;
+  periodKey: string;
+  redis: number;
+  ledger: number;
+}
+
+const EPSILON = 1e-6;
+
+/** Compares the Redis counters of a period with the ledger. */
+export async function findDrift(
+  ledger: UsageLedger,
+  counters: CounterStore,
+  period: MonthPeriod,
+  resourceIds?: string[],
+): Promise<CounterDifference[]> {
+  const truth = await ledger.periodTotals(period.start, period.end, resourceIds);
+  const ids = resourceIds ?? [...truth.keys()];
+  const diffs: CounterDifference[] = [];
+  for (const resourceId of ids) {
+    const want = truth.get(resourceId) ?? {};
+    const have = await counters.periodUsage(resourceId, period.key);
+    for (const metric of new Set([...Object.keys(want), ...Object.keys(have)])) {
+      const l = want[metric] ?? 0;
+      const r = have[metric] ?? 0;
+      if (Math.abs(l - r) > EPSILON * Math.max(1, Math.abs(l))) {
+        diffs.push({ resourceId, metric, periodKey: period.key, redis: r, ledger: l });
+      }
+    }
+  }
+  return diffs;
+}
+
+/** Rebuilds the counters of a period (and the hourly window buckets of the last 7 days) from the
+ * ledger, and reports each difference it corrected. */
+export async function recount(
+  ledger: UsageLedger,
+  counters: CounterStore,
+  period: MonthPeriod,
+  now: number,
+  resourceIds?: string[],
+): Promise<CounterDifference[]> {
+  const diffs = await findDrift(ledger, counters, period, resourceIds);
+  const truth = await ledger.periodTotals(period.start, period.end, [...new Set(diffs.map((d) => d.resourceId))]);
+  for (const resourceId of new Set(diffs.map((d) => d.resourceId))) {
+    await counters.setPeriodUsage(resourceId, period.key, truth.get(resourceId) ?? {}, counters.periodTtlSeconds(period, now));
+  }
+  const hours = await ledger.hoursSince(now - COARSE_KEEP, resourceIds);
+  const byMetric = new Map<string, { hour: number; quantity: number }[]>();
+  for (const h of hours) {
+    const k = `${h.resourceId}|${h.metric}`;
+    const list = byMetric.get(k) ?? [];
+    list.push({ hour: h.hour, quantity: h.quantity });
+    byMetric.set(k, list);
+  }
+  for (const [k, list] of byMetric) {
+    const [resourceId, metric] = k.split('|') as [string, string];
+    await counters.setHourBuckets(resourceId, metric, list, now);
+  }
+  return diffs;
+}

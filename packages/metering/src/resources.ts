@@ -1,0 +1,107 @@
+import type { Pool } from '@meterline/db';
+
+import type { Logger } from '@meterline/runtime';
+import { pg } from '@meterline/db';
+
+export interface ResourceInfo {
+  id: string;
+  plan: string;
+  state: 'provisioning' | 'provisioned' | 'deprovisioned' | 'refused';
+  provisionedAt: number | null;
+  deprovisionedAt: number | null;
+}
+
+const NEGATIVE_TTL_MS = 5_000;
+
+/** The resources the pipeline counts for, cached. The api announces every change on a Postgres
+ * channel (migration 001's trigger), so a provision, plan change or deprovision is seen at once. */
+export class ResourceDirectory {
+  private readonly known = new Map<string, ResourceInfo>();
+  private readonly missing = new Map<string, number>();
+  private listener: pg.Client | null = null;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly log: Logger,
+    private readonly listen: { databaseUrl: string; schema: string } | null = null,
+  ) {}
+
+  async start(): Promise<void> {
+    if (!this.listen) return;
+    const client = new pg.Client({ connectionString: this.listen.databaseUrl });
+    client.on('error', (err) => {
+      this.log.warn({ err }, 'resource listener lost; clearing cache and reconnecting');
+      this.known.clear();
+      this.listener = null;
+      setTimeout(() => void this.start().catch(() => {}), 1000).unref();
+    });
+    client.on('notification', (msg) => {
+      const [schema, id] = (msg.payload ?? '').split(':');
+      if (schema === this.listen?.schema && id) this.forget(id);
+    });
+    await client.connect();
+    await client.query('LISTEN meterline_resource_changed');
+    this.listener = client;
+  }
+
+  forget(id: string): void {
+    this.known.delete(id);
+    this.missing.delete(id);
+  }
+
+  /** Looks up every id, one query for all cache misses. null = no such resource. */
+  async getMany(ids: Iterable<string>, now = Date.now()): Promise<Map<string, ResourceInfo | null>> {
+    const out = new Map<string, ResourceInfo | null>();
+    const toLoad: string[] = [];
+    for (const id of new Set(ids)) {
+      const hit = this.known.get(id);
+      if (hit) out.set(id, hit);
+      else if ((this.missing.get(id) ?? 0) > now - NEGATIVE_TTL_MS) out.set(id, null);
+      else toLoad.push(id);
+    }
+    if (toLoad.length > 0) {
+      const { rows } = await this.pool.query<{
+        id: string;
+        plan: string;
+        state: ResourceInfo['state'];
+        provisioned_at: Date | null;
+        deprovisioned_at: Date | null;
+      }>('SELECT id, plan, state, provisioned_at, deprovisioned_at FROM resources WHERE id = ANY($1::uuid[])', [toLoad]);
+      for (const r of rows) {
+        const info: ResourceInfo = {
+          id: r.id,
+          plan: r.plan,
+          state: r.state,
+          provisionedAt: r.provisioned_at?.getTime() ?? null,
+          deprovisionedAt: r.deprovisioned_at?.getTime() ?? null,
+        };
+        this.known.set(r.id, info);
+        out.set(r.id, info);
+      }
+      for (const id of toLoad) {
+        if (!out.has(id)) {
+          this.missing.set(id, now);
+          out.set(id, null);
+        }
+      }
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    const l = this.listener;
+    this.listener = null;
+    if (l) {
+      l.removeAllListeners('error');
+      l.on('error', () => {});
+      await l.end().catch(() => {});
+    }
+  }
+}
+
+/** Whether usage at `timestamp` may count for the resource: it is provisioned, or the usage
+ * happened before it was deprovisioned (a late event of a live resource). */
+export function countsFor(resource: ResourceInfo, timestamp: number): boolean {
+  if (resource.state === 'provisioned') return true;
+  return resource.state === 'deprovisioned' && resource.deprovisionedAt !== null && timestamp < resource.deprovisionedAt;
+}

@@ -1,0 +1,89 @@
+import type { UsageEvent } from '@meterline/schemas';
+import { DAY, monthOf } from './period.ts';
+
+/** Why an event goes to the DLQ: the `dlq-reason` header and the metric label. */
+export type RejectReason =
+  | 'undecodable'
+  | 'unknown-schema'
+  | 'invalid-field'
+  | 'quantity-out-of-range'
+  | 'timestamp-in-future'
+  | 'timestamp-too-old'
+  | 'unknown-resource'
+  | 'resource-not-provisioned';
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; reason: RejectReason; error: string };
+
+export interface ValidationSettings {
+  /** an event may be this far ahead of the ingestor's clock */
+  maxFutureSkewMs: number;
+  /** an event still counts this long after its period closed */
+  lateGraceMs: number;
+  /** sanity cap per event */
+  maxQuantity: number;
+}
+
+export const defaultValidation: ValidationSettings = {
+  maxFutureSkewMs: 5 * 60_000,
+  lateGraceMs: 2 * DAY,
+  maxQuantity: 1e9,
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const METRIC = /^[a-z][a-z0-9_.]{0,63}$/;
+
+const reject = (reason: RejectReason, error: string): Checked<never> => ({ ok: false, reason, error });
+
+/** Checks the fields of a decoded event (Avro record or JSON object) and the time rules. The
+ * resource checks need the directory and happen in the ingestor's handler. */
+export function validateUsageEvent(raw: unknown, now: number, s: ValidationSettings): Checked<UsageEvent> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return reject('invalid-field', 'event must be an object');
+  }
+  const r = raw as Record<string, unknown>;
+  if (typeof r.id !== 'string' || r.id.length === 0 || r.id.length > 200) {
+    return reject('invalid-field', 'id must be a non-empty string of at most 200 characters');
+  }
+  if (typeof r.resourceId !== 'string' || !UUID.test(r.resourceId)) {
+    return reject('invalid-field', 'resourceId must be a resource uuid');
+  }
+  if (typeof r.metric !== 'string' || !METRIC.test(r.metric)) {
+    return reject('invalid-field', 'metric must match [a-z][a-z0-9_.]{0,63}');
+  }
+  if (typeof r.quantity !== 'number') {
+    return reject('invalid-field', `quantity must be a number, got ${typeof r.quantity}`);
+  }
+  if (!Number.isFinite(r.quantity) || r.quantity < 0 || r.quantity > s.maxQuantity) {
+    return reject('quantity-out-of-range', `quantity must be finite, >= 0 and <= ${s.maxQuantity}, got ${r.quantity}`);
+  }
+  let timestamp: number;
+  if (typeof r.timestamp === 'number' && Number.isInteger(r.timestamp)) {
+    timestamp = r.timestamp;
+  } else if (typeof r.timestamp === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(r.timestamp)) {
+    timestamp = Date.parse(r.timestamp);
+    if (Number.isNaN(timestamp)) return reject('invalid-field', `timestamp is not a valid ISO-8601 time: ${r.timestamp}`);
+  } else {
+    return reject('invalid-field', 'timestamp must be epoch milliseconds or an ISO-8601 string');
+  }
+  if (r.source !== undefined && r.source !== null && typeof r.source !== 'string') {
+    return reject('invalid-field', 'source must be a string or null');
+  }
+  if (timestamp > now + s.maxFutureSkewMs) {
+    return reject('timestamp-in-future', `timestamp ${new Date(timestamp).toISOString()} is ahead of now by more than ${s.maxFutureSkewMs} ms`);
+  }
+  const period = monthOf(timestamp);
+  if (now > period.end + s.lateGraceMs) {
+    return reject('timestamp-too-old', `timestamp ${new Date(timestamp).toISOString()}: its period ${period.key} closed more than ${s.lateGraceMs} ms ago`);
+  }
+  return {
+    ok: true,
+    value: {
+      id: r.id,
+      resourceId: r.resourceId.toLowerCase(),
+      metric: r.metric,
+      quantity: r.quantity,
+      timestamp,
+      source: typeof r.source === 'string' ? r.source : null,
+    },
+  };
+}

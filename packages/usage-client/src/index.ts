@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { avroSchema, type UsageEvent } from '@meterline/schemas';
+import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+
+export interface UsageClientOptions {
+  brokers: string[];
+  /** Confluent-compatible schema registry, e.g. http://127.0.0.1:8081/apis/ccompat/v7 */
+  registryUrl: string;
+  topic?: string;
+  /** written into every event's `source` */
+  source?: string;
+  clientId?: string;
+  /** how long an event may wait for others to share its request */
+  lingerMs?: number;
+  /** flush as soon as this many events wait */
+  maxBatch?: number;
+}
+
+export interface EmitInput {
+  resourceId: string;
+  metric: string;
+  quantity: number;
+  /** epoch ms or Date; default now */
+  timestamp?: number | Date;
+  /** the idempotency key; default a fresh uuid. Reuse it when retrying the same usage. */
+  id?: string;
+}
+
+/** Emits UsageEvents (Avro, Confluent wire format) keyed by resource id, batched with a linger,
+ * through an idempotent producer. `emit` resolves once the broker has the event. */
+export class UsageClient {
+  private queue: { message: Message; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private inflight = new Set<Promise<void>>();
+  private closed = false;
+
+  private constructor(
+    private readonly producer: Producer,
+    private readonly registry: SchemaRegistry,
+    private readonly schemaId: number,
+    private readonly opts: Required<Pick<UsageClientOptions, 'topic' | 'lingerMs' | 'maxBatch'>> & { source: string | null },
+  ) {}
+
+  static async connect(options: UsageClientOptions): Promise<UsageClient> {
+    const topic = options.topic ?? 'usage.events.v1';
+    const registry = new SchemaRegistry({ host: options.registryUrl.replace(/\/$/, '') });
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(avroSchema('UsageEvent')) },
+      { subject: `${topic}-value` },
+    );
+    const kafka = new Kafka({ clientId: options.clientId ?? 'meterline-usage-client', brokers: options.brokers, logLevel: logLevel.ERROR });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+    await producer.connect();
+    return new UsageClient(producer, registry, id, {
+      topic,
+      lingerMs: options.lingerMs ?? 20,
+      maxBatch: options.maxBatch ?? 500,
+      source: options.source ?? null,
+    });
+  }
+
+  async emit(input: EmitInput): Promise<string> {
+    if (this.closed) throw new Error('UsageClient is closed');
+    const event: UsageEvent = {
+      id: input.id ?? randomUUID(),
+      resourceId: input.resourceId,
+      metric: input.metric,
+      quantity: input.quantity,
+      timestamp: input.timestamp instanceof Date ? input.timestamp.getTime() : (input.timestamp ?? Date.now()),
+      source: this.opts.source,
+    };
+    if (!Number.isFinite(event.quantity) || event.quantity < 0) {
+      throw new RangeError(`quantity must be a finite number >= 0, got ${input.quantity}`);
+    }
+    const value = await this.registry.encode(this.schemaId, event);
+    await new Promise<void>((resolve, reject) => {
+      this.queue.push({ message: { key: event.resourceId, value }, resolve, reject });
+      if (this.queue.length >= this.opts.maxBatch) this.flushNow();
+      else this.timer ??= setTimeout(() => this.flushNow(), this.opts.lingerMs);
+    });
+    return event.id;
+  }
+
+  /** Sends everything waiting and resolves once the broker acknowledged it. */
+  async flush(): Promise<void> {
+    this.flushNow();
+    await Promise.all([...this.inflight]);
+  }
+
+  /** Flushes, then disconnects. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    await this.producer.disconnect();
+  }
+
+  private flushNow(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    const p = this.producer
+      .send({ topic: this.opts.topic, messages: batch.map((b) => b.message), acks: -1 })
+      .then(
+        () => batch.forEach((b) => b.resolve()),
+        (err: unknown) => batch.forEach((b) => b.reject(err)),
+      )
+      .finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+  }
+}

@@ -1,0 +1,8 @@
+import { runService } from '@meterline/runtime';
+import { readIngestorConfig } from './config.ts';
+import { startIngestor } from './wire.ts';
+
+await runService('ingestor', async (log) => {
+  const ingestor = await startIngestor(readIngestorConfig(), log);
+  ingestor.shutdown.installSignalHandlers();
+});

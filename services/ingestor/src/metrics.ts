@@ -1,0 +1,37 @@
+import { Counter, Gauge, Histogram, type Registry } from '@meterline/runtime';
+
+export function ingestorMetrics(registry: Registry) {
+  return {
+    events: new Counter({
+      name: 'meterline_ingest_events_total',
+      help: 'Usage events handled, by outcome (counted, counted-before, duplicate, dlq)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    dlq: new Counter({
+      name: 'meterline_ingest_dlq_total',
+      help: 'Usage events sent to the DLQ, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: 'meterline_ingest_batch_seconds',
+      help: 'Time to handle one fetched batch',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    lagSeconds: new Histogram({
+      name: 'meterline_ingest_lag_seconds',
+      help: 'From the event timestamp to its counter updated',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    driftResources: new Gauge({
+      name: 'meterline_counter_drift',
+      help: 'Resource-metric counters of the current period that differ between Redis and the ledger at the last reconciliation',
+      registers: [registry],
+    }),
+  };
+}
+
+export type IngestorMetrics = ReturnType<typeof ingestorMetrics>;

@@ -1,0 +1,36 @@
+import { createPool } from '@meterline/db';
+import { CounterStore, monthOf, recount, UsageLedger } from '@meterline/metering';
+import { createRedis } from '@meterline/redis';
+import { configReader } from '@meterline/runtime';
+
+// `pnpm recount [YYYY-MM]`: rebuilds the Redis counters of a period (default: the current month)
+// from the durable ledger and prints each difference it corrected.
+const c = configReader();
+const databaseUrl = c.url('DATABASE_URL', ['postgres', 'postgresql'], { secret: true });
+const redisUrl = c.url('REDIS_URL', ['redis', 'rediss'], { secret: true });
+const schema = c.optionalString('DATABASE_SCHEMA');
+const keyPrefix = c.string('REDIS_KEY_PREFIX', { default: 'ml:' });
+const group = `${c.string('CONSUMER_GROUP_PREFIX', { default: 'meterline-' })}ingestor`;
+try {
+  c.done();
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(1);
+}
+const arg = process.argv[2];
+if (arg && !/^\d{4}-\d{2}$/.test(arg)) {
+  console.error(`recount: period must look like 2026-11, got ${arg}`);
+  process.exit(2);
+}
+const now = Date.now();
+const period = arg ? monthOf(Date.parse(`${arg}-01T00:00:00Z`)) : monthOf(now);
+const pool = createPool(databaseUrl, { schema });
+const redis = createRedis(redisUrl, { keyPrefix });
+const counters = new CounterStore(redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
+const diffs = await recount(new UsageLedger(pool, group), counters, period, now);
+for (const d of diffs) {
+  console.log(`corrected ${d.resourceId} ${d.metric} ${d.periodKey}: redis ${d.redis} -> ledger ${d.ledger}`);
+}
+console.log(`recount ${period.key}: ${diffs.length} counter(s) corrected`);
+redis.disconnect();
+await pool.end();

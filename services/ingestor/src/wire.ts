@@ -1,0 +1,110 @@
+import { createPool, migrate } from '@meterline/db';
+import { createKafka, createRegistry, ensureTopics, startBatchConsumer, topicLayout } from '@meterline/kafka';
+import {
+  CounterStore,
+  findDrift,
+  monthOf,
+  ResourceDirectory,
+  UsageEventDecoder,
+  UsageLedger,
+} from '@meterline/metering';
+import { createRedis } from '@meterline/redis';
+import { createMetricsRegistry, type Logger, Shutdown, startOpsServer } from '@meterline/runtime';
+import type { IngestorConfig } from './config.ts';
+import { handleUsageBatch } from './handlers/usage-batch.ts';
+import { ingestorMetrics } from './metrics.ts';
+
+export interface RunningIngestor {
+  shutdown: Shutdown;
+  opsPort: number;
+  joined: Promise<void>;
+  stop(): Promise<boolean>;
+}
+
+/** The ingestor's composition root: builds every dependency once, starts consuming, and states the
+ * shutdown order. */
+export async function startIngestor(config: IngestorConfig, log: Logger): Promise<RunningIngestor> {
+  const registry = createMetricsRegistry('ingestor');
+  const metrics = ingestorMetrics(registry);
+  const shutdown = new Shutdown(log);
+  let accepting = false;
+
+  const pool = createPool(config.databaseUrl, { schema: config.databaseSchema, application: 'meterline-ingestor' });
+  await migrate(pool, { schema: config.databaseSchema });
+  const redis = createRedis(config.redisUrl, { keyPrefix: config.redisKeyPrefix, name: 'meterline-ingestor' });
+  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'meterline-ingestor' }, log);
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, topicLayout(config.topics));
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
+  await producer.connect();
+
+  const directory = new ResourceDirectory(pool, log, {
+    databaseUrl: config.databaseUrl,
+    schema: config.databaseSchema ?? 'public',
+  });
+  await directory.start();
+  const counters = new CounterStore(redis, {
+    dedupeWindowSeconds: config.dedupeWindowSeconds,
+    periodRetentionDays: config.periodRetentionDays,
+  });
+  const ledger = new UsageLedger(pool, config.groupId);
+  const decoder = new UsageEventDecoder(createRegistry(config.registryUrl, 'meterline-ingestor'));
+
+  const server = await startOpsServer({
+    port: config.opsPort,
+    registry,
+    readiness: {
+      accepting: () => accepting,
+      checks: { postgres: () => pool.query('SELECT 1'), redis: () => redis.ping() },
+    },
+  });
+  const address = server.address();
+  const opsPort = typeof address === 'object' && address ? address.port : config.opsPort;
+
+  const consumer = await startBatchConsumer({
+    kafka,
+    groupId: config.groupId,
+    topic: config.topics.usageEvents,
+    log,
+    partitionsConsumedConcurrently: config.partitionConcurrency,
+    handle: (batch, ctx) =>
+      handleUsageBatch(
+        { decoder, directory, counters, ledger, producer, topics: config.topics, validation: config.validation, metrics, log },
+        batch,
+        ctx,
+      ),
+  });
+  accepting = true;
+
+  // Periodic reconciliation: how far Redis has drifted from the ledger (a metric, no correction;
+  // `pnpm recount` corrects). Batches in flight show as small transient drift.
+  const reconcile =
+    config.reconcileIntervalSeconds > 0
+      ? setInterval(() => {
+          findDrift(ledger, counters, monthOf(Date.now()))
+            .then((diffs) => {
+              metrics.driftResources.set(diffs.length);
+              if (diffs.length > 0) log.warn({ drift: diffs.slice(0, 10), total: diffs.length }, 'counter drift found');
+            })
+            .catch((err: unknown) => log.warn({ err }, 'reconciliation failed'));
+        }, config.reconcileIntervalSeconds * 1000)
+      : null;
+  reconcile?.unref();
+
+  shutdown
+    .add('not ready', () => {
+      accepting = false;
+      if (reconcile) clearInterval(reconcile);
+    })
+    .add('drain consumer and commit', () => consumer.stop())
+    .add('flush producer', () => producer.disconnect())
+    .add('stop resource listener', () => directory.stop())
+    .add('close ops server', () => new Promise<void>((resolve) => server.close(() => resolve())))
+    .add('close redis', () => redis.quit())
+    .add('close postgres', () => pool.end());
+
+  log.info({ group: config.groupId, topic: config.topics.usageEvents, opsPort }, 'ingestor started');
+  return { shutdown, opsPort, joined: consumer.joined, stop: () => shutdown.run('stop') };
+}
