@@ -31,7 +31,7 @@ export function checkBasicAuth(
     if (candidate.length > 0 && constantTimeEqual(givenPassword, candidate)) passwordOk = true;
   }
   const idOk = constantTimeEqual(givenId, id);
-  return idOk || passwordOk;
+  return idOk && passwordOk;
 }
 
 /** The header Heroku sends; for tests, the demo and the fake. */

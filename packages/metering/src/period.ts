@@ -1,21 +1,6 @@
-/** Calendar-month periods (UTC) and the time buckets of the rolling windows. Kept here, beside the
- * counters, because the Redis keys are named by them. */
-export interface MonthPeriod {
-  start: number;
-  end: number;
-  key: string;
-}
-
-export function monthOf(ts: number): MonthPeriod {
-  const d = new Date(ts);
-  const y = d.getUTCFullYear();
-  const m = d.getUTCMonth();
-  return {
-    start: Date.UTC(y, m, 1),
-    end: Date.UTC(y, m + 1, 1),
-    key: `${y}-${String(m + 1).padStart(2, '0')}`,
-  };
-}
+/** The time buckets of the rolling windows, beside the counters, because the Redis keys are named by them. */
+/** The billing period is the calendar month (UTC), as the rules define it. */
+export { periodOf as monthOf, type Period as MonthPeriod } from '@meterline/rules';
 
 export const MINUTE = 60_000;
 export const HOUR = 3_600_000;

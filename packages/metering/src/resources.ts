@@ -24,6 +24,8 @@ export class ResourceDirectory {
     private readonly pool: Pool,
     private readonly log: Logger,
     private readonly listen: { databaseUrl: string; schema: string } | null = null,
+    /** called after a resource changed (provisioned, plan changed, deprovisioned) */
+    private readonly onChange: (id: string) => void = () => {},
   ) {}
 
   async start(): Promise<void> {
@@ -37,7 +39,10 @@ export class ResourceDirectory {
     });
     client.on('notification', (msg) => {
       const [schema, id] = (msg.payload ?? '').split(':');
-      if (schema === this.listen?.schema && id) this.forget(id);
+      if (schema === this.listen?.schema && id) {
+        this.forget(id);
+        this.onChange(id);
+      }
     });
     await client.connect();
     await client.query('LISTEN meterline_resource_changed');

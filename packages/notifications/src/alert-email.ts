@@ -11,7 +11,14 @@ export interface AlertEmailItem {
 }
 
 /** Context fields that describe the resource, not a metric: every item of one email must agree on them. */
-const RESOURCE_FIELDS = ['addonName', 'appName', 'dashboardUrl', 'providerName', 'supportContact', 'now'] as const;
+const RESOURCE_FIELDS = [
+  'addonName',
+  'appName',
+  'dashboardUrl',
+  'providerName',
+  'supportContact',
+  'now',
+] as const;
 
 /**
  * Renders one email for the alerts of one resource and period (a group from coalesce), each with the
@@ -23,7 +30,9 @@ export function renderAlertEmail(items: readonly AlertEmailItem[]): RenderedEmai
   if (!first) throw new TypeError('renderAlertEmail needs at least one alert');
   for (const { alert, ctx } of items) {
     if (alert.resourceId !== first.alert.resourceId || alert.periodStart !== first.alert.periodStart) {
-      throw new TypeError('renderAlertEmail: every alert must be of one resource and one period (see coalesce)');
+      throw new TypeError(
+        'renderAlertEmail: every alert must be of one resource and one period (see coalesce)',
+      );
     }
     const differs = RESOURCE_FIELDS.find((field) => ctx[field] !== first.ctx[field]);
     if (differs) throw new TypeError(`renderAlertEmail: every item must have the same ctx.${differs}`);
@@ -32,32 +41,33 @@ export function renderAlertEmail(items: readonly AlertEmailItem[]): RenderedEmai
     throw new TypeError('renderAlertEmail: ctx.dashboardUrl must be an http(s) URL');
   }
 
-  const facts = inTierOrder(items.map((i) => i.alert)).map((alert): AlertFacts => {
-    const item = items.find((i) => i.alert === alert)!;
-    return { alert, ctx: item.ctx, elapsedDays: daysElapsed(alert.periodStart, alert.occurredAt) };
-  });
+  const ctxOf = new Map(items.map((i) => [i.alert, i.ctx]));
+  const facts = inTierOrder(items.map((i) => i.alert)).map(
+    (alert): AlertFacts => ({
+      alert,
+      ctx: ctxOf.get(alert)!,
+      elapsedDays: daysElapsed(alert.periodStart, alert.occurredAt),
+    }),
+  );
   const headline = headlineAlert(facts.map((f) => f.alert));
 
-  const sections: MetricSection[] = [];
-  for (const f of facts) {
-    const section = sections.find((s) => s.latest.metric === f.alert.metric);
-    if (section) section.tiers.push(f);
-    else sections.push({ tiers: [f], latest: f.alert, ctx: f.ctx, limitReachedAt: null });
-  }
-  for (const s of sections) {
-    s.latest = s.tiers.reduce(
-      (a, t) => (t.alert.occurredAt > a.occurredAt || (t.alert.occurredAt === a.occurredAt && t.alert.used > a.used) ? t.alert : a),
-      s.tiers[0]!.alert,
+  const byMetric = new Map<string, AlertFacts[]>();
+  for (const f of facts) byMetric.set(f.alert.metric, [...(byMetric.get(f.alert.metric) ?? []), f]);
+  const sections = [...byMetric.values()].map((tiers): MetricSection => {
+    // The most recent alert carries the current usage; on a tie, the larger count.
+    const latest = tiers.reduce((a, b) =>
+      b.alert.occurredAt > a.alert.occurredAt ||
+      (b.alert.occurredAt === a.alert.occurredAt && b.alert.used > a.alert.used)
+        ? b
+        : a,
     );
-    s.ctx = s.tiers.find((t) => t.alert === s.latest)!.ctx;
-    s.limitReachedAt = limitReachedAt(s.latest);
-  }
+    return { tiers, latest: latest.alert, ctx: latest.ctx, limitReachedAt: limitReachedAt(latest.alert) };
+  });
 
   const doc = alertEmailDocument({
     headline: facts.find((f) => f.alert === headline)!,
     sections,
     daysLeft: daysLeft(first.ctx.now, first.alert.periodEnd),
-    periodStart: first.alert.periodStart,
     periodEnd: first.alert.periodEnd,
     ctx: first.ctx,
   });

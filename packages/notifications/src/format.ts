@@ -43,9 +43,12 @@ export function formatQuantity(n: number, unit: string): string {
   return unit ? `${formatNumber(n)} ${unit}` : formatNumber(n);
 }
 
-/** Rounded down to a tenth, so 99.96% never reads as 100% before the limit is reached. */
+const tenth = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
+
+/** To a tenth; 99.96% reads 99.9%, never 100% before the limit is reached. */
 export function formatPercent(p: number): string {
-  return `${new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 }).format(Math.floor(p * 10) / 10)}%`;
+  const rounded = Math.round(p * 10) / 10;
+  return `${tenth.format(p < 100 && rounded >= 100 ? 99.9 : rounded)}%`;
 }
 
 export function plural(n: number, word: string): string {

@@ -10,7 +10,7 @@ export type Block =
   | { kind: 'heading'; text: string }
   | { kind: 'usageBar'; percent: number; label: string }
   | { kind: 'facts'; rows: readonly (readonly [label: string, value: string])[] }
-  | { kind: 'list'; items: readonly string[] }
+  | { kind: 'list'; title: string; items: readonly string[] }
   | { kind: 'command'; text: string }
   | { kind: 'button'; label: string; href: string };
 
@@ -66,7 +66,7 @@ function textBlock(block: Block): string[] {
       );
     }
     case 'list':
-      return block.items.flatMap((item) => wrap(item, TEXT_WIDTH, '  - ', '    '));
+      return [...wrap(block.title), ...block.items.flatMap((item) => wrap(item, TEXT_WIDTH, '  - ', '    '))];
     case 'command':
       // Never wrapped: the customer copies it as one line.
       return [`    ${block.text}`];
@@ -76,7 +76,13 @@ function textBlock(block: Block): string[] {
 }
 
 export function renderText(doc: EmailDocument): string {
-  const body = doc.blocks.map((b) => textBlock(b).join('\n')).join('\n\n');
+  // A heading sits directly on the block it introduces; other blocks are a blank line apart.
+  const body = doc.blocks
+    .map(
+      (b, i) =>
+        textBlock(b).join('\n') + (i === doc.blocks.length - 1 ? '' : b.kind === 'heading' ? '\n' : '\n\n'),
+    )
+    .join('');
   return `${body}\n\n-- \n${wrap(doc.footer).join('\n')}\n`;
 }
 
@@ -108,7 +114,7 @@ function htmlBlock(block: Block, accent: string): string {
         )
         .join('')}</table>`;
     case 'list':
-      return `<ul style="margin:0 0 16px;padding-left:20px;">${block.items.map((i) => `<li style="margin:0 0 4px;">${escapeHtml(i)}</li>`).join('')}</ul>`;
+      return `<p style="margin:0 0 4px;">${escapeHtml(block.title)}</p><ul style="margin:0 0 16px;padding-left:20px;">${block.items.map((i) => `<li style="margin:0 0 4px;">${escapeHtml(i)}</li>`).join('')}</ul>`;
     case 'command':
       return `<pre style="margin:0 0 16px;padding:10px 12px;background:#111827;color:#f9fafb;border-radius:4px;font-family:Menlo,Consolas,monospace;font-size:13px;white-space:pre-wrap;word-break:break-all;">${escapeHtml(block.text)}</pre>`;
     case 'button':

@@ -37,7 +37,6 @@ export interface AlertEmailView {
   headline: AlertFacts;
   sections: MetricSection[];
   daysLeft: number;
-  periodStart: number;
   periodEnd: number;
   ctx: EmailContext;
 }
@@ -136,7 +135,8 @@ const TEMPLATES: Record<`${AlertKind}_${AlertSeverity}`, AlertTemplate> = {
     ...CRITICAL,
     subject: paceSubject,
     lead: paceLead,
-    advice: () => 'Action is needed: at this pace your usage will go over the limit well before the month ends.',
+    advice: () =>
+      'Action is needed: at this pace your usage will go over the limit well before the month ends.',
   },
 };
 
@@ -149,7 +149,7 @@ function tierLine(f: AlertFacts): string {
   const { alert, ctx } = f;
   const badge = templateFor(alert).badge.toLowerCase();
   if (alert.kind === 'PACE') return `Pace: ${paceFact(f)} (${badge})`;
-  return `${alert.threshold}% tier: ${formatQuantity(alert.used, ctx.metricUnit)} of ${formatNumber(alert.limit)} used, ${formatPercent(alert.percent)} (${badge})`;
+  return `${alert.threshold}% tier: ${formatNumber(alert.used)} of ${formatQuantity(alert.limit, ctx.metricUnit)} used (${formatPercent(alert.percent)}, ${badge})`;
 }
 
 function usageSection(s: MetricSection, view: AlertEmailView, sectionCount: number): Block[] {
@@ -177,7 +177,9 @@ function usageSection(s: MetricSection, view: AlertEmailView, sectionCount: numb
         : `${view.daysLeft} (the period ends on ${formatDate(view.periodEnd)} at 00:00 UTC)`,
     ],
   ];
-  const aheadOfPace = latest.projected !== null && (latest.projected > latest.limit || s.tiers.some((t) => t.alert.kind === 'PACE'));
+  const aheadOfPace =
+    latest.projected !== null &&
+    (latest.projected > latest.limit || s.tiers.some((t) => t.alert.kind === 'PACE'));
   if (aheadOfPace && latest.projected !== null) {
     rows.push([
       'Projected',
@@ -190,8 +192,7 @@ function usageSection(s: MetricSection, view: AlertEmailView, sectionCount: numb
   blocks.push({ kind: 'facts', rows });
   // A single alert is already told by the first line; several (or another metric's) are listed.
   if (s.tiers.length > 1 || sectionCount > 1) {
-    blocks.push({ kind: 'paragraph', text: 'Alerts in this email:' });
-    blocks.push({ kind: 'list', items: s.tiers.map(tierLine) });
+    blocks.push({ kind: 'list', title: 'Alerts in this email:', items: s.tiers.map(tierLine) });
   }
   return blocks;
 }
@@ -207,7 +208,11 @@ function allowance(limit: number, ctx: EmailContext): string {
 const SLUG = /^[a-z0-9][a-z0-9._-]*$/i;
 
 function upgradeCommand(ctx: EmailContext, nextPlan: string): string | null {
-  if (!SLUG.test(ctx.addonName) || !SLUG.test(nextPlan) || (ctx.appName !== null && !SLUG.test(ctx.appName))) {
+  if (
+    !SLUG.test(ctx.addonName) ||
+    !SLUG.test(nextPlan) ||
+    (ctx.appName !== null && !SLUG.test(ctx.appName))
+  ) {
     return null;
   }
   const app = ctx.appName === null ? '' : ` --app ${ctx.appName}`;
@@ -224,9 +229,7 @@ function upgradeSection(view: AlertEmailView): Block[] {
   }
   for (const [name, sections] of byPlan) {
     const next = sections[0]!.ctx.nextPlan!;
-    const limits = sections
-      .map((s) => allowance(s.ctx.nextPlan!.limit, s.ctx))
-      .join(' and ');
+    const limits = sections.map((s) => allowance(s.ctx.nextPlan!.limit, s.ctx)).join(' and ');
     const command = upgradeCommand(view.ctx, name);
     blocks.push({
       kind: 'paragraph',

@@ -3,6 +3,5 @@ import { readIngestorConfig } from './config.ts';
 import { startIngestor } from './wire.ts';
 
 await runService('ingestor', async (log) => {
-  const ingestor = await startIngestor(readIngestorConfig(), log);
-  ingestor.shutdown.installSignalHandlers();
+  return startIngestor(readIngestorConfig(), log);
 });

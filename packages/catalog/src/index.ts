@@ -1,0 +1,44 @@
+import { inTransaction, type Pool } from '@meterline/db';
+import { loadPlanCatalog, PlanCatalogError, type PlanCatalog } from '@meterline/rules';
+import { ConfigError } from '@meterline/runtime';
+
+/** Reads PLANS_FILE; a bad file stops the service with a message naming the variable, the plan and
+ * the field. */
+export function readCatalogFile(path: string | undefined): PlanCatalog {
+  if (!path) throw new ConfigError([{ variable: 'PLANS_FILE', problem: 'is required but not set' }]);
+  try {
+    return loadPlanCatalog(path);
+  } catch (err) {
+    const problem = err instanceof PlanCatalogError || err instanceof Error ? err.message : String(err);
+    throw new ConfigError([{ variable: 'PLANS_FILE', problem }]);
+  }
+}
+
+/** Stores the catalog in Postgres under its version (idempotent). The plans table holds the
+ * current catalog; earlier versions stay in plan_catalogs so an alert can say which judged it. */
+export async function storeCatalog(pool: Pool, catalog: PlanCatalog, source: string): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':meterline-catalog'))`);
+    await client.query(
+      'INSERT INTO plan_catalogs (version, source, content) VALUES ($1, $2, $3) ON CONFLICT (version) DO NOTHING',
+      [catalog.version, source, JSON.stringify(catalog)],
+    );
+    await client.query('DELETE FROM plans WHERE NOT (name = ANY($1::text[]))', [catalog.plans.map((p) => p.name)]);
+    for (const p of catalog.plans) {
+      await client.query(
+        `INSERT INTO plans (name, rank, limits, thresholds, pace, over_limit, hidden, catalog_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (name) DO UPDATE SET rank = excluded.rank, limits = excluded.limits, thresholds = excluded.thresholds,
+           pace = excluded.pace, over_limit = excluded.over_limit, hidden = excluded.hidden, catalog_version = excluded.catalog_version`,
+        [p.name, p.rank, JSON.stringify(p.limits), p.thresholds, JSON.stringify(p.pace), p.overLimit, p.hidden, catalog.version],
+      );
+    }
+  });
+}
+
+/** Reads PLANS_FILE and stores it: what every service does at start. */
+export async function loadCatalog(pool: Pool, path: string | undefined): Promise<PlanCatalog> {
+  const catalog = readCatalogFile(path);
+  await storeCatalog(pool, catalog, path!);
+  return catalog;
+}

@@ -1,0 +1,292 @@
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readIngestorConfig, startIngestor, type RunningIngestor } from '@meterline/ingestor';
+import { createKafka } from '@meterline/kafka';
+import { CounterStore, monthOf } from '@meterline/metering';
+import { createLogger } from '@meterline/runtime';
+import type { PlanFlag, UsageAlert } from '@meterline/schemas';
+import {
+  createTestWorld,
+  eventually,
+  seedResource,
+  startServiceProcess,
+  tailTopic,
+  type TestWorld,
+  type TopicTail,
+} from '@meterline/test/support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readEvaluatorConfig } from './config.ts';
+import { readFlag } from './flags.ts';
+import { type RunningEvaluator, startEvaluator } from './wire.ts';
+
+const log = createLogger('test', { level: 'warn' });
+const DAY = 86_400_000;
+
+// A small catalog whose numbers are easy to check by eye.
+const plansFile = join(tmpdir(), `evaluator-plans-${process.pid}.yaml`);
+writeFileSync(
+  plansFile,
+  `plans:
+  - name: small
+    rank: 1
+    limits: { api_calls: 1000 }
+    thresholds: [50, 75, 90, 100]
+    pace: [{ usedPercent: 50, withinDays: 7 }]
+    overLimit: New API calls are refused.
+  - name: large
+    rank: 2
+    limits: { api_calls: 10000, storage_gb: 100 }
+    thresholds: [50, 75, 90, 100, 150]
+    pace: [{ usedPercent: 50, withinDays: 7 }]
+    overLimit: New API calls are slowed down.
+`,
+);
+
+async function produceJson(world: TestWorld, topic: string, values: object[], key: (v: object) => string) {
+  const producer = createKafka({ brokers: world.urls.kafkaBrokers, clientId: `p-${world.id}` }, log).producer();
+  await producer.connect();
+  await producer.send({ topic, messages: values.map((v) => ({ key: key(v), value: JSON.stringify(v) })) });
+  await producer.disconnect();
+}
+
+const event = (resourceId: string, quantity: number, id: string, timestamp = Date.now()) => ({
+  id,
+  resourceId,
+  metric: 'api_calls',
+  quantity,
+  timestamp,
+});
+
+describe('evaluator with the ingestor on the real stack', () => {
+  let world: TestWorld;
+  let ingestor: RunningIngestor;
+  let evaluator: RunningEvaluator;
+  let alerts: TopicTail<UsageAlert>;
+
+  beforeAll(async () => {
+    world = await createTestWorld('evaluate');
+    const env = { ...world.env, PLANS_FILE: plansFile, INGESTOR_PORT: '0', EVALUATOR_PORT: '0', LATE_GRACE_HOURS: '1000' };
+    ingestor = await startIngestor(readIngestorConfig(env), log);
+    evaluator = await startEvaluator(readEvaluatorConfig(env), log);
+    await Promise.all([ingestor.joined, evaluator.joined]);
+    alerts = await tailTopic<UsageAlert>(world, world.topics.alerts);
+  });
+  afterAll(async () => {
+    await alerts?.stop();
+    await evaluator?.stop();
+    await ingestor?.stop();
+    await world?.close();
+  });
+
+  const alertsOf = (r: string) => alerts.values.filter((a) => a.resourceId === r);
+
+  it('walks through 50/75/90/100% with exactly four THRESHOLD alerts, in order, with the right fields', async () => {
+    const r = await seedResource(world.pool, { plan: 'small' });
+    const steps = [500, 250, 150, 100];
+    for (const [i, q] of steps.entries()) {
+      await produceJson(world, world.topics.usageEvents, [event(r, q, `walk-${i}`)], () => r);
+      await eventually(async () => alertsOf(r).filter((a) => a.kind === 'THRESHOLD').length === i + 1, {
+        what: `tier ${i + 1} alerted`,
+      });
+    }
+    const got = alertsOf(r).filter((a) => a.kind === 'THRESHOLD');
+    expect(got.map((a) => a.threshold)).toEqual([50, 75, 90, 100]);
+    expect(got.map((a) => a.severity)).toEqual(['INFO', 'INFO', 'WARNING', 'CRITICAL']);
+    expect(got.map((a) => a.used)).toEqual([500, 750, 900, 1000]);
+    const period = monthOf(Date.now());
+    for (const a of got) {
+      expect(a).toMatchObject({ resourceId: r, plan: 'small', metric: 'api_calls', limit: 1000, periodStart: period.start, periodEnd: period.end });
+      expect(a.percent).toBe((a.used / 1000) * 100);
+      expect(a.id).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    expect(new Set(got.map((a) => a.id)).size).toBe(4);
+    // The same events replayed (same ids, new offsets): nothing counted, nothing alerted.
+    await produceJson(world, world.topics.usageEvents, steps.map((q, i) => event(r, q, `walk-${i}`)), () => r);
+    await produceJson(world, world.topics.usageEvents, [event(r, 1, 'marker')], () => r);
+    await eventually(async () => (await new CounterStore(world.redis, { dedupeWindowSeconds: 9, periodRetentionDays: 9 }).periodUsage(r, period.key)).api_calls === 1001);
+    await new Promise((res) => setTimeout(res, 1000));
+    expect(alertsOf(r).filter((a) => a.kind === 'THRESHOLD')).toHaveLength(4);
+  });
+
+  it('gives one alert per tier when one event crosses two tiers, lowest first', async () => {
+    const r = await seedResource(world.pool, { plan: 'small' });
+    await produceJson(world, world.topics.usageEvents, [event(r, 800, 'big')], () => r);
+    await eventually(async () => alertsOf(r).length >= 2);
+    await new Promise((res) => setTimeout(res, 500));
+    expect(alertsOf(r).map((a) => a.threshold)).toEqual([50, 75]);
+  });
+
+  it('re-arms every tier in a new period, and never alerts a metric the plan does not limit', async () => {
+    const r = await seedResource(world.pool, { plan: 'small' });
+    const lastMonth = monthOf(Date.now()).start - DAY;
+    await produceJson(
+      world,
+      world.topics.usageEvents,
+      [event(r, 600, 'old', lastMonth), event(r, 600, 'new'), { ...event(r, 1e6, 'unlimited'), metric: 'storage_gb' }],
+      () => r,
+    );
+    await eventually(async () => alertsOf(r).length >= 2);
+    await new Promise((res) => setTimeout(res, 500));
+    const got = alertsOf(r);
+    expect(got).toHaveLength(2);
+    expect(got.map((a) => a.threshold)).toEqual([50, 50]);
+    expect(new Set(got.map((a) => a.periodStart))).toEqual(new Set([monthOf(lastMonth).start, monthOf(Date.now()).start]));
+    expect(got[0]!.id).not.toBe(got[1]!.id);
+    expect(got.every((a) => a.metric === 'api_calls')).toBe(true);
+  });
+
+  it('replaying the whole counter topic through a fresh evaluator publishes nothing new', async () => {
+    const before = alerts.values.length;
+    const fresh = await startEvaluator(
+      readEvaluatorConfig({ ...world.env, PLANS_FILE: plansFile, EVALUATOR_PORT: '0', CONSUMER_GROUP_PREFIX: `${world.groupPrefix}replay-` }),
+      log,
+    );
+    await fresh.joined;
+    const admin = createKafka({ brokers: world.urls.kafkaBrokers, clientId: 'lag' }, log).admin();
+    await admin.connect();
+    const end = await admin.fetchTopicOffsets(world.topics.counters);
+    await eventually(async () => {
+      const [committed] = await admin.fetchOffsets({ groupId: `${world.groupPrefix}replay-evaluator`, topics: [world.topics.counters] });
+      // A partition that never had a message has nothing to commit.
+      return end.every((p) => p.offset === '0' || committed!.partitions.find((c) => c.partition === p.partition)?.offset === p.offset);
+    }, { what: 'the replaying evaluator caught up' });
+    await admin.disconnect();
+    await fresh.stop();
+    expect(alerts.values.length).toBe(before);
+  });
+});
+
+describe('evaluator: pace, crash recovery and downgrade flags', () => {
+  let world: TestWorld;
+  beforeAll(async () => {
+    world = await createTestWorld('evalpace');
+  });
+  afterAll(async () => world?.close());
+
+  const change = (resourceId: string, used: number, periodKey: string, metric = 'api_calls') => ({
+    resourceId,
+    plan: 'small',
+    metric,
+    periodKey,
+    used,
+    at: Date.now(),
+    firstEventAt: Date.now(),
+  });
+
+  it('raises one PACE alert with a projection for 55% of the allowance in the first 5 days', async () => {
+    const period = monthOf(Date.now());
+    let now = period.start + 5 * DAY;
+    const evaluator = await startEvaluator(
+      readEvaluatorConfig({ ...world.env, PLANS_FILE: plansFile, EVALUATOR_PORT: '0' }),
+      log,
+      { clock: () => now },
+    );
+    const alerts = await tailTopic<UsageAlert>(world, world.topics.alerts);
+    try {
+      await evaluator.joined;
+      const r = await seedResource(world.pool, { plan: 'small', provisionedAt: new Date(period.start - 30 * DAY) });
+      await produceJson(world, world.topics.counters, [change(r, 550, period.key)], () => r);
+      await eventually(async () => alerts.values.filter((a) => a.resourceId === r).length >= 2);
+      now += DAY;
+      await produceJson(world, world.topics.counters, [change(r, 560, period.key)], () => r);
+      await new Promise((res) => setTimeout(res, 1500));
+      const got = alerts.values.filter((a) => a.resourceId === r);
+      expect(got.map((a) => `${a.kind}:${a.threshold}`)).toEqual(['THRESHOLD:50', 'PACE:50']);
+      const pace = got[1]!;
+      const days = (period.end - period.start) / DAY;
+      expect(pace.severity).toBe('WARNING');
+      expect(pace.projected).toBeCloseTo((550 / 5) * days, 6);
+      expect(pace.used).toBe(550);
+    } finally {
+      await alerts.stop();
+      await evaluator.stop();
+    }
+  });
+
+  it('publishes each alert exactly once when killed between deciding and publishing', async () => {
+    const period = monthOf(Date.now());
+    const r = await seedResource(world.pool, { plan: 'small' });
+    const env = { ...world.env, PLANS_FILE: plansFile, EVALUATOR_PORT: '0', CONSUMER_GROUP_PREFIX: `${world.groupPrefix}crash-` };
+    const alerts = await tailTopic<UsageAlert>(world, world.topics.alerts);
+    try {
+      const doomed = startServiceProcess('services/evaluator/src/main.ts', { ...env, EVALUATOR_FAULT: 'crash-before-publish' });
+      await produceJson(world, world.topics.counters, [change(r, 950, period.key)], () => r);
+      await doomed.exited;
+      expect(doomed.child.signalCode).toBe('SIGKILL');
+      const { rows } = await world.pool.query('SELECT threshold, published_at FROM alerts WHERE resource_id = $1 ORDER BY seq', [r]);
+      expect(rows.map((x) => x.threshold)).toEqual([50, 75, 90]);
+      expect(rows.every((x) => x.published_at === null)).toBe(true);
+      expect(alerts.values.filter((a) => a.resourceId === r)).toHaveLength(0);
+
+      const healthy = startServiceProcess('services/evaluator/src/main.ts', env);
+      try {
+        await eventually(async () => alerts.values.filter((a) => a.resourceId === r).length >= 3, { what: 'alerts after restart' });
+        await new Promise((res) => setTimeout(res, 2000));
+        const got = alerts.values.filter((a) => a.resourceId === r);
+        expect(got.map((a) => a.threshold)).toEqual([50, 75, 90]);
+        expect(new Set(got.map((a) => a.id)).size).toBe(3);
+      } finally {
+        expect(await healthy.kill('SIGTERM')).toBe(0);
+      }
+    } finally {
+      await alerts.stop();
+    }
+  });
+
+  it('sets and lifts downgrade flags as usage and periods change; the compacted topic holds the latest', async () => {
+    const period = monthOf(Date.now());
+    let now = period.start + 20 * DAY;
+    const evaluator = await startEvaluator(
+      readEvaluatorConfig({ ...world.env, PLANS_FILE: plansFile, EVALUATOR_PORT: '0', OUTBOX_INTERVAL_MS: '200', CONSUMER_GROUP_PREFIX: `${world.groupPrefix}flags-` }),
+      log,
+      { clock: () => now },
+    );
+    const flags = await tailTopic<PlanFlag>(world, world.topics.flags);
+    const counters = new CounterStore(world.redis, { dedupeWindowSeconds: 60, periodRetentionDays: 62 });
+    try {
+      await evaluator.joined;
+      const r = await seedResource(world.pool, { plan: 'large', provisionedAt: new Date(period.start - 60 * DAY) });
+      // Within the small plan's 1000: nothing blocked yet, projected 500/20 days -> below 1000.
+      await world.redis.hset(`{r:${r}}:u:${period.key}`, 'api_calls', '500');
+      await produceJson(world, world.topics.counters, [{ ...change(r, 500, period.key), plan: 'large' }], () => r);
+      await eventually(async () => (await readFlag(world.redis, r)) !== null);
+      expect((await readFlag(world.redis, r))!.downgradeBlocked).toBe(false);
+      // Over the small plan's limit: the downgrade to small is blocked, with a reason.
+      await world.redis.hset(`{r:${r}}:u:${period.key}`, 'api_calls', '1500');
+      await produceJson(world, world.topics.counters, [{ ...change(r, 1500, period.key), plan: 'large' }], () => r);
+      const blocked = await eventually(async () => {
+        const f = await readFlag(world.redis, r);
+        return f?.downgradeBlocked ? f : false;
+      });
+      expect(blocked.blockedPlans).toEqual(['small']);
+      expect(blocked.reason).toMatch(/1,500/);
+      expect(blocked.reason).toMatch(/1,000/);
+      expect(blocked.periodEnd).toBe(period.end);
+      const row = await world.pool.query('SELECT downgrade_blocked, blocked_plans FROM plan_flags WHERE resource_id = $1', [r]);
+      expect(row.rows[0]).toEqual({ downgrade_blocked: true, blocked_plans: ['small'] });
+      // The period ends: the block lifts by itself.
+      now = period.end + 1000;
+      const lifted = await eventually(async () => {
+        const f = await readFlag(world.redis, r);
+        return f && !f.downgradeBlocked ? f : false;
+      });
+      expect(lifted.blockedPlans).toEqual([]);
+      await eventually(async () => {
+        const mine = flags.values.filter((f) => f.resourceId === r);
+        return mine.length >= 3 && mine.at(-1)!.downgradeBlocked === false;
+      }, { what: 'three flag states on the topic' });
+      const mine = flags.values.filter((f) => f.resourceId === r);
+      expect(mine.map((f) => f.downgradeBlocked)).toEqual([false, true, false]);
+      expect(flags.messages.filter((m) => m.key?.toString() === r)).toHaveLength(3);
+      const configs = createKafka({ brokers: world.urls.kafkaBrokers, clientId: 'cfg' }, log).admin();
+      await configs.connect();
+      const described = await configs.describeConfigs({ resources: [{ type: 2, name: world.topics.flags, configNames: ['cleanup.policy'] }], includeSynonyms: false });
+      await configs.disconnect();
+      expect(described.resources[0]!.configEntries[0]!.configValue).toBe('compact');
+    } finally {
+      await flags.stop();
+      await evaluator.stop();
+    }
+  });
+});

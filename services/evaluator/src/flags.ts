@@ -1,0 +1,116 @@
+import type { Pool } from '@meterline/db';
+import type { ContractCodec, Producer } from '@meterline/kafka';
+import { keys } from '@meterline/metering';
+import type { Redis } from '@meterline/redis';
+import type { PlanFlagState } from '@meterline/rules';
+import type { PlanFlag } from '@meterline/schemas';
+
+/** Downgrade-block flags: Postgres holds the latest per resource (and whether plan.flags.v1 has
+ * it), Redis a copy the api reads in one round trip. Only a change is written and published. */
+export class FlagStore {
+  constructor(
+    private readonly pool: Pool,
+    private readonly redis: Redis,
+  ) {}
+
+  /** Stores the flag if it differs from the stored one; returns whether it changed. */
+  async update(resourceId: string, state: PlanFlagState, now: number): Promise<boolean> {
+    const { rows } = await this.pool.query<{ changed: boolean }>(
+      `INSERT INTO plan_flags (resource_id, downgrade_blocked, blocked_plans, reason, period_end, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (resource_id) DO UPDATE SET downgrade_blocked = excluded.downgrade_blocked,
+         blocked_plans = excluded.blocked_plans, reason = excluded.reason, period_end = excluded.period_end,
+         updated_at = excluded.updated_at, published_at = NULL
+       WHERE (plan_flags.downgrade_blocked, plan_flags.blocked_plans, plan_flags.reason, plan_flags.period_end)
+         IS DISTINCT FROM (excluded.downgrade_blocked, excluded.blocked_plans, excluded.reason, excluded.period_end)
+       RETURNING true AS changed`,
+      [resourceId, state.downgradeBlocked, state.blockedPlans, state.reason, new Date(state.periodEnd).toISOString(), new Date(now).toISOString()],
+    );
+    if (rows.length === 0) return false;
+    await this.writeRedis({ resourceId, ...state, updatedAt: now });
+    return true;
+  }
+
+  /** Lifts every block whose period has ended (the flag's own periodEnd). */
+  async liftExpired(now: number): Promise<number> {
+    const { rows } = await this.pool.query<{ resource_id: string; period_end: Date }>(
+      `UPDATE plan_flags SET downgrade_blocked = false, blocked_plans = '{}', reason = '', updated_at = $1, published_at = NULL
+       WHERE downgrade_blocked AND period_end <= $1 RETURNING resource_id, period_end`,
+      [new Date(now).toISOString()],
+    );
+    for (const r of rows) {
+      await this.writeRedis({
+        resourceId: r.resource_id,
+        downgradeBlocked: false,
+        blockedPlans: [],
+        reason: '',
+        periodEnd: r.period_end.getTime(),
+        updatedAt: now,
+      });
+    }
+    return rows.length;
+  }
+
+  async publishPending(producer: Producer, codec: ContractCodec<PlanFlag>, topic: string, limit = 500): Promise<PlanFlag[]> {
+    const { rows } = await this.pool.query<{
+      resource_id: string;
+      downgrade_blocked: boolean;
+      blocked_plans: string[];
+      reason: string;
+      period_end: Date;
+      updated_at: Date;
+    }>(
+      `SELECT resource_id, downgrade_blocked, blocked_plans, reason, period_end, updated_at
+       FROM plan_flags WHERE published_at IS NULL ORDER BY updated_at LIMIT $1`,
+      [limit],
+    );
+    if (rows.length === 0) return [];
+    const flags: PlanFlag[] = rows.map((r) => ({
+      resourceId: r.resource_id,
+      downgradeBlocked: r.downgrade_blocked,
+      blockedPlans: r.blocked_plans,
+      reason: r.reason,
+      periodEnd: r.period_end.getTime(),
+      updatedAt: r.updated_at.getTime(),
+    }));
+    const messages = await Promise.all(flags.map(async (f) => ({ key: f.resourceId, value: await codec.encode(f) })));
+    await producer.send({ topic, messages, acks: -1 });
+    // Only mark what was sent: a flag changed meanwhile keeps its newer updated_at and stays pending.
+    for (const f of flags) {
+      await this.pool.query('UPDATE plan_flags SET published_at = now() WHERE resource_id = $1 AND updated_at = $2', [
+        f.resourceId,
+        new Date(f.updatedAt).toISOString(),
+      ]);
+    }
+    return flags;
+  }
+
+  private async writeRedis(flag: PlanFlag): Promise<void> {
+    const key = keys.flag(flag.resourceId);
+    await this.redis
+      .multi()
+      .hset(key, {
+        downgradeBlocked: String(flag.downgradeBlocked),
+        blockedPlans: JSON.stringify(flag.blockedPlans),
+        reason: flag.reason,
+        periodEnd: String(flag.periodEnd),
+        updatedAt: String(flag.updatedAt),
+      })
+      .pexpireat(key, flag.periodEnd + 7 * 86_400_000)
+      .exec();
+  }
+}
+
+/** Reads a resource's flag from Redis (what the api does). */
+export async function readFlag(redis: Redis, resourceId: string): Promise<PlanFlag | null> {
+  const h = await redis.hgetall(keys.flag(resourceId));
+  if (!h.updatedAt) return null;
+  return {
+    resourceId,
+    downgradeBlocked: h.downgradeBlocked === 'true',
+    blockedPlans: JSON.parse(h.blockedPlans ?? '[]') as string[],
+    reason: h.reason ?? '',
+    periodEnd: Number(h.periodEnd),
+    updatedAt: Number(h.updatedAt),
+  };
+}

@@ -1,0 +1,3 @@
+export { readFlag } from './flags.ts';
+export { type EvaluatorConfig, readEvaluatorConfig } from './config.ts';
+export { type RunningEvaluator, startEvaluator } from './wire.ts';
