@@ -200,7 +200,8 @@ start_registry() {
   spawn registry "$java" -Xms128m -Xmx512m \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
     -Dquarkus.management.enabled=false \
-    -Dquarkus.log.level=WARN '-Dquarkus.log.category."io.quarkus.bootstrap.runner.Timing".level=INFO' \
+    -Dquarkus.http.access-log.enabled=false '-Dquarkus.log.category."io.apicurio".level=WARN' \
+    '-Dquarkus.log.category."io.quarkus.bootstrap.runner.Timing".level=INFO' \
     -jar "$REGISTRY_HOME/quarkus-run.jar"
 }
 
@@ -259,7 +260,7 @@ ensure_redis() {
   log "Redis does not answer on 127.0.0.1:$REDIS_PORT; starting it"
   command -v redis-server >/dev/null || apt_install redis-server
   METERLINE_INFRA=$STATE_DIR redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" \
-    --save "" --appendonly no --pidfile "$RUN_DIR/redis.pid" --logfile "$LOG_DIR/redis.log" >&2
+    --save "" --appendonly no --pidfile "$RUN_DIR/redis.pid" --logfile "$LOG_DIR/redis.log" >&2 9>&-
   mark_started redis
   local i
   for i in $(seq 1 40); do

@@ -29,6 +29,7 @@ die() {
 }
 
 # Serialises up/down: several engineers (and test runs) may call `pnpm infra:up` at the same time.
+# Fd 9 holds the lock; spawned parts must not inherit it (they would hold the lock for their lifetime).
 take_lock() {
   mkdir -p "$STATE_DIR"
   exec 9>"$STATE_DIR/lock"
@@ -54,7 +55,7 @@ spawn() {
   rm -f "$RUN_DIR/$name.pid"
   # The inner bash writes its own pid and then becomes the program (exec), so the pid file names the program.
   METERLINE_INFRA=$STATE_DIR setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN_DIR/$name.pid" "$@" \
-    >>"$LOG_DIR/$name.out" 2>&1 </dev/null &
+    >>"$LOG_DIR/$name.out" 2>&1 </dev/null 9>&- &
   local i
   for i in $(seq 1 50); do
     [[ -s $RUN_DIR/$name.pid ]] && return 0

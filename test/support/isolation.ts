@@ -65,6 +65,12 @@ export async function createTestWorld(name: string, opts: { partitions?: number 
     redis,
     env,
     async close() {
+      // SCAN and UNLINK on full key names: ioredis does not prefix SCAN patterns.
+      const raw = createRedis(urls.redisUrl);
+      for await (const batch of raw.scanStream({ match: `${keyPrefix}*`, count: 1000 })) {
+        if ((batch as string[]).length > 0) await raw.unlink(...(batch as string[]));
+      }
+      raw.disconnect();
       redis.disconnect();
       await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
       await pool.end();

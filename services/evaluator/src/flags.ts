@@ -8,13 +8,34 @@ import type { PlanFlag } from '@meterline/schemas';
 /** Downgrade-block flags: Postgres holds the latest per resource (and whether plan.flags.v1 has
  * it), Redis a copy the api reads in one round trip. Only a change is written and published. */
 export class FlagStore {
+  /** resourceId -> the stored flag's state, so an unchanged flag costs no write. */
+  private readonly known = new Map<string, string>();
+
   constructor(
     private readonly pool: Pool,
     private readonly redis: Redis,
   ) {}
 
+  /** Loads the stored state of these resources' flags in one query. */
+  async prime(resourceIds: string[]): Promise<void> {
+    const missing = resourceIds.filter((id) => !this.known.has(id));
+    if (missing.length === 0) return;
+    const { rows } = await this.pool.query<{ resource_id: string; downgrade_blocked: boolean; blocked_plans: string[]; reason: string; period_end: Date }>(
+      'SELECT resource_id, downgrade_blocked, blocked_plans, reason, period_end FROM plan_flags WHERE resource_id = ANY($1::uuid[])',
+      [missing],
+    );
+    for (const r of rows) {
+      this.known.set(
+        r.resource_id,
+        signature({ downgradeBlocked: r.downgrade_blocked, blockedPlans: r.blocked_plans, reason: r.reason, periodEnd: r.period_end.getTime() }),
+      );
+    }
+  }
+
   /** Stores the flag if it differs from the stored one; returns whether it changed. */
   async update(resourceId: string, state: PlanFlagState, now: number): Promise<boolean> {
+    const sig = signature(state);
+    if (this.known.get(resourceId) === sig) return false;
     const { rows } = await this.pool.query<{ changed: boolean }>(
       `INSERT INTO plan_flags (resource_id, downgrade_blocked, blocked_plans, reason, period_end, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6)
@@ -26,6 +47,7 @@ export class FlagStore {
        RETURNING true AS changed`,
       [resourceId, state.downgradeBlocked, state.blockedPlans, state.reason, new Date(state.periodEnd).toISOString(), new Date(now).toISOString()],
     );
+    this.known.set(resourceId, sig);
     if (rows.length === 0) return false;
     await this.writeRedis({ resourceId, ...state, updatedAt: now });
     return true;
@@ -39,6 +61,7 @@ export class FlagStore {
       [new Date(now).toISOString()],
     );
     for (const r of rows) {
+      this.known.delete(r.resource_id);
       await this.writeRedis({
         resourceId: r.resource_id,
         downgradeBlocked: false,
@@ -100,6 +123,8 @@ export class FlagStore {
       .exec();
   }
 }
+
+const signature = (s: PlanFlagState) => JSON.stringify([s.downgradeBlocked, s.blockedPlans, s.reason, s.periodEnd]);
 
 /** Reads a resource's flag from Redis (what the api does). */
 export async function readFlag(redis: Redis, resourceId: string): Promise<PlanFlag | null> {

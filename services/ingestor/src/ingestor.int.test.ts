@@ -230,8 +230,8 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
       const resources = await Promise.all(Array.from({ length: 20 }, () => seedResource(world.pool)));
       const expected = await produceLoad(world, resources, 5_000);
       await expectExact(world, expected);
-      // Redis loses this world's data.
-      const keys = await world.redis.keys('*');
+      // Redis loses this world's data (KEYS patterns are not prefixed by ioredis, DEL keys are).
+      const keys = await world.redis.keys(`${world.keyPrefix}*`);
       const stripped = keys.map((k) => k.slice(world.keyPrefix.length));
       for (let i = 0; i < stripped.length; i += 500) await world.redis.del(...stripped.slice(i, i + 500));
       expect(await readUsage(world, resources[0]!)).toEqual({});

@@ -81,7 +81,8 @@ export async function evaluateChanges(deps: EvaluationDeps, changes: CounterChan
     if (period.key === periodOf(now).key) flagResources.add(resource.id);
   }
   await deps.outbox.record(decided);
-  for (const id of flagResources) await refreshFlag(deps, resources.get(id)!, now);
+  await deps.flags.prime([...flagResources]);
+  await Promise.all([...flagResources].map((id) => refreshFlag(deps, resources.get(id)!, now)));
   await deps.publish();
 }
 

@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createKafka, createRegistry, type Message } from '@meterline/kafka';
+import { keys } from '@meterline/metering';
+import { createLogger } from '@meterline/runtime';
+import { avroSchema, type UsageAlert } from '@meterline/schemas';
+import { createTestWorld, eventually, startServiceProcess, tailTopic } from '@meterline/test/support';
+
+// `pnpm bench`: the ingest and alert benchmark on the real stack (run `pnpm infra:up` first).
+// BENCH_EVENTS (default 1,000,000) events over BENCH_RESOURCES (default 10,000) resources.
+const N = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const R = Number(process.env.BENCH_RESOURCES ?? 10_000);
+const LATENCY_EVENTS = Number(process.env.BENCH_LATENCY_EVENTS ?? Math.min(100_000, N));
+const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 10_000);
+const ALERT_PROBES = Number(process.env.BENCH_ALERT_PROBES ?? 200);
+const log = createLogger('bench', { level: 'warn' });
+const out = (s: string) => process.stdout.write(`${s}\n`);
+
+const plansFile = join(tmpdir(), `bench-plans-${process.pid}.yaml`);
+writeFileSync(
+  plansFile,
+  `plans:
+  - name: bench
+    rank: 1
+    limits: { api_calls: 1000000000, storage_gb: 1000000000 }
+    thresholds: [50, 75, 90, 100]
+    overLimit: Nothing happens in a benchmark.
+  - name: probe
+    rank: 2
+    limits: { api_calls: 100 }
+    thresholds: [50]
+    overLimit: Nothing happens in a benchmark.
+`,
+);
+
+const world = await createTestWorld('bench', { partitions: 6 });
+const env = { ...world.env, PLANS_FILE: plansFile, INGESTOR_PORT: '0', EVALUATOR_PORT: '0', LOG_LEVEL: 'warn', RECONCILE_INTERVAL_SECONDS: '0' };
+const kafka = createKafka({ brokers: world.urls.kafkaBrokers, clientId: 'bench' }, log);
+const registry = createRegistry(world.urls.registryUrl);
+const { id: schemaId } = await registry.register(
+  { type: 'AVRO' as never, schema: JSON.stringify(avroSchema('UsageEvent')) },
+  { subject: `${world.topics.usageEvents}-value` },
+);
+const avro = (await registry.getSchema(schemaId)) as unknown as { toBuffer(v: unknown): Buffer };
+const header = Buffer.from([0, 0, 0, 0, 0]);
+header.writeInt32BE(schemaId, 1);
+const encode = (v: object) => Buffer.concat([header, avro.toBuffer(v)]);
+
+const resources = Array.from({ length: R }, () => randomUUID());
+const probes = Array.from({ length: ALERT_PROBES }, () => randomUUID());
+await world.pool.query(
+  `INSERT INTO resources (id, plan, state, provisioned_at)
+   SELECT id, plan, 'provisioned', now() - interval '40 days' FROM unnest($1::uuid[], $2::text[]) AS t(id, plan)`,
+  [[...resources, ...probes], [...resources.map(() => 'bench'), ...probes.map(() => 'probe')]],
+);
+
+const producer = kafka.producer({ allowAutoTopicCreation: false });
+await producer.connect();
+async function produce(messages: Message[]) {
+  await producer.send({ topic: world.topics.usageEvents, messages });
+}
+
+// 1. Load N events into the broker.
+out(`loading ${N.toLocaleString('en-US')} events over ${R.toLocaleString('en-US')} resources...`);
+let t0 = Date.now();
+const now = Date.now();
+const CHUNK = 5000;
+for (let i = 0; i < N; i += CHUNK) {
+  const messages: Message[] = [];
+  for (let j = i; j < Math.min(N, i + CHUNK); j++) {
+    const resourceId = resources[j % R]!;
+    messages.push({
+      key: resourceId,
+      value: encode({ id: `b${j}`, resourceId, metric: j % 4 === 0 ? 'storage_gb' : 'api_calls', quantity: 1, timestamp: now - (N - j) % 3_600_000, source: null }),
+    });
+  }
+  await produce(messages);
+}
+const produceSeconds = (Date.now() - t0) / 1000;
+out(`  produced in ${produceSeconds.toFixed(1)} s (${Math.round(N / produceSeconds).toLocaleString('en-US')} events/s)`);
+
+// 2. The bare kafkajs consumer: no work at all, same topic, same machine.
+t0 = Date.now();
+let bare = 0;
+const bareConsumer = kafka.consumer({ groupId: `${world.groupPrefix}bare`, maxBytesPerPartition: 4 * 1024 * 1024, maxWaitTimeInMs: 100 });
+await bareConsumer.connect();
+await bareConsumer.subscribe({ topic: world.topics.usageEvents, fromBeginning: true });
+let bareStart = 0;
+await bareConsumer.run({
+  partitionsConsumedConcurrently: 3,
+  eachBatch: async ({ batch }) => {
+    if (bareStart === 0) bareStart = Date.now();
+    bare += batch.messages.length;
+  },
+});
+await eventually(async () => bare >= N, { timeoutMs: 600_000, intervalMs: 50 });
+const bareRate = N / ((Date.now() - bareStart) / 1000);
+await bareConsumer.disconnect();
+out(`bare kafkajs consumer: ${Math.round(bareRate).toLocaleString('en-US')} events/s`);
+
+// 3. The ingestor (its own process) on the same backlog.
+const counted = async () => Number((await world.pool.query('SELECT coalesce(sum(events), 0)::bigint AS n FROM usage_ledger')).rows[0].n);
+const ingestor = startServiceProcess('services/ingestor/src/main.ts', env);
+await eventually(async () => (await counted()) > 0, { timeoutMs: 60_000, intervalMs: 20 });
+const ingestStart = Date.now();
+const firstCount = await counted();
+await eventually(async () => (await counted()) >= N, { timeoutMs: 1_800_000, intervalMs: 100, what: 'all events counted' });
+const ingestRate = (N - firstCount) / ((Date.now() - ingestStart) / 1000);
+out(`ingestor: ${Math.round(ingestRate).toLocaleString('en-US')} events/s sustained (${(ingestRate / bareRate).toFixed(2)} of the bare consumer)`);
+
+// 4. Redis bytes: per resource-metric counter (period hash field + window buckets) and per dedupe entry.
+const redis = world.redis;
+const sample = resources.slice(0, 200);
+let counterBytes = 0;
+let counterFields = 0;
+let dedupeBytes = 0;
+let dedupeEntries = 0;
+for (const r of sample) {
+  // ioredis adds its key prefix to neither KEYS patterns nor MEMORY USAGE: both take full names.
+  const all = await redis.keys(`${world.keyPrefix}{r:${r}}*`);
+  for (const k of all) {
+    const bytes = Number(await redis.memory('USAGE', k));
+    if (k.includes(':d:')) {
+      dedupeBytes += bytes;
+      dedupeEntries++;
+    } else if (!k.endsWith(':o')) {
+      counterBytes += bytes;
+    }
+  }
+  counterFields += Object.keys(await redis.hgetall(keys.period(r, new Date(now).toISOString().slice(0, 7)))).length;
+}
+const bytesPerCounter = counterBytes / Math.max(1, counterFields);
+const bytesPerDedupe = dedupeBytes / Math.max(1, dedupeEntries);
+out(`redis: ${Math.round(bytesPerCounter)} bytes per resource-metric (month + rolling windows), ${Math.round(bytesPerDedupe)} bytes per dedupe entry`);
+
+// 5. Latency under load: events at LATENCY_RATE/s, with the evaluator running; alert probes cross a tier.
+const evaluator = startServiceProcess('services/evaluator/src/main.ts', env);
+const changes = await tailTopic<{ at: number; firstEventAt: number }>(world, world.topics.counters);
+const alerts = await tailTopic<UsageAlert>(world, world.topics.alerts);
+await new Promise((r) => setTimeout(r, 5000)); // let the evaluator join its group
+const changesBefore = changes.values.length;
+const probeSentAt = new Map<string, number>();
+const tickMs = 50;
+const perTick = Math.max(1, Math.round((LATENCY_RATE * tickMs) / 1000));
+let sent = 0;
+let probeIndex = 0;
+const latencyStart = Date.now();
+while (sent < LATENCY_EVENTS) {
+  const tickStart = Date.now();
+  const messages: Message[] = [];
+  for (let i = 0; i < perTick && sent < LATENCY_EVENTS; i++, sent++) {
+    const resourceId = resources[sent % R]!;
+    messages.push({ key: resourceId, value: encode({ id: `l${sent}`, resourceId, metric: 'api_calls', quantity: 1, timestamp: Date.now(), source: null }) });
+  }
+  if (probeIndex < probes.length && sent % Math.max(1, Math.floor(LATENCY_EVENTS / probes.length)) < perTick) {
+    const p = probes[probeIndex++]!;
+    probeSentAt.set(p, Date.now());
+    messages.push({ key: p, value: encode({ id: 'probe', resourceId: p, metric: 'api_calls', quantity: 60, timestamp: Date.now(), source: null }) });
+  }
+  await produce(messages);
+  const wait = tickMs - (Date.now() - tickStart);
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+}
+const achievedRate = sent / ((Date.now() - latencyStart) / 1000);
+await eventually(async () => alerts.values.filter((a) => probeSentAt.has(a.resourceId)).length >= probeSentAt.size, {
+  timeoutMs: 120_000,
+  what: 'every probe alerted',
+});
+await new Promise((r) => setTimeout(r, 2000));
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+};
+const counterLatencies = changes.values.slice(changesBefore).map((c) => c.at - c.firstEventAt);
+const alertLatencies = alerts.messages
+  .map((m, i) => ({ m, a: alerts.values[i]! }))
+  .filter(({ a }) => probeSentAt.has(a.resourceId))
+  .map(({ m, a }) => Number(m.timestamp) - probeSentAt.get(a.resourceId)!);
+const result = {
+  date: new Date().toISOString(),
+  machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+  events: N,
+  resources: R,
+  produceEventsPerSecond: Math.round(N / produceSeconds),
+  bareConsumerEventsPerSecond: Math.round(bareRate),
+  ingestorEventsPerSecond: Math.round(ingestRate),
+  ratioToBareConsumer: Number((ingestRate / bareRate).toFixed(2)),
+  redisBytesPerResourceMetric: Math.round(bytesPerCounter),
+  redisBytesPerDedupeEntry: Math.round(bytesPerDedupe),
+  latencyLoadEventsPerSecond: Math.round(achievedRate),
+  eventToCounterMs: { p50: pct(counterLatencies, 50), p99: pct(counterLatencies, 99), samples: counterLatencies.length },
+  eventToAlertMs: { p50: pct(alertLatencies, 50), p99: pct(alertLatencies, 99), samples: alertLatencies.length },
+};
+out(`event -> counter updated: p50 ${result.eventToCounterMs.p50} ms, p99 ${result.eventToCounterMs.p99} ms (at ${Math.round(achievedRate).toLocaleString('en-US')} events/s)`);
+out(`event -> alert on usage.alerts.v1: p50 ${result.eventToAlertMs.p50} ms, p99 ${result.eventToAlertMs.p99} ms (${alertLatencies.length} alerts)`);
+const file = new URL(`./results/ingest${process.env.BENCH_RESULT_SUFFIX ?? ''}.json`, import.meta.url);
+await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
+out(`results written to ${file.pathname}`);
+
+await changes.stop();
+await alerts.stop();
+await producer.disconnect();
+await Promise.all([ingestor.kill('SIGTERM'), evaluator.kill('SIGTERM')]);
+await world.close();
+process.exit(0);
