@@ -45,10 +45,12 @@ export function emailContext(
   const plan = plans.plan(alert.plan);
   const next = plan ? nextPlanUp(plans.catalog, plan, alert.metric) : undefined;
   const info = metricLabel(plans.catalog, alert.metric);
+  // "100,000 API calls" reads better than "100,000 calls" when the label already names the unit.
+  const unit = info.unit && info.label.toLowerCase().endsWith(info.unit.toLowerCase()) ? info.label : info.unit;
   return {
     planDisplayName: plan?.displayName ?? alert.plan,
     metricLabel: info.label,
-    metricUnit: info.unit,
+    metricUnit: unit,
     overLimit: plan?.overLimit ?? UNKNOWN_OVER_LIMIT,
     nextPlan: next
       ? { name: next.name, displayName: next.displayName, limit: next.limits[alert.metric] ?? Number.POSITIVE_INFINITY }
