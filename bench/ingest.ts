@@ -37,7 +37,14 @@ writeFileSync(
 );
 
 const world = await createTestWorld('bench', { partitions: 6 });
-const env = { ...world.env, PLANS_FILE: plansFile, INGESTOR_PORT: '0', EVALUATOR_PORT: '0', LOG_LEVEL: 'warn', RECONCILE_INTERVAL_SECONDS: '0' };
+const env = {
+  ...world.env,
+  PLANS_FILE: plansFile,
+  INGESTOR_PORT: '0',
+  EVALUATOR_PORT: '0',
+  LOG_LEVEL: 'warn',
+  RECONCILE_INTERVAL_SECONDS: '0',
+};
 const kafka = createKafka({ brokers: world.urls.kafkaBrokers, clientId: 'bench' }, log);
 const registry = createRegistry(world.urls.registryUrl);
 const { id: schemaId } = await registry.register(
@@ -54,7 +61,10 @@ const probes = Array.from({ length: ALERT_PROBES }, () => randomUUID());
 await world.pool.query(
   `INSERT INTO resources (id, plan, state, provisioned_at)
    SELECT id, plan, 'provisioned', now() - interval '40 days' FROM unnest($1::uuid[], $2::text[]) AS t(id, plan)`,
-  [[...resources, ...probes], [...resources.map(() => 'bench'), ...probes.map(() => 'probe')]],
+  [
+    [...resources, ...probes],
+    [...resources.map(() => 'bench'), ...probes.map(() => 'probe')],
+  ],
 );
 
 const producer = kafka.producer({ allowAutoTopicCreation: false });
@@ -74,18 +84,31 @@ for (let i = 0; i < N; i += CHUNK) {
     const resourceId = resources[j % R]!;
     messages.push({
       key: resourceId,
-      value: encode({ id: `b${j}`, resourceId, metric: j % 4 === 0 ? 'storage_gb' : 'api_calls', quantity: 1, timestamp: now - (N - j) % 3_600_000, source: null }),
+      value: encode({
+        id: `b${j}`,
+        resourceId,
+        metric: j % 4 === 0 ? 'storage_gb' : 'api_calls',
+        quantity: 1,
+        timestamp: now - ((N - j) % 3_600_000),
+        source: null,
+      }),
     });
   }
   await produce(messages);
 }
 const produceSeconds = (Date.now() - t0) / 1000;
-out(`  produced in ${produceSeconds.toFixed(1)} s (${Math.round(N / produceSeconds).toLocaleString('en-US')} events/s)`);
+out(
+  `  produced in ${produceSeconds.toFixed(1)} s (${Math.round(N / produceSeconds).toLocaleString('en-US')} events/s)`,
+);
 
 // 2. The bare kafkajs consumer: no work at all, same topic, same machine.
 t0 = Date.now();
 let bare = 0;
-const bareConsumer = kafka.consumer({ groupId: `${world.groupPrefix}bare`, maxBytesPerPartition: 4 * 1024 * 1024, maxWaitTimeInMs: 100 });
+const bareConsumer = kafka.consumer({
+  groupId: `${world.groupPrefix}bare`,
+  maxBytesPerPartition: 4 * 1024 * 1024,
+  maxWaitTimeInMs: 100,
+});
 await bareConsumer.connect();
 await bareConsumer.subscribe({ topic: world.topics.usageEvents, fromBeginning: true });
 let bareStart = 0;
@@ -102,14 +125,23 @@ await bareConsumer.disconnect();
 out(`bare kafkajs consumer: ${Math.round(bareRate).toLocaleString('en-US')} events/s`);
 
 // 3. The ingestor (its own process) on the same backlog.
-const counted = async () => Number((await world.pool.query('SELECT coalesce(sum(events), 0)::bigint AS n FROM usage_ledger')).rows[0].n);
+const counted = async () =>
+  Number(
+    (await world.pool.query('SELECT coalesce(sum(events), 0)::bigint AS n FROM usage_ledger')).rows[0].n,
+  );
 const ingestor = startServiceProcess('services/ingestor/src/main.ts', env);
 await eventually(async () => (await counted()) > 0, { timeoutMs: 60_000, intervalMs: 20 });
 const ingestStart = Date.now();
 const firstCount = await counted();
-await eventually(async () => (await counted()) >= N, { timeoutMs: 1_800_000, intervalMs: 100, what: 'all events counted' });
+await eventually(async () => (await counted()) >= N, {
+  timeoutMs: 1_800_000,
+  intervalMs: 100,
+  what: 'all events counted',
+});
 const ingestRate = (N - firstCount) / ((Date.now() - ingestStart) / 1000);
-out(`ingestor: ${Math.round(ingestRate).toLocaleString('en-US')} events/s sustained (${(ingestRate / bareRate).toFixed(2)} of the bare consumer)`);
+out(
+  `ingestor: ${Math.round(ingestRate).toLocaleString('en-US')} events/s sustained (${(ingestRate / bareRate).toFixed(2)} of the bare consumer)`,
+);
 
 // 4. Redis bytes: per resource-metric counter (period hash field + window buckets) and per dedupe entry.
 const redis = world.redis;
@@ -130,11 +162,15 @@ for (const r of sample) {
       counterBytes += bytes;
     }
   }
-  counterFields += Object.keys(await redis.hgetall(keys.period(r, new Date(now).toISOString().slice(0, 7)))).length;
+  counterFields += Object.keys(
+    await redis.hgetall(keys.period(r, new Date(now).toISOString().slice(0, 7))),
+  ).length;
 }
 const bytesPerCounter = counterBytes / Math.max(1, counterFields);
 const bytesPerDedupe = dedupeBytes / Math.max(1, dedupeEntries);
-out(`redis: ${Math.round(bytesPerCounter)} bytes per resource-metric (month + rolling windows), ${Math.round(bytesPerDedupe)} bytes per dedupe entry`);
+out(
+  `redis: ${Math.round(bytesPerCounter)} bytes per resource-metric (month + rolling windows), ${Math.round(bytesPerDedupe)} bytes per dedupe entry`,
+);
 
 // 5. Latency under load: events at LATENCY_RATE/s, with the evaluator running; alert probes cross a tier.
 const evaluator = startServiceProcess('services/evaluator/src/main.ts', env);
@@ -153,22 +189,48 @@ while (sent < LATENCY_EVENTS) {
   const messages: Message[] = [];
   for (let i = 0; i < perTick && sent < LATENCY_EVENTS; i++, sent++) {
     const resourceId = resources[sent % R]!;
-    messages.push({ key: resourceId, value: encode({ id: `l${sent}`, resourceId, metric: 'api_calls', quantity: 1, timestamp: Date.now(), source: null }) });
+    messages.push({
+      key: resourceId,
+      value: encode({
+        id: `l${sent}`,
+        resourceId,
+        metric: 'api_calls',
+        quantity: 1,
+        timestamp: Date.now(),
+        source: null,
+      }),
+    });
   }
-  if (probeIndex < probes.length && sent % Math.max(1, Math.floor(LATENCY_EVENTS / probes.length)) < perTick) {
+  if (
+    probeIndex < probes.length &&
+    sent % Math.max(1, Math.floor(LATENCY_EVENTS / probes.length)) < perTick
+  ) {
     const p = probes[probeIndex++]!;
     probeSentAt.set(p, Date.now());
-    messages.push({ key: p, value: encode({ id: 'probe', resourceId: p, metric: 'api_calls', quantity: 60, timestamp: Date.now(), source: null }) });
+    messages.push({
+      key: p,
+      value: encode({
+        id: 'probe',
+        resourceId: p,
+        metric: 'api_calls',
+        quantity: 60,
+        timestamp: Date.now(),
+        source: null,
+      }),
+    });
   }
   await produce(messages);
   const wait = tickMs - (Date.now() - tickStart);
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
 const achievedRate = sent / ((Date.now() - latencyStart) / 1000);
-await eventually(async () => alerts.values.filter((a) => probeSentAt.has(a.resourceId)).length >= probeSentAt.size, {
-  timeoutMs: 120_000,
-  what: 'every probe alerted',
-});
+await eventually(
+  async () => alerts.values.filter((a) => probeSentAt.has(a.resourceId)).length >= probeSentAt.size,
+  {
+    timeoutMs: 120_000,
+    what: 'every probe alerted',
+  },
+);
 await new Promise((r) => setTimeout(r, 2000));
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -191,11 +253,23 @@ const result = {
   redisBytesPerResourceMetric: Math.round(bytesPerCounter),
   redisBytesPerDedupeEntry: Math.round(bytesPerDedupe),
   latencyLoadEventsPerSecond: Math.round(achievedRate),
-  eventToCounterMs: { p50: pct(counterLatencies, 50), p99: pct(counterLatencies, 99), samples: counterLatencies.length },
-  eventToAlertMs: { p50: pct(alertLatencies, 50), p99: pct(alertLatencies, 99), samples: alertLatencies.length },
+  eventToCounterMs: {
+    p50: pct(counterLatencies, 50),
+    p99: pct(counterLatencies, 99),
+    samples: counterLatencies.length,
+  },
+  eventToAlertMs: {
+    p50: pct(alertLatencies, 50),
+    p99: pct(alertLatencies, 99),
+    samples: alertLatencies.length,
+  },
 };
-out(`event -> counter updated: p50 ${result.eventToCounterMs.p50} ms, p99 ${result.eventToCounterMs.p99} ms (at ${Math.round(achievedRate).toLocaleString('en-US')} events/s)`);
-out(`event -> alert on usage.alerts.v1: p50 ${result.eventToAlertMs.p50} ms, p99 ${result.eventToAlertMs.p99} ms (${alertLatencies.length} alerts)`);
+out(
+  `event -> counter updated: p50 ${result.eventToCounterMs.p50} ms, p99 ${result.eventToCounterMs.p99} ms (at ${Math.round(achievedRate).toLocaleString('en-US')} events/s)`,
+);
+out(
+  `event -> alert on usage.alerts.v1: p50 ${result.eventToAlertMs.p50} ms, p99 ${result.eventToAlertMs.p99} ms (${alertLatencies.length} alerts)`,
+);
 const file = new URL(`./results/ingest${process.env.BENCH_RESULT_SUFFIX ?? ''}.json`, import.meta.url);
 await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
 out(`results written to ${file.pathname}`);

@@ -15,6 +15,8 @@ const client = await UsageClient.connect({
   source: 'meterline-cli',
 });
 const count = Number(countText ?? 1);
-await Promise.all(Array.from({ length: count }, () => client.emit({ resourceId, metric, quantity: Number(quantityText) })));
+await Promise.all(
+  Array.from({ length: count }, () => client.emit({ resourceId, metric, quantity: Number(quantityText) })),
+);
 await client.close();
 console.log(`emitted ${count} x ${quantityText} ${metric} for ${resourceId}`);

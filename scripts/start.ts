@@ -38,7 +38,7 @@ for (const name of services) {
     stream?.on('data', (d: Buffer) => {
       const lines = (rest + d.toString()).split('\n');
       rest = lines.pop() ?? '';
-      for (const line of lines) process.stdout.write(prefix + line + '\n');
+      for (const line of lines) process.stdout.write(`${prefix + line}\n`);
     });
   }
   exits.push(new Promise((resolve) => child.on('exit', (code) => resolve([name, code]))));

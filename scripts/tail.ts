@@ -6,10 +6,14 @@ import { settings } from './env.ts';
 // `pnpm tail [topic] [--from-beginning]`: prints each record of a Meterline topic as one JSON line,
 // Avro decoded through the schema registry. Default topic: usage.alerts.v1.
 const env = settings();
-const topic = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? env.TOPIC_USAGE_ALERTS ?? defaultTopics.alerts;
+const topic =
+  process.argv.slice(2).find((a) => !a.startsWith('--')) ?? env.TOPIC_USAGE_ALERTS ?? defaultTopics.alerts;
 const fromBeginning = process.argv.includes('--from-beginning');
 const log = createLogger('tail', { level: 'error' });
-const kafka = createKafka({ brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','), clientId: 'meterline-tail' }, log);
+const kafka = createKafka(
+  { brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','), clientId: 'meterline-tail' },
+  log,
+);
 const registry = createRegistry(env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7');
 const consumer = kafka.consumer({ groupId: `meterline-tail-${randomBytes(4).toString('hex')}` });
 await consumer.connect();
@@ -18,10 +22,30 @@ await consumer.run({
   eachMessage: async ({ partition, message }) => {
     const v = message.value;
     let value: unknown = null;
-    if (v && v[0] === 0) value = await registry.decode(v).catch((err: Error) => `<undecodable: ${err.message}>`);
-    else if (v) value = (() => { try { return JSON.parse(v.toString()); } catch { return v.toString('base64'); } })();
-    const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, h]) => [k, h?.toString()]));
-    console.log(JSON.stringify({ topic, partition, offset: message.offset, key: message.key?.toString(), ...(Object.keys(headers).length ? { headers } : {}), value }));
+    if (v && v[0] === 0)
+      value = await registry.decode(v).catch((err: Error) => `<undecodable: ${err.message}>`);
+    else if (v)
+      value = (() => {
+        try {
+          return JSON.parse(v.toString());
+        } catch {
+          return v.toString('base64');
+        }
+      })();
+    const headers = Object.fromEntries(
+      Object.entries(message.headers ?? {}).map(([k, h]) => [k, h?.toString()]),
+    );
+    console.log(
+      JSON.stringify({
+        topic,
+        partition,
+        offset: message.offset,
+        key: message.key?.toString(),
+        ...(Object.keys(headers).length ? { headers } : {}),
+        value,
+      }),
+    );
   },
 });
-for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => void consumer.disconnect().then(() => process.exit(0)));
+for (const s of ['SIGINT', 'SIGTERM'] as const)
+  process.on(s, () => void consumer.disconnect().then(() => process.exit(0)));

@@ -14,11 +14,20 @@ describe('every service refuses a bad configuration, naming the variable', () =>
     it(`${service}: bad KAFKA_BROKERS or missing DATABASE_URL -> exit 1 with the variable named`, async () => {
       const world = await createTestWorld(`cfg${service}`);
       try {
-        const base: Record<string, string> = { ...world.env, PLANS_FILE: plansFile, INGESTOR_PORT: '0', EVALUATOR_PORT: '0', NOTIFIER_PORT: '0', PORT: '0' };
+        const base: Record<string, string> = {
+          ...world.env,
+          PLANS_FILE: plansFile,
+          INGESTOR_PORT: '0',
+          EVALUATOR_PORT: '0',
+          NOTIFIER_PORT: '0',
+          PORT: '0',
+        };
         const cases = [
           // Empty counts as missing (the parent's environment may set it, so it is blanked rather than left out).
           { env: { ...base, DATABASE_URL: '' }, variable: 'DATABASE_URL' },
-          ...(service === 'api' ? [] : [{ env: { ...base, KAFKA_BROKERS: 'not a broker list' }, variable: 'KAFKA_BROKERS' }]),
+          ...(service === 'api'
+            ? []
+            : [{ env: { ...base, KAFKA_BROKERS: 'not a broker list' }, variable: 'KAFKA_BROKERS' }]),
         ];
         for (const c of cases) {
           const proc = startServiceProcess(`services/${service}/src/main.ts`, c.env);
@@ -64,10 +73,13 @@ describe('pnpm start', () => {
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      await eventually(async () => services.every((s) => new RegExp(`^${s}\\s*\\|.*"msg":"${s} started"`, 'm').test(out)), {
-        timeoutMs: 90_000,
-        what: `all four services started\n${out.slice(-4000)}`,
-      });
+      await eventually(
+        async () => services.every((s) => new RegExp(`^${s}\\s*\\|.*"msg":"${s} started"`, 'm').test(out)),
+        {
+          timeoutMs: 90_000,
+          what: `all four services started\n${out.slice(-4000)}`,
+        },
+      );
       child.kill('SIGTERM');
       expect(await exited, out.slice(-4000)).toBe(0);
       for (const s of services) {

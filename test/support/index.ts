@@ -1,7 +1,7 @@
 export { createTestWorld, type TestWorld } from './isolation.ts';
-export { seedResource } from './resources.ts';
 export { type ServiceProcess, startServiceProcess } from './process.ts';
+export { seedResource } from './resources.ts';
 export { type ServiceUrls, serviceUrls } from './services.ts';
+export { type CaughtMail, type SmtpCatcher, startSmtpCatcher } from './smtp.ts';
 export { type TopicTail, tailTopic } from './topics.ts';
 export { eventually } from './wait.ts';
-export { type CaughtMail, type SmtpCatcher, startSmtpCatcher } from './smtp.ts';

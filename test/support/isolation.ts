@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createPool, migrate, type Pool } from '@meterline/db';
-import { createKafka, createRegistry, defaultTopics, ensureTopics, type Topics, topicLayout } from '@meterline/kafka';
+import {
+  createKafka,
+  createRegistry,
+  defaultTopics,
+  ensureTopics,
+  type Topics,
+  topicLayout,
+} from '@meterline/kafka';
 import { createRedis, type Redis } from '@meterline/redis';
 import { createLogger } from '@meterline/runtime';
 import { serviceUrls } from './services.ts';
@@ -23,7 +30,10 @@ export interface TestWorld {
 
 export async function createTestWorld(name: string, opts: { partitions?: number } = {}): Promise<TestWorld> {
   const urls = await serviceUrls();
-  const id = `${name.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 20)}_${randomBytes(4).toString('hex')}`;
+  const id = `${name
+    .replace(/[^a-z0-9]/gi, '')
+    .toLowerCase()
+    .slice(0, 20)}_${randomBytes(4).toString('hex')}`;
   const schema = `t_${id}`;
   const keyPrefix = `t:${id}:`;
   const topics = Object.fromEntries(

@@ -4,7 +4,14 @@ import type { Pool } from '@meterline/db';
 /** Writes a resource row as the api would (tests of services that only read resources). */
 export async function seedResource(
   pool: Pool,
-  r: { id?: string; plan?: string; state?: string; provisionedAt?: Date; deprovisionedAt?: Date; appName?: string } = {},
+  r: {
+    id?: string;
+    plan?: string;
+    state?: string;
+    provisionedAt?: Date;
+    deprovisionedAt?: Date;
+    appName?: string;
+  } = {},
 ): Promise<string> {
   const id = r.id ?? randomUUID();
   await pool.query(

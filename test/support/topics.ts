@@ -16,7 +16,10 @@ export async function tailTopic<T>(world: TestWorld, topic: string): Promise<Top
   const log = createLogger('test', { level: 'error' });
   const kafka = createKafka({ brokers: world.urls.kafkaBrokers, clientId: `tail-${world.id}` }, log);
   const registry = createRegistry(world.urls.registryUrl);
-  const consumer = kafka.consumer({ groupId: `${world.groupPrefix}tail-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 100 });
+  const consumer = kafka.consumer({
+    groupId: `${world.groupPrefix}tail-${randomBytes(4).toString('hex')}`,
+    maxWaitTimeInMs: 100,
+  });
   const tail: TopicTail<T> = {
     values: [],
     messages: [],

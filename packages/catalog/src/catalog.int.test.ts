@@ -27,7 +27,10 @@ describe('plan catalog in Postgres', () => {
 
   it('refuses a bad file with a message naming PLANS_FILE, the plan and the field', () => {
     const bad = join(tmpdir(), `plans-bad-${process.pid}.yaml`);
-    writeFileSync(bad, 'plans:\n  - name: basic\n    rank: 1\n    limits: { api_calls: x }\n    thresholds: [50]\n    overLimit: no\n');
+    writeFileSync(
+      bad,
+      'plans:\n  - name: basic\n    rank: 1\n    limits: { api_calls: x }\n    thresholds: [50]\n    overLimit: no\n',
+    );
     expect(() => readCatalogFile(bad)).toThrow(ConfigError);
     expect(() => readCatalogFile(bad)).toThrow(/PLANS_FILE[\s\S]*basic[\s\S]*limits\.api_calls/);
     expect(() => readCatalogFile(undefined)).toThrow(/PLANS_FILE: is required/);

@@ -1,5 +1,5 @@
 import { inTransaction, type Pool } from '@meterline/db';
-import { loadPlanCatalog, PlanCatalogError, type PlanCatalog } from '@meterline/rules';
+import { loadPlanCatalog, type PlanCatalog, PlanCatalogError } from '@meterline/rules';
 import { ConfigError } from '@meterline/runtime';
 
 /** Reads PLANS_FILE; a bad file stops the service with a message naming the variable, the plan and
@@ -23,14 +23,25 @@ export async function storeCatalog(pool: Pool, catalog: PlanCatalog, source: str
       'INSERT INTO plan_catalogs (version, source, content) VALUES ($1, $2, $3) ON CONFLICT (version) DO NOTHING',
       [catalog.version, source, JSON.stringify(catalog)],
     );
-    await client.query('DELETE FROM plans WHERE NOT (name = ANY($1::text[]))', [catalog.plans.map((p) => p.name)]);
+    await client.query('DELETE FROM plans WHERE NOT (name = ANY($1::text[]))', [
+      catalog.plans.map((p) => p.name),
+    ]);
     for (const p of catalog.plans) {
       await client.query(
         `INSERT INTO plans (name, rank, limits, thresholds, pace, over_limit, hidden, catalog_version)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (name) DO UPDATE SET rank = excluded.rank, limits = excluded.limits, thresholds = excluded.thresholds,
            pace = excluded.pace, over_limit = excluded.over_limit, hidden = excluded.hidden, catalog_version = excluded.catalog_version`,
-        [p.name, p.rank, JSON.stringify(p.limits), p.thresholds, JSON.stringify(p.pace), p.overLimit, p.hidden, catalog.version],
+        [
+          p.name,
+          p.rank,
+          JSON.stringify(p.limits),
+          p.thresholds,
+          JSON.stringify(p.pace),
+          p.overLimit,
+          p.hidden,
+          catalog.version,
+        ],
       );
     }
   });

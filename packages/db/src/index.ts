@@ -1,3 +1,2 @@
 export { listMigrations, type Migration, migrate } from './migrate.ts';
-export { pg } from './pool.ts';
-export { createPool, inTransaction, type Pool, type PoolClient, quoteIdent } from './pool.ts';
+export { createPool, inTransaction, type Pool, type PoolClient, pg, quoteIdent } from './pool.ts';

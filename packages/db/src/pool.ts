@@ -5,7 +5,10 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
 /** A Postgres pool. `schema` isolates a test run (its own search_path); production uses public. */
-export function createPool(url: string, opts: { schema?: string; max?: number; application?: string } = {}): pg.Pool {
+export function createPool(
+  url: string,
+  opts: { schema?: string; max?: number; application?: string } = {},
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.max ?? 10,
@@ -22,7 +25,10 @@ export function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

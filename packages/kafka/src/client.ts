@@ -1,6 +1,6 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
 import type { Logger } from '@meterline/runtime';
+import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
 
 export interface KafkaSettings {
   brokers: string[];

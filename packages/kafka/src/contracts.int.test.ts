@@ -18,26 +18,51 @@ describe('the three contracts through the real registry and broker', () => {
   const samples = {
     UsageEvent: {
       topic: () => world.topics.usageEvents,
-      value: { id: 'e-1', resourceId: '7e5d8a3c-1f0b-4c1e-9d55-0a6f2b9e4c11', metric: 'api_calls', quantity: 12.5, timestamp: 1_764_547_200_123, source: 'svc' } satisfies UsageEvent,
+      value: {
+        id: 'e-1',
+        resourceId: '7e5d8a3c-1f0b-4c1e-9d55-0a6f2b9e4c11',
+        metric: 'api_calls',
+        quantity: 12.5,
+        timestamp: 1_764_547_200_123,
+        source: 'svc',
+      } satisfies UsageEvent,
     },
     UsageAlert: {
       topic: () => world.topics.alerts,
       value: {
-        id: '0f8fad5b-d9cb-469f-a165-70867728950e', resourceId: '7e5d8a3c-1f0b-4c1e-9d55-0a6f2b9e4c11', plan: 'basic', metric: 'api_calls',
-        kind: 'PACE', threshold: 50, severity: 'WARNING', used: 55_000, limit: 100_000, percent: 55, projected: 310_000.5,
-        periodStart: 1_764_547_200_000, periodEnd: 1_767_225_600_000, occurredAt: 1_764_979_200_000,
+        id: '0f8fad5b-d9cb-469f-a165-70867728950e',
+        resourceId: '7e5d8a3c-1f0b-4c1e-9d55-0a6f2b9e4c11',
+        plan: 'basic',
+        metric: 'api_calls',
+        kind: 'PACE',
+        threshold: 50,
+        severity: 'WARNING',
+        used: 55_000,
+        limit: 100_000,
+        percent: 55,
+        projected: 310_000.5,
+        periodStart: 1_764_547_200_000,
+        periodEnd: 1_767_225_600_000,
+        occurredAt: 1_764_979_200_000,
       } satisfies UsageAlert,
     },
     PlanFlag: {
       topic: () => world.topics.flags,
       value: {
-        resourceId: '7e5d8a3c-1f0b-4c1e-9d55-0a6f2b9e4c11', downgradeBlocked: true, blockedPlans: ['hobby', 'basic'],
-        reason: "You can't move to the basic plan yet.", periodEnd: 1_767_225_600_000, updatedAt: 1_764_979_200_000,
+        resourceId: '7e5d8a3c-1f0b-4c1e-9d55-0a6f2b9e4c11',
+        downgradeBlocked: true,
+        blockedPlans: ['hobby', 'basic'],
+        reason: "You can't move to the basic plan yet.",
+        periodEnd: 1_767_225_600_000,
+        updatedAt: 1_764_979_200_000,
       } satisfies PlanFlag,
     },
   } as const;
 
-  for (const [contract, sample] of Object.entries(samples) as [keyof typeof samples, (typeof samples)[keyof typeof samples]][]) {
+  for (const [contract, sample] of Object.entries(samples) as [
+    keyof typeof samples,
+    (typeof samples)[keyof typeof samples],
+  ][]) {
     it(`${contract}: registered under <topic>-value, produced, consumed and decoded unchanged`, async () => {
       const registry = createRegistry(world.urls.registryUrl);
       const topic = sample.topic();

@@ -1,6 +1,11 @@
 export type { Batch, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 export { createKafka, createRegistry, type KafkaSettings } from './client.ts';
 export { ContractCodec, subjectFor } from './codec.ts';
-export { type BatchConsumerOptions, type BatchContext, type RunningConsumer, startBatchConsumer } from './consumer.ts';
+export {
+  type BatchConsumerOptions,
+  type BatchContext,
+  type RunningConsumer,
+  startBatchConsumer,
+} from './consumer.ts';
 export { dlqMessage, sendToDlq } from './dlq.ts';
 export { defaultTopics, ensureTopics, readTopics, type Topics, topicLayout } from './topics.ts';

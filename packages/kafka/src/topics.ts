@@ -1,5 +1,5 @@
-import type { Admin, ITopicConfig } from 'kafkajs';
 import type { ConfigReader } from '@meterline/runtime';
+import type { Admin, ITopicConfig } from 'kafkajs';
 
 /** Topic names of DESIGN.md; each overridable by configuration. `counters` is internal: the
  * ingestor's counter changes for the evaluator. */
@@ -30,12 +30,23 @@ export function readTopics(c: ConfigReader): Topics {
 }
 
 /** The layout of every topic, in one place. Partitions set the consumer groups' parallelism. */
-export function topicLayout(topics: Topics, partitions = Number(process.env.KAFKA_PARTITIONS ?? 6)): ITopicConfig[] {
+export function topicLayout(
+  topics: Topics,
+  partitions = Number(process.env.KAFKA_PARTITIONS ?? 6),
+): ITopicConfig[] {
   return [
     { topic: topics.usageEvents, numPartitions: partitions },
-    { topic: topics.dlq, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(30 * 86_400_000) }] },
+    {
+      topic: topics.dlq,
+      numPartitions: 1,
+      configEntries: [{ name: 'retention.ms', value: String(30 * 86_400_000) }],
+    },
     { topic: topics.alerts, numPartitions: partitions },
-    { topic: topics.flags, numPartitions: partitions, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+    {
+      topic: topics.flags,
+      numPartitions: partitions,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    },
     { topic: topics.counters, numPartitions: partitions },
   ];
 }

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from '@meterline/redis';
 import { keys } from './keys.ts';
 import {
+  bucketStart,
   COARSE_BUCKET,
   COARSE_KEEP,
   DAY,
   FINE_BUCKET,
   FINE_KEEP,
-  bucketStart,
   type MonthPeriod,
   monthOf,
 } from './period.ts';
@@ -79,7 +79,8 @@ export class CounterStore {
       const fineTtl = Math.ceil((fineStart + FINE_KEEP - now) / 1000);
       const coarseTtl = Math.ceil((coarseStart + COARSE_KEEP - now) / 1000);
       const ft = fineTtl > 0 ? target(keys.bucket(resourceId, e.metric, 'm5', fineStart), 's', fineTtl) : 0;
-      const ct = coarseTtl > 0 ? target(keys.bucket(resourceId, e.metric, 'h', coarseStart), 's', coarseTtl) : 0;
+      const ct =
+        coarseTtl > 0 ? target(keys.bucket(resourceId, e.metric, 'h', coarseStart), 's', coarseTtl) : 0;
       perEvent.push(e.offset, e.quantity, e.metric, pt, ft, ct);
     }
     const keyList = [
@@ -97,7 +98,10 @@ export class CounterStore {
       ...perEvent,
     ];
     // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds the method at runtime
-    const raw = (await (this.redis as any).meterlineCount(keyList.length, ...keyList, ...argv)) as (string | number)[];
+    const raw = (await (this.redis as any).meterlineCount(keyList.length, ...keyList, ...argv)) as (
+      | string
+      | number
+    )[];
     const flags = String(raw[0]);
     const totals: CountResult['totals'] = [];
     for (let i = 1; i + 2 < raw.length; i += 3) {
@@ -144,7 +148,12 @@ export class CounterStore {
   }
 
   /** Replaces a period's totals (recount from the ledger). */
-  async setPeriodUsage(resourceId: string, periodKey: string, usage: Record<string, number>, ttlSeconds: number) {
+  async setPeriodUsage(
+    resourceId: string,
+    periodKey: string,
+    usage: Record<string, number>,
+    ttlSeconds: number,
+  ) {
     const key = keys.period(resourceId, periodKey);
     const multi = this.redis.multi().del(key);
     if (Object.keys(usage).length > 0) multi.hset(key, usage).expire(key, ttlSeconds);
@@ -152,7 +161,12 @@ export class CounterStore {
   }
 
   /** Replaces the hourly window buckets of one metric (recount from the ledger). */
-  async setHourBuckets(resourceId: string, metric: string, hours: { hour: number; quantity: number }[], now: number) {
+  async setHourBuckets(
+    resourceId: string,
+    metric: string,
+    hours: { hour: number; quantity: number }[],
+    now: number,
+  ) {
     const multi = this.redis.multi();
     for (const { hour, quantity } of hours) {
       const ttl = Math.ceil((hour + COARSE_KEEP - now) / 1000);

@@ -33,14 +33,20 @@ export class UsageEventDecoder {
   }
 
   private async decodeAvro(value: Buffer): Promise<Checked<unknown>> {
-    if (value.length < 5) return { ok: false, reason: 'undecodable', error: 'Avro message shorter than its 5-byte header' };
+    if (value.length < 5)
+      return { ok: false, reason: 'undecodable', error: 'Avro message shorter than its 5-byte header' };
     const id = value.readInt32BE(1);
     const reader = await this.reader(id);
-    if (!reader) return { ok: false, reason: 'unknown-schema', error: `schema id ${id} is not in the registry` };
+    if (!reader)
+      return { ok: false, reason: 'unknown-schema', error: `schema id ${id} is not in the registry` };
     try {
       return { ok: true, value: reader.fromBuffer(value.subarray(5)) };
     } catch (err) {
-      return { ok: false, reason: 'undecodable', error: `Avro payload does not match schema ${id}: ${(err as Error).message}` };
+      return {
+        ok: false,
+        reason: 'undecodable',
+        error: `Avro payload does not match schema ${id}: ${(err as Error).message}`,
+      };
     }
   }
 

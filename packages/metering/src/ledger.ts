@@ -19,7 +19,12 @@ export class UsageLedger {
   ) {}
 
   /** Records the counted events of one batch (offsets firstOffset..lastOffset of a partition). */
-  async record(topic: string, partition: number, lastOffset: string, entries: LedgerEntry[]): Promise<number> {
+  async record(
+    topic: string,
+    partition: number,
+    lastOffset: string,
+    entries: LedgerEntry[],
+  ): Promise<number> {
     return inTransaction(this.pool, async (client) => {
       await client.query(
         `INSERT INTO ledger_watermarks (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, 0)
@@ -31,7 +36,10 @@ export class UsageLedger {
         [this.consumer, topic, partition],
       );
       const watermark = BigInt(rows[0]!.next_offset);
-      const sums = new Map<string, { resourceId: string; metric: string; hour: number; quantity: number; events: number }>();
+      const sums = new Map<
+        string,
+        { resourceId: string; metric: string; hour: number; quantity: number; events: number }
+      >();
       for (const e of entries) {
         if (BigInt(e.offset) < watermark) continue;
         const hour = hourOf(e.timestamp);
@@ -47,7 +55,15 @@ export class UsageLedger {
       if (sums.size > 0) {
         // Sorted so concurrent writers take row locks in one order.
         const list = [...sums.values()].sort((a, b) =>
-          a.resourceId === b.resourceId ? (a.metric === b.metric ? a.hour - b.hour : a.metric < b.metric ? -1 : 1) : a.resourceId < b.resourceId ? -1 : 1,
+          a.resourceId === b.resourceId
+            ? a.metric === b.metric
+              ? a.hour - b.hour
+              : a.metric < b.metric
+                ? -1
+                : 1
+            : a.resourceId < b.resourceId
+              ? -1
+              : 1,
         );
         await client.query(
           `INSERT INTO usage_ledger (resource_id, metric, hour, quantity, events)
@@ -75,7 +91,11 @@ export class UsageLedger {
   }
 
   /** resourceId -> metric -> total of the hours in [start, end). */
-  async periodTotals(start: number, end: number, resourceIds?: string[]): Promise<Map<string, Record<string, number>>> {
+  async periodTotals(
+    start: number,
+    end: number,
+    resourceIds?: string[],
+  ): Promise<Map<string, Record<string, number>>> {
     const params: unknown[] = [new Date(start).toISOString(), new Date(end).toISOString()];
     let filter = '';
     if (resourceIds) {
@@ -97,17 +117,27 @@ export class UsageLedger {
   }
 
   /** Hourly rows since `from`, for rebuilding the rolling-window buckets. */
-  async hoursSince(from: number, resourceIds?: string[]): Promise<{ resourceId: string; metric: string; hour: number; quantity: number }[]> {
+  async hoursSince(
+    from: number,
+    resourceIds?: string[],
+  ): Promise<{ resourceId: string; metric: string; hour: number; quantity: number }[]> {
     const params: unknown[] = [new Date(from).toISOString()];
     let filter = '';
     if (resourceIds) {
       params.push(resourceIds);
       filter = 'AND resource_id = ANY($2::uuid[])';
     }
-    const { rows } = await this.pool.query<{ resource_id: string; metric: string; hour: Date; quantity: number }>(
-      `SELECT resource_id, metric, hour, quantity FROM usage_ledger WHERE hour >= $1 ${filter}`,
-      params,
-    );
-    return rows.map((r) => ({ resourceId: r.resource_id, metric: r.metric, hour: r.hour.getTime(), quantity: Number(r.quantity) }));
+    const { rows } = await this.pool.query<{
+      resource_id: string;
+      metric: string;
+      hour: Date;
+      quantity: number;
+    }>(`SELECT resource_id, metric, hour, quantity FROM usage_ledger WHERE hour >= $1 ${filter}`, params);
+    return rows.map((r) => ({
+      resourceId: r.resource_id,
+      metric: r.metric,
+      hour: r.hour.getTime(),
+      quantity: Number(r.quantity),
+    }));
   }
 }

@@ -1,6 +1,6 @@
 /** The time buckets of the rolling windows, beside the counters, because the Redis keys are named by them. */
 /** The billing period is the calendar month (UTC), as the rules define it. */
-export { periodOf as monthOf, type Period as MonthPeriod } from '@meterline/rules';
+export { type Period as MonthPeriod, periodOf as monthOf } from '@meterline/rules';
 
 export const MINUTE = 60_000;
 export const HOUR = 3_600_000;

@@ -46,9 +46,16 @@ export async function recount(
   resourceIds?: string[],
 ): Promise<CounterDifference[]> {
   const diffs = await findDrift(ledger, counters, period, resourceIds);
-  const truth = await ledger.periodTotals(period.start, period.end, [...new Set(diffs.map((d) => d.resourceId))]);
+  const truth = await ledger.periodTotals(period.start, period.end, [
+    ...new Set(diffs.map((d) => d.resourceId)),
+  ]);
   for (const resourceId of new Set(diffs.map((d) => d.resourceId))) {
-    await counters.setPeriodUsage(resourceId, period.key, truth.get(resourceId) ?? {}, counters.periodTtlSeconds(period, now));
+    await counters.setPeriodUsage(
+      resourceId,
+      period.key,
+      truth.get(resourceId) ?? {},
+      counters.periodTtlSeconds(period, now),
+    );
   }
   const hours = await ledger.hoursSince(now - COARSE_KEEP, resourceIds);
   const byMetric = new Map<string, { hour: number; quantity: number }[]>();

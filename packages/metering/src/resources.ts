@@ -1,7 +1,6 @@
 import type { Pool } from '@meterline/db';
-
-import type { Logger } from '@meterline/runtime';
 import { pg } from '@meterline/db';
+import type { Logger } from '@meterline/runtime';
 
 export interface ResourceInfo {
   id: string;
@@ -71,7 +70,10 @@ export class ResourceDirectory {
         state: ResourceInfo['state'];
         provisioned_at: Date | null;
         deprovisioned_at: Date | null;
-      }>('SELECT id, plan, state, provisioned_at, deprovisioned_at FROM resources WHERE id = ANY($1::uuid[])', [toLoad]);
+      }>(
+        'SELECT id, plan, state, provisioned_at, deprovisioned_at FROM resources WHERE id = ANY($1::uuid[])',
+        [toLoad],
+      );
       for (const r of rows) {
         const info: ResourceInfo = {
           id: r.id,
@@ -108,5 +110,9 @@ export class ResourceDirectory {
  * happened before it was deprovisioned (a late event of a live resource). */
 export function countsFor(resource: ResourceInfo, timestamp: number): boolean {
   if (resource.state === 'provisioned') return true;
-  return resource.state === 'deprovisioned' && resource.deprovisionedAt !== null && timestamp < resource.deprovisionedAt;
+  return (
+    resource.state === 'deprovisioned' &&
+    resource.deprovisionedAt !== null &&
+    timestamp < resource.deprovisionedAt
+  );
 }

@@ -54,14 +54,18 @@ export function validateUsageEvent(raw: unknown, now: number, s: ValidationSetti
     return reject('invalid-field', `quantity must be a number, got ${typeof r.quantity}`);
   }
   if (!Number.isFinite(r.quantity) || r.quantity < 0 || r.quantity > s.maxQuantity) {
-    return reject('quantity-out-of-range', `quantity must be finite, >= 0 and <= ${s.maxQuantity}, got ${r.quantity}`);
+    return reject(
+      'quantity-out-of-range',
+      `quantity must be finite, >= 0 and <= ${s.maxQuantity}, got ${r.quantity}`,
+    );
   }
   let timestamp: number;
   if (typeof r.timestamp === 'number' && Number.isInteger(r.timestamp)) {
     timestamp = r.timestamp;
   } else if (typeof r.timestamp === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(r.timestamp)) {
     timestamp = Date.parse(r.timestamp);
-    if (Number.isNaN(timestamp)) return reject('invalid-field', `timestamp is not a valid ISO-8601 time: ${r.timestamp}`);
+    if (Number.isNaN(timestamp))
+      return reject('invalid-field', `timestamp is not a valid ISO-8601 time: ${r.timestamp}`);
   } else {
     return reject('invalid-field', 'timestamp must be epoch milliseconds or an ISO-8601 string');
   }
@@ -69,11 +73,17 @@ export function validateUsageEvent(raw: unknown, now: number, s: ValidationSetti
     return reject('invalid-field', 'source must be a string or null');
   }
   if (timestamp > now + s.maxFutureSkewMs) {
-    return reject('timestamp-in-future', `timestamp ${new Date(timestamp).toISOString()} is ahead of now by more than ${s.maxFutureSkewMs} ms`);
+    return reject(
+      'timestamp-in-future',
+      `timestamp ${new Date(timestamp).toISOString()} is ahead of now by more than ${s.maxFutureSkewMs} ms`,
+    );
   }
   const period = monthOf(timestamp);
   if (now > period.end + s.lateGraceMs) {
-    return reject('timestamp-too-old', `timestamp ${new Date(timestamp).toISOString()}: its period ${period.key} closed more than ${s.lateGraceMs} ms ago`);
+    return reject(
+      'timestamp-too-old',
+      `timestamp ${new Date(timestamp).toISOString()}: its period ${period.key} closed more than ${s.lateGraceMs} ms ago`,
+    );
   }
   return {
     ok: true,

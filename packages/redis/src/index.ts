@@ -5,7 +5,8 @@ export { Redis };
 /** A Redis client. `keyPrefix` isolates a test run; it must not contain braces, so each resource's
  * hash tag stays the first {...} of the key and the design runs unchanged on Redis Cluster. */
 export function createRedis(url: string, opts: { keyPrefix?: string; name?: string } = {}): Redis {
-  if (opts.keyPrefix && /[{}]/.test(opts.keyPrefix)) throw new Error('REDIS key prefix must not contain braces');
+  if (opts.keyPrefix && /[{}]/.test(opts.keyPrefix))
+    throw new Error('REDIS key prefix must not contain braces');
   return new Redis(url, {
     keyPrefix: opts.keyPrefix ?? '',
     connectionName: opts.name ?? 'meterline',

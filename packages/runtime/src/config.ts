@@ -91,7 +91,9 @@ export function configReader(source: Source = process.env): ConfigReader {
       const v = raw(name, opts.default);
       if (v === undefined) return fail(name, 'is required but not set (host:port[,host:port...])', []);
       const list = v.split(',').map((s) => s.trim());
-      const bad = list.filter((hp) => !/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(hp) || Number(hp.split(':').pop()) > 65535);
+      const bad = list.filter(
+        (hp) => !/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(hp) || Number(hp.split(':').pop()) > 65535,
+      );
       if (bad.length > 0 || list.length === 0) {
         return fail(name, `must be a comma-separated list of host:port, got ${show(v)}`, []);
       }

@@ -1,7 +1,13 @@
+export { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export { ConfigError, type ConfigReader, configReader } from './config.ts';
 export { backoffMs, isRetryable, PermanentError, sleep } from './errors.ts';
 export { createLogger, type Logger } from './log.ts';
 export { runService } from './main.ts';
-export { createMetricsRegistry, handleOpsRequest, type Readiness, readinessReport, startOpsServer } from './ops.ts';
+export {
+  createMetricsRegistry,
+  handleOpsRequest,
+  type Readiness,
+  readinessReport,
+  startOpsServer,
+} from './ops.ts';
 export { Shutdown } from './shutdown.ts';
-export { Counter, Gauge, Histogram, type Registry } from 'prom-client';

@@ -9,7 +9,17 @@ export function createLogger(service: string, opts: { level?: string } = {}): Lo
     level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
     base: { service },
     redact: {
-      paths: ['password', '*.password', 'token', '*.token', 'secret', '*.secret', 'authorization', '*.authorization', 'config.*'],
+      paths: [
+        'password',
+        '*.password',
+        'token',
+        '*.token',
+        'secret',
+        '*.secret',
+        'authorization',
+        '*.authorization',
+        'config.*',
+      ],
       censor: '(hidden)',
     },
   });

@@ -6,7 +6,10 @@ import type { Shutdown } from './shutdown.ts';
 /** Runs a service's start function and owns its signals: a SIGTERM/SIGINT that arrives while the
  * service is still starting is kept and honoured as soon as it has started. A bad configuration or
  * a failed start exits non-zero with a message that names the problem. */
-export async function runService(service: string, start: (log: Logger) => Promise<{ shutdown: Shutdown }>): Promise<void> {
+export async function runService(
+  service: string,
+  start: (log: Logger) => Promise<{ shutdown: Shutdown }>,
+): Promise<void> {
   const log = createLogger(service);
   let early: NodeJS.Signals | null = null;
   const remember = (signal: NodeJS.Signals) => {

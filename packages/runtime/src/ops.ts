@@ -16,7 +16,9 @@ export function createMetricsRegistry(service: string): Registry {
   return registry;
 }
 
-export async function readinessReport(readiness: Readiness): Promise<{ ready: boolean; checks: Record<string, string> }> {
+export async function readinessReport(
+  readiness: Readiness,
+): Promise<{ ready: boolean; checks: Record<string, string> }> {
   const checks: Record<string, string> = {};
   let ready = readiness.accepting();
   if (!ready) checks.service = 'not accepting (starting or stopping)';

@@ -39,7 +39,9 @@ export class UsageClient {
     private readonly producer: Producer,
     private readonly registry: SchemaRegistry,
     private readonly schemaId: number,
-    private readonly opts: Required<Pick<UsageClientOptions, 'topic' | 'lingerMs' | 'maxBatch'>> & { source: string | null },
+    private readonly opts: Required<Pick<UsageClientOptions, 'topic' | 'lingerMs' | 'maxBatch'>> & {
+      source: string | null;
+    },
   ) {}
 
   static async connect(options: UsageClientOptions): Promise<UsageClient> {
@@ -49,8 +51,16 @@ export class UsageClient {
       { type: SchemaType.AVRO, schema: JSON.stringify(avroSchema('UsageEvent')) },
       { subject: `${topic}-value` },
     );
-    const kafka = new Kafka({ clientId: options.clientId ?? 'meterline-usage-client', brokers: options.brokers, logLevel: logLevel.ERROR });
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+    const kafka = new Kafka({
+      clientId: options.clientId ?? 'meterline-usage-client',
+      brokers: options.brokers,
+      logLevel: logLevel.ERROR,
+    });
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 5,
+      allowAutoTopicCreation: false,
+    });
     await producer.connect();
     return new UsageClient(producer, registry, id, {
       topic,
@@ -67,7 +77,8 @@ export class UsageClient {
       resourceId: input.resourceId,
       metric: input.metric,
       quantity: input.quantity,
-      timestamp: input.timestamp instanceof Date ? input.timestamp.getTime() : (input.timestamp ?? Date.now()),
+      timestamp:
+        input.timestamp instanceof Date ? input.timestamp.getTime() : (input.timestamp ?? Date.now()),
       source: this.opts.source,
     };
     if (!Number.isFinite(event.quantity) || event.quantity < 0) {
@@ -104,8 +115,12 @@ export class UsageClient {
     const p = this.producer
       .send({ topic: this.opts.topic, messages: batch.map((b) => b.message), acks: -1 })
       .then(
-        () => batch.forEach((b) => b.resolve()),
-        (err: unknown) => batch.forEach((b) => b.reject(err)),
+        () => {
+          for (const b of batch) b.resolve();
+        },
+        (err: unknown) => {
+          for (const b of batch) b.reject(err);
+        },
       )
       .finally(() => this.inflight.delete(p));
     this.inflight.add(p);

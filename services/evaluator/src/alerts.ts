@@ -1,5 +1,5 @@
 import type { Pool } from '@meterline/db';
-import { type ContractCodec, type Producer } from '@meterline/kafka';
+import type { ContractCodec, Producer } from '@meterline/kafka';
 import type { AlertDecision, Period } from '@meterline/rules';
 import type { UsageAlert } from '@meterline/schemas';
 
@@ -28,12 +28,19 @@ export class AlertOutbox {
     const missing = pairs.filter((p) => !this.alerted.has(cacheKey(p.resourceId, p.metric, p.periodKey)));
     if (missing.length === 0) return;
     for (const p of missing) this.alerted.set(cacheKey(p.resourceId, p.metric, p.periodKey), new Set());
-    const { rows } = await this.pool.query<{ resource_id: string; metric: string; period_key: string; kind: string; threshold: number }>(
+    const { rows } = await this.pool.query<{
+      resource_id: string;
+      metric: string;
+      period_key: string;
+      kind: string;
+      threshold: number;
+    }>(
       `SELECT resource_id, metric, period_key, kind, threshold FROM alerts
        WHERE resource_id = ANY($1::uuid[]) AND period_key = ANY($2::text[])`,
       [[...new Set(missing.map((p) => p.resourceId))], [...new Set(missing.map((p) => p.periodKey))]],
     );
-    for (const r of rows) this.alerted.get(cacheKey(r.resource_id, r.metric, r.period_key))?.add(`${r.kind}:${r.threshold}`);
+    for (const r of rows)
+      this.alerted.get(cacheKey(r.resource_id, r.metric, r.period_key))?.add(`${r.kind}:${r.threshold}`);
   }
 
   isAlerted(resourceId: string, metric: string, periodKey: string, kind: string, tier: number): boolean {
@@ -84,7 +91,12 @@ export class AlertOutbox {
 
   /** Publishes every unpublished alert in decision order, then marks them. A crash after the send
    * and before the mark republishes the same alert (same id) once: consumers dedupe by id. */
-  async publishPending(producer: Producer, codec: ContractCodec<UsageAlert>, topic: string, limit = 500): Promise<UsageAlert[]> {
+  async publishPending(
+    producer: Producer,
+    codec: ContractCodec<UsageAlert>,
+    topic: string,
+    limit = 500,
+  ): Promise<UsageAlert[]> {
     const { rows } = await this.pool.query<AlertRow>(
       `SELECT id, resource_id, plan, metric, kind, threshold, severity, used, "limit", percent, projected,
               period_start, period_end, occurred_at
@@ -93,14 +105,19 @@ export class AlertOutbox {
     );
     if (rows.length === 0) return [];
     const alerts = rows.map(toUsageAlert);
-    const messages = await Promise.all(alerts.map(async (a) => ({ key: a.resourceId, value: await codec.encode(a) })));
+    const messages = await Promise.all(
+      alerts.map(async (a) => ({ key: a.resourceId, value: await codec.encode(a) })),
+    );
     await producer.send({ topic, messages, acks: -1 });
-    await this.pool.query('UPDATE alerts SET published_at = now() WHERE id = ANY($1::uuid[])', [alerts.map((a) => a.id)]);
+    await this.pool.query('UPDATE alerts SET published_at = now() WHERE id = ANY($1::uuid[])', [
+      alerts.map((a) => a.id),
+    ]);
     return alerts;
   }
 }
 
-const cacheKey = (resourceId: string, metric: string, periodKey: string) => `${resourceId}|${metric}|${periodKey}`;
+const cacheKey = (resourceId: string, metric: string, periodKey: string) =>
+  `${resourceId}|${metric}|${periodKey}`;
 
 interface AlertRow {
   id: string;

@@ -1,5 +1,10 @@
 import { readTopics, type Topics } from '@meterline/kafka';
-import { DEFAULT_DOWNGRADE_RULE, DEFAULT_PACE_GUARDS, type DowngradeRule, type PaceGuards } from '@meterline/rules';
+import {
+  DEFAULT_DOWNGRADE_RULE,
+  DEFAULT_PACE_GUARDS,
+  type DowngradeRule,
+  type PaceGuards,
+} from '@meterline/rules';
 import { configReader } from '@meterline/runtime';
 
 export interface EvaluatorConfig {
@@ -33,7 +38,10 @@ export function readEvaluatorConfig(env: Record<string, string | undefined> = pr
     groupId: `${c.string('CONSUMER_GROUP_PREFIX', { default: 'meterline-' })}evaluator`,
     opsPort: c.int('EVALUATOR_PORT', { default: 9102, min: 0, max: 65535 }),
     paceGuards: {
-      minElapsedHours: c.number('PACE_MIN_ELAPSED_HOURS', { default: DEFAULT_PACE_GUARDS.minElapsedHours, min: 0 }),
+      minElapsedHours: c.number('PACE_MIN_ELAPSED_HOURS', {
+        default: DEFAULT_PACE_GUARDS.minElapsedHours,
+        min: 0,
+      }),
       minLimit: c.number('PACE_MIN_LIMIT', { default: DEFAULT_PACE_GUARDS.minLimit, min: 0 }),
     },
     downgradeRule: {
@@ -42,7 +50,10 @@ export function readEvaluatorConfig(env: Record<string, string | undefined> = pr
         min: 0,
         max: 1,
       }),
-      projectionMargin: c.number('DOWNGRADE_PROJECTION_MARGIN', { default: DEFAULT_DOWNGRADE_RULE.projectionMargin, min: 0 }),
+      projectionMargin: c.number('DOWNGRADE_PROJECTION_MARGIN', {
+        default: DEFAULT_DOWNGRADE_RULE.projectionMargin,
+        min: 0,
+      }),
     },
     outboxIntervalMs: c.int('OUTBOX_INTERVAL_MS', { default: 2000, min: 50 }),
   };

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readIngestorConfig, startIngestor, type RunningIngestor } from '@meterline/ingestor';
+import { type RunningIngestor, readIngestorConfig, startIngestor } from '@meterline/ingestor';
 import { createKafka } from '@meterline/kafka';
 import { CounterStore, monthOf } from '@meterline/metering';
 import { createLogger } from '@meterline/runtime';
@@ -11,9 +11,9 @@ import {
   eventually,
   seedResource,
   startServiceProcess,
-  tailTopic,
   type TestWorld,
   type TopicTail,
+  tailTopic,
 } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEvaluatorConfig } from './config.ts';
@@ -44,7 +44,10 @@ writeFileSync(
 );
 
 async function produceJson(world: TestWorld, topic: string, values: object[], key: (v: object) => string) {
-  const producer = createKafka({ brokers: world.urls.kafkaBrokers, clientId: `p-${world.id}` }, log).producer();
+  const producer = createKafka(
+    { brokers: world.urls.kafkaBrokers, clientId: `p-${world.id}` },
+    log,
+  ).producer();
   await producer.connect();
   await producer.send({ topic, messages: values.map((v) => ({ key: key(v), value: JSON.stringify(v) })) });
   await producer.disconnect();
@@ -66,7 +69,13 @@ describe('evaluator with the ingestor on the real stack', () => {
 
   beforeAll(async () => {
     world = await createTestWorld('evaluate');
-    const env = { ...world.env, PLANS_FILE: plansFile, INGESTOR_PORT: '0', EVALUATOR_PORT: '0', LATE_GRACE_HOURS: '1000' };
+    const env = {
+      ...world.env,
+      PLANS_FILE: plansFile,
+      INGESTOR_PORT: '0',
+      EVALUATOR_PORT: '0',
+      LATE_GRACE_HOURS: '1000',
+    };
     ingestor = await startIngestor(readIngestorConfig(env), log);
     evaluator = await startEvaluator(readEvaluatorConfig(env), log);
     await Promise.all([ingestor.joined, evaluator.joined]);
@@ -96,15 +105,35 @@ describe('evaluator with the ingestor on the real stack', () => {
     expect(got.map((a) => a.used)).toEqual([500, 750, 900, 1000]);
     const period = monthOf(Date.now());
     for (const a of got) {
-      expect(a).toMatchObject({ resourceId: r, plan: 'small', metric: 'api_calls', limit: 1000, periodStart: period.start, periodEnd: period.end });
+      expect(a).toMatchObject({
+        resourceId: r,
+        plan: 'small',
+        metric: 'api_calls',
+        limit: 1000,
+        periodStart: period.start,
+        periodEnd: period.end,
+      });
       expect(a.percent).toBe((a.used / 1000) * 100);
       expect(a.id).toMatch(/^[0-9a-f-]{36}$/);
     }
     expect(new Set(got.map((a) => a.id)).size).toBe(4);
     // The same events replayed (same ids, new offsets): nothing counted, nothing alerted.
-    await produceJson(world, world.topics.usageEvents, steps.map((q, i) => event(r, q, `walk-${i}`)), () => r);
+    await produceJson(
+      world,
+      world.topics.usageEvents,
+      steps.map((q, i) => event(r, q, `walk-${i}`)),
+      () => r,
+    );
     await produceJson(world, world.topics.usageEvents, [event(r, 1, 'marker')], () => r);
-    await eventually(async () => (await new CounterStore(world.redis, { dedupeWindowSeconds: 9, periodRetentionDays: 9 }).periodUsage(r, period.key)).api_calls === 1001);
+    await eventually(
+      async () =>
+        (
+          await new CounterStore(world.redis, { dedupeWindowSeconds: 9, periodRetentionDays: 9 }).periodUsage(
+            r,
+            period.key,
+          )
+        ).api_calls === 1001,
+    );
     await new Promise((res) => setTimeout(res, 1000));
     expect(alertsOf(r).filter((a) => a.kind === 'THRESHOLD')).toHaveLength(4);
   });
@@ -123,7 +152,11 @@ describe('evaluator with the ingestor on the real stack', () => {
     await produceJson(
       world,
       world.topics.usageEvents,
-      [event(r, 600, 'old', lastMonth), event(r, 600, 'new'), { ...event(r, 1e6, 'unlimited'), metric: 'storage_gb' }],
+      [
+        event(r, 600, 'old', lastMonth),
+        event(r, 600, 'new'),
+        { ...event(r, 1e6, 'unlimited'), metric: 'storage_gb' },
+      ],
       () => r,
     );
     await eventually(async () => alertsOf(r).length >= 2);
@@ -131,7 +164,9 @@ describe('evaluator with the ingestor on the real stack', () => {
     const got = alertsOf(r);
     expect(got).toHaveLength(2);
     expect(got.map((a) => a.threshold)).toEqual([50, 50]);
-    expect(new Set(got.map((a) => a.periodStart))).toEqual(new Set([monthOf(lastMonth).start, monthOf(Date.now()).start]));
+    expect(new Set(got.map((a) => a.periodStart))).toEqual(
+      new Set([monthOf(lastMonth).start, monthOf(Date.now()).start]),
+    );
     expect(got[0]!.id).not.toBe(got[1]!.id);
     expect(got.every((a) => a.metric === 'api_calls')).toBe(true);
   });
@@ -139,18 +174,33 @@ describe('evaluator with the ingestor on the real stack', () => {
   it('replaying the whole counter topic through a fresh evaluator publishes nothing new', async () => {
     const before = alerts.values.length;
     const fresh = await startEvaluator(
-      readEvaluatorConfig({ ...world.env, PLANS_FILE: plansFile, EVALUATOR_PORT: '0', CONSUMER_GROUP_PREFIX: `${world.groupPrefix}replay-` }),
+      readEvaluatorConfig({
+        ...world.env,
+        PLANS_FILE: plansFile,
+        EVALUATOR_PORT: '0',
+        CONSUMER_GROUP_PREFIX: `${world.groupPrefix}replay-`,
+      }),
       log,
     );
     await fresh.joined;
     const admin = createKafka({ brokers: world.urls.kafkaBrokers, clientId: 'lag' }, log).admin();
     await admin.connect();
     const end = await admin.fetchTopicOffsets(world.topics.counters);
-    await eventually(async () => {
-      const [committed] = await admin.fetchOffsets({ groupId: `${world.groupPrefix}replay-evaluator`, topics: [world.topics.counters] });
-      // A partition that never had a message has nothing to commit.
-      return end.every((p) => p.offset === '0' || committed!.partitions.find((c) => c.partition === p.partition)?.offset === p.offset);
-    }, { what: 'the replaying evaluator caught up' });
+    await eventually(
+      async () => {
+        const [committed] = await admin.fetchOffsets({
+          groupId: `${world.groupPrefix}replay-evaluator`,
+          topics: [world.topics.counters],
+        });
+        // A partition that never had a message has nothing to commit.
+        return end.every(
+          (p) =>
+            p.offset === '0' ||
+            committed!.partitions.find((c) => c.partition === p.partition)?.offset === p.offset,
+        );
+      },
+      { what: 'the replaying evaluator caught up' },
+    );
     await admin.disconnect();
     await fresh.stop();
     expect(alerts.values.length).toBe(before);
@@ -185,7 +235,10 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
     const alerts = await tailTopic<UsageAlert>(world, world.topics.alerts);
     try {
       await evaluator.joined;
-      const r = await seedResource(world.pool, { plan: 'small', provisionedAt: new Date(period.start - 30 * DAY) });
+      const r = await seedResource(world.pool, {
+        plan: 'small',
+        provisionedAt: new Date(period.start - 30 * DAY),
+      });
       await produceJson(world, world.topics.counters, [change(r, 550, period.key)], () => r);
       await eventually(async () => alerts.values.filter((a) => a.resourceId === r).length >= 2);
       now += DAY;
@@ -207,21 +260,34 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
   it('publishes each alert exactly once when killed between deciding and publishing', async () => {
     const period = monthOf(Date.now());
     const r = await seedResource(world.pool, { plan: 'small' });
-    const env = { ...world.env, PLANS_FILE: plansFile, EVALUATOR_PORT: '0', CONSUMER_GROUP_PREFIX: `${world.groupPrefix}crash-` };
+    const env = {
+      ...world.env,
+      PLANS_FILE: plansFile,
+      EVALUATOR_PORT: '0',
+      CONSUMER_GROUP_PREFIX: `${world.groupPrefix}crash-`,
+    };
     const alerts = await tailTopic<UsageAlert>(world, world.topics.alerts);
     try {
-      const doomed = startServiceProcess('services/evaluator/src/main.ts', { ...env, EVALUATOR_FAULT: 'crash-before-publish' });
+      const doomed = startServiceProcess('services/evaluator/src/main.ts', {
+        ...env,
+        EVALUATOR_FAULT: 'crash-before-publish',
+      });
       await produceJson(world, world.topics.counters, [change(r, 950, period.key)], () => r);
       await doomed.exited;
       expect(doomed.child.signalCode).toBe('SIGKILL');
-      const { rows } = await world.pool.query('SELECT threshold, published_at FROM alerts WHERE resource_id = $1 ORDER BY seq', [r]);
+      const { rows } = await world.pool.query(
+        'SELECT threshold, published_at FROM alerts WHERE resource_id = $1 ORDER BY seq',
+        [r],
+      );
       expect(rows.map((x) => x.threshold)).toEqual([50, 75, 90]);
       expect(rows.every((x) => x.published_at === null)).toBe(true);
       expect(alerts.values.filter((a) => a.resourceId === r)).toHaveLength(0);
 
       const healthy = startServiceProcess('services/evaluator/src/main.ts', env);
       try {
-        await eventually(async () => alerts.values.filter((a) => a.resourceId === r).length >= 3, { what: 'alerts after restart' });
+        await eventually(async () => alerts.values.filter((a) => a.resourceId === r).length >= 3, {
+          what: 'alerts after restart',
+        });
         await new Promise((res) => setTimeout(res, 2000));
         const got = alerts.values.filter((a) => a.resourceId === r);
         expect(got.map((a) => a.threshold)).toEqual([50, 75, 90]);
@@ -238,23 +304,42 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
     const period = monthOf(Date.now());
     let now = period.start + 20 * DAY;
     const evaluator = await startEvaluator(
-      readEvaluatorConfig({ ...world.env, PLANS_FILE: plansFile, EVALUATOR_PORT: '0', OUTBOX_INTERVAL_MS: '200', CONSUMER_GROUP_PREFIX: `${world.groupPrefix}flags-` }),
+      readEvaluatorConfig({
+        ...world.env,
+        PLANS_FILE: plansFile,
+        EVALUATOR_PORT: '0',
+        OUTBOX_INTERVAL_MS: '200',
+        CONSUMER_GROUP_PREFIX: `${world.groupPrefix}flags-`,
+      }),
       log,
       { clock: () => now },
     );
     const flags = await tailTopic<PlanFlag>(world, world.topics.flags);
-    const counters = new CounterStore(world.redis, { dedupeWindowSeconds: 60, periodRetentionDays: 62 });
+    const _counters = new CounterStore(world.redis, { dedupeWindowSeconds: 60, periodRetentionDays: 62 });
     try {
       await evaluator.joined;
-      const r = await seedResource(world.pool, { plan: 'large', provisionedAt: new Date(period.start - 60 * DAY) });
+      const r = await seedResource(world.pool, {
+        plan: 'large',
+        provisionedAt: new Date(period.start - 60 * DAY),
+      });
       // Within the small plan's 1000: nothing blocked yet, projected 500/20 days -> below 1000.
       await world.redis.hset(`{r:${r}}:u:${period.key}`, 'api_calls', '500');
-      await produceJson(world, world.topics.counters, [{ ...change(r, 500, period.key), plan: 'large' }], () => r);
+      await produceJson(
+        world,
+        world.topics.counters,
+        [{ ...change(r, 500, period.key), plan: 'large' }],
+        () => r,
+      );
       await eventually(async () => (await readFlag(world.redis, r)) !== null);
       expect((await readFlag(world.redis, r))!.downgradeBlocked).toBe(false);
       // Over the small plan's limit: the downgrade to small is blocked, with a reason.
       await world.redis.hset(`{r:${r}}:u:${period.key}`, 'api_calls', '1500');
-      await produceJson(world, world.topics.counters, [{ ...change(r, 1500, period.key), plan: 'large' }], () => r);
+      await produceJson(
+        world,
+        world.topics.counters,
+        [{ ...change(r, 1500, period.key), plan: 'large' }],
+        () => r,
+      );
       const blocked = await eventually(async () => {
         const f = await readFlag(world.redis, r);
         return f?.downgradeBlocked ? f : false;
@@ -263,7 +348,10 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
       expect(blocked.reason).toMatch(/1,500/);
       expect(blocked.reason).toMatch(/1,000/);
       expect(blocked.periodEnd).toBe(period.end);
-      const row = await world.pool.query('SELECT downgrade_blocked, blocked_plans FROM plan_flags WHERE resource_id = $1', [r]);
+      const row = await world.pool.query(
+        'SELECT downgrade_blocked, blocked_plans FROM plan_flags WHERE resource_id = $1',
+        [r],
+      );
       expect(row.rows[0]).toEqual({ downgrade_blocked: true, blocked_plans: ['small'] });
       // The period ends: the block lifts by itself.
       now = period.end + 1000;
@@ -272,16 +360,22 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
         return f && !f.downgradeBlocked ? f : false;
       });
       expect(lifted.blockedPlans).toEqual([]);
-      await eventually(async () => {
-        const mine = flags.values.filter((f) => f.resourceId === r);
-        return mine.length >= 3 && mine.at(-1)!.downgradeBlocked === false;
-      }, { what: 'three flag states on the topic' });
+      await eventually(
+        async () => {
+          const mine = flags.values.filter((f) => f.resourceId === r);
+          return mine.length >= 3 && mine.at(-1)!.downgradeBlocked === false;
+        },
+        { what: 'three flag states on the topic' },
+      );
       const mine = flags.values.filter((f) => f.resourceId === r);
       expect(mine.map((f) => f.downgradeBlocked)).toEqual([false, true, false]);
       expect(flags.messages.filter((m) => m.key?.toString() === r)).toHaveLength(3);
       const configs = createKafka({ brokers: world.urls.kafkaBrokers, clientId: 'cfg' }, log).admin();
       await configs.connect();
-      const described = await configs.describeConfigs({ resources: [{ type: 2, name: world.topics.flags, configNames: ['cleanup.policy'] }], includeSynonyms: false });
+      const described = await configs.describeConfigs({
+        resources: [{ type: 2, name: world.topics.flags, configNames: ['cleanup.policy'] }],
+        includeSynonyms: false,
+      });
       await configs.disconnect();
       expect(described.resources[0]!.configEntries[0]!.configValue).toBe('compact');
     } finally {

@@ -20,14 +20,25 @@ export class FlagStore {
   async prime(resourceIds: string[]): Promise<void> {
     const missing = resourceIds.filter((id) => !this.known.has(id));
     if (missing.length === 0) return;
-    const { rows } = await this.pool.query<{ resource_id: string; downgrade_blocked: boolean; blocked_plans: string[]; reason: string; period_end: Date }>(
+    const { rows } = await this.pool.query<{
+      resource_id: string;
+      downgrade_blocked: boolean;
+      blocked_plans: string[];
+      reason: string;
+      period_end: Date;
+    }>(
       'SELECT resource_id, downgrade_blocked, blocked_plans, reason, period_end FROM plan_flags WHERE resource_id = ANY($1::uuid[])',
       [missing],
     );
     for (const r of rows) {
       this.known.set(
         r.resource_id,
-        signature({ downgradeBlocked: r.downgrade_blocked, blockedPlans: r.blocked_plans, reason: r.reason, periodEnd: r.period_end.getTime() }),
+        signature({
+          downgradeBlocked: r.downgrade_blocked,
+          blockedPlans: r.blocked_plans,
+          reason: r.reason,
+          periodEnd: r.period_end.getTime(),
+        }),
       );
     }
   }
@@ -45,7 +56,14 @@ export class FlagStore {
        WHERE (plan_flags.downgrade_blocked, plan_flags.blocked_plans, plan_flags.reason, plan_flags.period_end)
          IS DISTINCT FROM (excluded.downgrade_blocked, excluded.blocked_plans, excluded.reason, excluded.period_end)
        RETURNING true AS changed`,
-      [resourceId, state.downgradeBlocked, state.blockedPlans, state.reason, new Date(state.periodEnd).toISOString(), new Date(now).toISOString()],
+      [
+        resourceId,
+        state.downgradeBlocked,
+        state.blockedPlans,
+        state.reason,
+        new Date(state.periodEnd).toISOString(),
+        new Date(now).toISOString(),
+      ],
     );
     this.known.set(resourceId, sig);
     if (rows.length === 0) return false;
@@ -74,7 +92,12 @@ export class FlagStore {
     return rows.length;
   }
 
-  async publishPending(producer: Producer, codec: ContractCodec<PlanFlag>, topic: string, limit = 500): Promise<PlanFlag[]> {
+  async publishPending(
+    producer: Producer,
+    codec: ContractCodec<PlanFlag>,
+    topic: string,
+    limit = 500,
+  ): Promise<PlanFlag[]> {
     const { rows } = await this.pool.query<{
       resource_id: string;
       downgrade_blocked: boolean;
@@ -96,14 +119,16 @@ export class FlagStore {
       periodEnd: r.period_end.getTime(),
       updatedAt: r.updated_at.getTime(),
     }));
-    const messages = await Promise.all(flags.map(async (f) => ({ key: f.resourceId, value: await codec.encode(f) })));
+    const messages = await Promise.all(
+      flags.map(async (f) => ({ key: f.resourceId, value: await codec.encode(f) })),
+    );
     await producer.send({ topic, messages, acks: -1 });
     // Only mark what was sent: a flag changed meanwhile keeps its newer updated_at and stays pending.
     for (const f of flags) {
-      await this.pool.query('UPDATE plan_flags SET published_at = now() WHERE resource_id = $1 AND updated_at = $2', [
-        f.resourceId,
-        new Date(f.updatedAt).toISOString(),
-      ]);
+      await this.pool.query(
+        'UPDATE plan_flags SET published_at = now() WHERE resource_id = $1 AND updated_at = $2',
+        [f.resourceId, new Date(f.updatedAt).toISOString()],
+      );
     }
     return flags;
   }
@@ -124,7 +149,8 @@ export class FlagStore {
   }
 }
 
-const signature = (s: PlanFlagState) => JSON.stringify([s.downgradeBlocked, s.blockedPlans, s.reason, s.periodEnd]);
+const signature = (s: PlanFlagState) =>
+  JSON.stringify([s.downgradeBlocked, s.blockedPlans, s.reason, s.periodEnd]);
 
 /** Reads a resource's flag from Redis (what the api does). */
 export async function readFlag(redis: Redis, resourceId: string): Promise<PlanFlag | null> {

@@ -11,12 +11,24 @@ import {
 } from '@meterline/kafka';
 import { CounterStore, monthOf, ResourceDirectory } from '@meterline/metering';
 import { createRedis } from '@meterline/redis';
-import { Counter, createMetricsRegistry, Histogram, type Logger, Shutdown, startOpsServer } from '@meterline/runtime';
+import {
+  Counter,
+  createMetricsRegistry,
+  Histogram,
+  type Logger,
+  Shutdown,
+  startOpsServer,
+} from '@meterline/runtime';
 import type { PlanFlag, UsageAlert } from '@meterline/schemas';
 import { AlertOutbox } from './alerts.ts';
 import type { EvaluatorConfig } from './config.ts';
 import { FlagStore } from './flags.ts';
-import { type EvaluationDeps, evaluateChanges, handleCounterChanges, refreshFlag } from './handlers/counter-changes.ts';
+import {
+  type EvaluationDeps,
+  evaluateChanges,
+  handleCounterChanges,
+  refreshFlag,
+} from './handlers/counter-changes.ts';
 
 export interface RunningEvaluator {
   shutdown: Shutdown;
@@ -34,7 +46,11 @@ export interface EvaluatorOptions {
 
 /** The evaluator's composition root. Shutdown order: not ready -> stop timers -> drain the consumer
  * and commit -> publish what is pending -> flush the producer -> close Redis and Postgres. */
-export async function startEvaluator(config: EvaluatorConfig, log: Logger, opts: EvaluatorOptions = {}): Promise<RunningEvaluator> {
+export async function startEvaluator(
+  config: EvaluatorConfig,
+  log: Logger,
+  opts: EvaluatorOptions = {},
+): Promise<RunningEvaluator> {
   const clock = opts.clock ?? Date.now;
   const registry = createMetricsRegistry('evaluator');
   const published = new Counter({
@@ -43,7 +59,11 @@ export async function startEvaluator(config: EvaluatorConfig, log: Logger, opts:
     labelNames: ['kind', 'severity'],
     registers: [registry],
   });
-  const flagsPublished = new Counter({ name: 'meterline_flags_published_total', help: 'PlanFlag records published', registers: [registry] });
+  const flagsPublished = new Counter({
+    name: 'meterline_flags_published_total',
+    help: 'PlanFlag records published',
+    registers: [registry],
+  });
   const alertLatency = new Histogram({
     name: 'meterline_alert_latency_seconds',
     help: 'From the oldest event of a counter change to its alert published',
@@ -53,10 +73,16 @@ export async function startEvaluator(config: EvaluatorConfig, log: Logger, opts:
   const shutdown = new Shutdown(log);
   let accepting = false;
 
-  const pool = createPool(config.databaseUrl, { schema: config.databaseSchema, application: 'meterline-evaluator' });
+  const pool = createPool(config.databaseUrl, {
+    schema: config.databaseSchema,
+    application: 'meterline-evaluator',
+  });
   await migrate(pool, { schema: config.databaseSchema });
   const catalog = await loadCatalog(pool, config.plansFile);
-  const redis = createRedis(config.redisUrl, { keyPrefix: config.redisKeyPrefix, name: 'meterline-evaluator' });
+  const redis = createRedis(config.redisUrl, {
+    keyPrefix: config.redisKeyPrefix,
+    name: 'meterline-evaluator',
+  });
   const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'meterline-evaluator' }, log);
   const admin = kafka.admin();
   await admin.connect();
@@ -65,7 +91,11 @@ export async function startEvaluator(config: EvaluatorConfig, log: Logger, opts:
   const producer = kafka.producer({ idempotent: true });
   await producer.connect();
   const schemaRegistry = createRegistry(config.registryUrl, 'meterline-evaluator');
-  const alertCodec = new ContractCodec<UsageAlert>(schemaRegistry, subjectFor(config.topics.alerts), 'UsageAlert');
+  const alertCodec = new ContractCodec<UsageAlert>(
+    schemaRegistry,
+    subjectFor(config.topics.alerts),
+    'UsageAlert',
+  );
   const flagCodec = new ContractCodec<PlanFlag>(schemaRegistry, subjectFor(config.topics.flags), 'PlanFlag');
   await Promise.all([alertCodec.schemaId(), flagCodec.schemaId()]);
 
@@ -85,7 +115,10 @@ export async function startEvaluator(config: EvaluatorConfig, log: Logger, opts:
           published.inc({ kind: a.kind, severity: a.severity });
           const first = firstEventAt.get(`${a.resourceId}|${a.metric}`);
           if (first !== undefined) alertLatency.observe(Math.max(0, at - first) / 1000);
-          log.info({ alertId: a.id, resourceId: a.resourceId, metric: a.metric, kind: a.kind, tier: a.threshold }, 'alert published');
+          log.info(
+            { alertId: a.id, resourceId: a.resourceId, metric: a.metric, kind: a.kind, tier: a.threshold },
+            'alert published',
+          );
         }
         if (sent.length < 500) break;
       }
@@ -101,7 +134,8 @@ export async function startEvaluator(config: EvaluatorConfig, log: Logger, opts:
     log,
     { databaseUrl: config.databaseUrl, schema: config.databaseSchema ?? 'public' },
     // A provision, plan change or deprovision: judge the resource's usage again under its plan now.
-    (id) => void reevaluate(id).catch((err: unknown) => log.warn({ err, resourceId: id }, 're-evaluation failed')),
+    (id) =>
+      void reevaluate(id).catch((err: unknown) => log.warn({ err, resourceId: id }, 're-evaluation failed')),
   );
   const reevaluate = async (id: string) => {
     const now = clock();
@@ -111,9 +145,18 @@ export async function startEvaluator(config: EvaluatorConfig, log: Logger, opts:
     const usage = await counters.periodUsage(id, period.key);
     await evaluateChanges(
       deps,
-      Object.entries(usage).map(([metric, used]) => ({ resourceId: id, plan: resource.plan, metric, periodKey: period.key, used, at: now, firstEventAt: now })),
+      Object.entries(usage).map(([metric, used]) => ({
+        resourceId: id,
+        plan: resource.plan,
+        metric,
+        periodKey: period.key,
+        used,
+        at: now,
+        firstEventAt: now,
+      })),
     );
-    if (Object.keys(usage).length === 0 && resource.state === 'provisioned') await refreshFlag(deps, resource, now);
+    if (Object.keys(usage).length === 0 && resource.state === 'provisioned')
+      await refreshFlag(deps, resource, now);
     await publish();
   };
   await directory.start();
@@ -137,7 +180,10 @@ export async function startEvaluator(config: EvaluatorConfig, log: Logger, opts:
   const server = await startOpsServer({
     port: config.opsPort,
     registry,
-    readiness: { accepting: () => accepting, checks: { postgres: () => pool.query('SELECT 1'), redis: () => redis.ping() } },
+    readiness: {
+      accepting: () => accepting,
+      checks: { postgres: () => pool.query('SELECT 1'), redis: () => redis.ping() },
+    },
   });
   const address = server.address();
   const opsPort = typeof address === 'object' && address ? address.port : config.opsPort;
@@ -151,7 +197,9 @@ export async function startEvaluator(config: EvaluatorConfig, log: Logger, opts:
     log,
     handle: async (batch) => {
       for (const m of batch.messages) {
-        const c = m.value ? (JSON.parse(m.value.toString()) as { resourceId: string; metric: string; firstEventAt: number }) : null;
+        const c = m.value
+          ? (JSON.parse(m.value.toString()) as { resourceId: string; metric: string; firstEventAt: number })
+          : null;
         if (c) firstEventAt.set(`${c.resourceId}|${c.metric}`, c.firstEventAt);
       }
       await handleCounterChanges(deps, batch);

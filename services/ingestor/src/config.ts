@@ -36,8 +36,12 @@ export function readIngestorConfig(env: Record<string, string | undefined> = pro
     periodRetentionDays: c.int('PERIOD_RETENTION_DAYS', { default: 62, min: 1 }),
     reconcileIntervalSeconds: c.int('RECONCILE_INTERVAL_SECONDS', { default: 300, min: 0 }),
     validation: {
-      maxFutureSkewMs: c.int('MAX_FUTURE_SKEW_SECONDS', { default: defaultValidation.maxFutureSkewMs / 1000, min: 0 }) * 1000,
-      lateGraceMs: c.number('LATE_GRACE_HOURS', { default: defaultValidation.lateGraceMs / 3_600_000, min: 0 }) * 3_600_000,
+      maxFutureSkewMs:
+        c.int('MAX_FUTURE_SKEW_SECONDS', { default: defaultValidation.maxFutureSkewMs / 1000, min: 0 }) *
+        1000,
+      lateGraceMs:
+        c.number('LATE_GRACE_HOURS', { default: defaultValidation.lateGraceMs / 3_600_000, min: 0 }) *
+        3_600_000,
       maxQuantity: c.number('MAX_QUANTITY', { default: defaultValidation.maxQuantity, min: 0 }),
     },
   };

@@ -18,7 +18,11 @@ import { type RunningIngestor, startIngestor } from './wire.ts';
 const log = createLogger('test', { level: 'warn' });
 const period = (ts: number) => monthOf(ts).key;
 
-async function readUsage(world: TestWorld, resourceId: string, at = Date.now()): Promise<Record<string, number>> {
+async function readUsage(
+  world: TestWorld,
+  resourceId: string,
+  at = Date.now(),
+): Promise<Record<string, number>> {
   const counters = new CounterStore(world.redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
   return counters.periodUsage(resourceId, period(at));
 }
@@ -30,12 +34,17 @@ function producerFor(world: TestWorld) {
 
 async function readAll(world: TestWorld, topic: string, expected: number): Promise<KafkaMessage[]> {
   const kafka = createKafka({ brokers: world.urls.kafkaBrokers, clientId: `r-${world.id}` }, log);
-  const consumer = kafka.consumer({ groupId: `${world.groupPrefix}reader-${randomBytes(3).toString('hex')}` });
+  const consumer = kafka.consumer({
+    groupId: `${world.groupPrefix}reader-${randomBytes(3).toString('hex')}`,
+  });
   const got: KafkaMessage[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({ eachMessage: async ({ message }) => void got.push(message) });
-  await eventually(async () => got.length >= expected, { timeoutMs: 30_000, what: `${expected} messages on ${topic}` });
+  await eventually(async () => got.length >= expected, {
+    timeoutMs: 30_000,
+    what: `${expected} messages on ${topic}`,
+  });
   await consumer.disconnect();
   return got;
 }
@@ -47,7 +56,10 @@ describe('ingestor on the real stack', () => {
   beforeAll(async () => {
     world = await createTestWorld('ingest');
     // A grace long enough that the previous month still takes late events, whatever today's date.
-    ingestor = await startIngestor(readIngestorConfig({ ...world.env, INGESTOR_PORT: '0', LATE_GRACE_HOURS: '1000' }), log);
+    ingestor = await startIngestor(
+      readIngestorConfig({ ...world.env, INGESTOR_PORT: '0', LATE_GRACE_HOURS: '1000' }),
+      log,
+    );
     await ingestor.joined;
   });
   afterAll(async () => {
@@ -57,7 +69,10 @@ describe('ingestor on the real stack', () => {
 
   it('sends each kind of bad input to the DLQ with its reason and counts nothing', async () => {
     const live = await seedResource(world.pool);
-    const gone = await seedResource(world.pool, { state: 'deprovisioned', deprovisionedAt: new Date(Date.now() - 3_600_000) });
+    const gone = await seedResource(world.pool, {
+      state: 'deprovisioned',
+      deprovisionedAt: new Date(Date.now() - 3_600_000),
+    });
     const unknown = randomUUID();
     const registry = createRegistry(world.urls.registryUrl);
     const { id: schemaId } = await registry.register(
@@ -65,24 +80,56 @@ describe('ingestor on the real stack', () => {
       { subject: `${world.topics.usageEvents}-value` },
     );
     const now = Date.now();
-    const ev = (over: Record<string, unknown>) => ({ id: randomUUID(), resourceId: live, metric: 'api_calls', quantity: 1, timestamp: now, source: null, ...over });
+    const ev = (over: Record<string, unknown>) => ({
+      id: randomUUID(),
+      resourceId: live,
+      metric: 'api_calls',
+      quantity: 1,
+      timestamp: now,
+      source: null,
+      ...over,
+    });
     const json = (o: unknown) => Buffer.from(JSON.stringify(o));
     const wrongMagic = await registry.encode(schemaId, ev({}));
     wrongMagic[0] = 1;
     const unknownSchema = Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0]), randomBytes(20)]);
     const cases: { name: string; value: Buffer; reason: string }[] = [
-      { name: 'random bytes', value: Buffer.concat([Buffer.from([0x93]), randomBytes(63)]), reason: 'undecodable' },
+      {
+        name: 'random bytes',
+        value: Buffer.concat([Buffer.from([0x93]), randomBytes(63)]),
+        reason: 'undecodable',
+      },
       { name: 'wrong magic byte', value: wrongMagic, reason: 'undecodable' },
       { name: 'unknown schema id', value: unknownSchema, reason: 'unknown-schema' },
-      { name: 'missing field', value: json({ id: 'x', resourceId: live, quantity: 1, timestamp: now }), reason: 'invalid-field' },
+      {
+        name: 'missing field',
+        value: json({ id: 'x', resourceId: live, quantity: 1, timestamp: now }),
+        reason: 'invalid-field',
+      },
       { name: 'string quantity', value: json(ev({ quantity: '5' })), reason: 'invalid-field' },
       { name: 'negative quantity', value: json(ev({ quantity: -1 })), reason: 'quantity-out-of-range' },
-      { name: 'NaN quantity', value: await registry.encode(schemaId, ev({ quantity: Number.NaN })), reason: 'quantity-out-of-range' },
+      {
+        name: 'NaN quantity',
+        value: await registry.encode(schemaId, ev({ quantity: Number.NaN })),
+        reason: 'quantity-out-of-range',
+      },
       { name: 'absurd quantity', value: json(ev({ quantity: 1e15 })), reason: 'quantity-out-of-range' },
       { name: 'unknown resource', value: json(ev({ resourceId: unknown })), reason: 'unknown-resource' },
-      { name: 'deprovisioned resource', value: json(ev({ resourceId: gone })), reason: 'resource-not-provisioned' },
-      { name: 'far-future timestamp', value: json(ev({ timestamp: now + 86_400_000 })), reason: 'timestamp-in-future' },
-      { name: 'before the grace', value: json(ev({ timestamp: Date.UTC(2020, 0, 15) })), reason: 'timestamp-too-old' },
+      {
+        name: 'deprovisioned resource',
+        value: json(ev({ resourceId: gone })),
+        reason: 'resource-not-provisioned',
+      },
+      {
+        name: 'far-future timestamp',
+        value: json(ev({ timestamp: now + 86_400_000 })),
+        reason: 'timestamp-in-future',
+      },
+      {
+        name: 'before the grace',
+        value: json(ev({ timestamp: Date.UTC(2020, 0, 15) })),
+        reason: 'timestamp-too-old',
+      },
     ];
     const producer = producerFor(world);
     await producer.connect();
@@ -91,7 +138,10 @@ describe('ingestor on the real stack', () => {
       messages: cases.map((c) => ({ key: live, value: c.value, headers: { case: c.name } })),
     });
     // A good event after all of them proves the partition moved on.
-    await producer.send({ topic: world.topics.usageEvents, messages: [{ key: live, value: json(ev({ quantity: 7 })) }] });
+    await producer.send({
+      topic: world.topics.usageEvents,
+      messages: [{ key: live, value: json(ev({ quantity: 7 })) }],
+    });
     await producer.disconnect();
 
     const dlq = await readAll(world, world.topics.dlq, cases.length);
@@ -107,7 +157,9 @@ describe('ingestor on the real stack', () => {
       expect(Buffer.compare(m!.value!, c.value), `${c.name}: bytes unchanged`).toBe(0);
       expect(m!.key!.toString()).toBe(live);
     }
-    await eventually(async () => (await readUsage(world, live)).api_calls === 7, { what: 'the good event counted' });
+    await eventually(async () => (await readUsage(world, live)).api_calls === 7, {
+      what: 'the good event counted',
+    });
     expect(await readUsage(world, live)).toEqual({ api_calls: 7 });
     expect(await readUsage(world, unknown)).toEqual({});
     expect(await readUsage(world, gone)).toEqual({});
@@ -115,15 +167,22 @@ describe('ingestor on the real stack', () => {
 
   it('counts the same event sent three times once, and puts events in the month they happened', async () => {
     const r = await seedResource(world.pool);
-    const client = await UsageClient.connect({ brokers: world.urls.kafkaBrokers, registryUrl: world.urls.registryUrl, topic: world.topics.usageEvents });
+    const client = await UsageClient.connect({
+      brokers: world.urls.kafkaBrokers,
+      registryUrl: world.urls.registryUrl,
+      topic: world.topics.usageEvents,
+    });
     const now = Date.now();
     const start = monthOf(now).start;
-    for (let i = 0; i < 3; i++) await client.emit({ id: 'same-id', resourceId: r, metric: 'api_calls', quantity: 5, timestamp: now });
+    for (let i = 0; i < 3; i++)
+      await client.emit({ id: 'same-id', resourceId: r, metric: 'api_calls', quantity: 5, timestamp: now });
     // Across the boundary: the last millisecond of the previous month and the first of this one.
     await client.emit({ resourceId: r, metric: 'storage_gb', quantity: 2, timestamp: start - 1 });
     await client.emit({ resourceId: r, metric: 'storage_gb', quantity: 3, timestamp: start });
     await client.close();
-    await eventually(async () => (await readUsage(world, r)).storage_gb === 3, { what: 'boundary events counted' });
+    await eventually(async () => (await readUsage(world, r)).storage_gb === 3, {
+      what: 'boundary events counted',
+    });
     await eventually(async () => (await readUsage(world, r, start - 1)).storage_gb === 2);
     expect(await readUsage(world, r)).toEqual({ api_calls: 5, storage_gb: 3 });
     expect(await readUsage(world, r, start - 1)).toEqual({ storage_gb: 2 });
@@ -131,12 +190,20 @@ describe('ingestor on the real stack', () => {
       'SELECT metric, sum(quantity)::float AS q FROM usage_ledger WHERE resource_id = $1 GROUP BY metric ORDER BY metric',
       [r],
     );
-    expect(rows).toEqual([{ metric: 'api_calls', q: 5 }, { metric: 'storage_gb', q: 5 }]);
+    expect(rows).toEqual([
+      { metric: 'api_calls', q: 5 },
+      { metric: 'storage_gb', q: 5 },
+    ]);
   });
 });
 
 /** Events of many resources, each quantity 1, some ids repeated as producer retries. */
-async function produceLoad(world: TestWorld, resources: string[], total: number, retryEvery = 50): Promise<Map<string, number>> {
+async function produceLoad(
+  world: TestWorld,
+  resources: string[],
+  total: number,
+  retryEvery = 50,
+): Promise<Map<string, number>> {
   const expected = new Map<string, number>();
   const producer = producerFor(world);
   await producer.connect();
@@ -150,7 +217,10 @@ async function produceLoad(world: TestWorld, resources: string[], total: number,
     } else {
       const resourceId = resources[i % resources.length]!;
       const metric = i % 3 === 0 ? 'storage_gb' : 'api_calls';
-      msg = { key: resourceId, value: JSON.stringify({ id: `e${i}`, resourceId, metric, quantity: 1, timestamp: now - (i % 1000) }) };
+      msg = {
+        key: resourceId,
+        value: JSON.stringify({ id: `e${i}`, resourceId, metric, quantity: 1, timestamp: now - (i % 1000) }),
+      };
       const k = `${resourceId}|${metric}`;
       expected.set(k, (expected.get(k) ?? 0) + 1);
     }
@@ -166,7 +236,11 @@ async function produceLoad(world: TestWorld, resources: string[], total: number,
   return expected;
 }
 
-async function expectExact(world: TestWorld, expected: Map<string, number>, timeoutMs = 120_000): Promise<void> {
+async function expectExact(
+  world: TestWorld,
+  expected: Map<string, number>,
+  timeoutMs = 120_000,
+): Promise<void> {
   const byResource = new Map<string, Record<string, number>>();
   for (const [k, n] of expected) {
     const [r, m] = k.split('|') as [string, string];
@@ -236,10 +310,20 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
       for (let i = 0; i < stripped.length; i += 500) await world.redis.del(...stripped.slice(i, i + 500));
       expect(await readUsage(world, resources[0]!)).toEqual({});
       const counters = new CounterStore(world.redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
-      const diffs = await recount(new UsageLedger(world.pool, `${world.groupPrefix}ingestor`), counters, monthOf(Date.now()), Date.now());
+      const diffs = await recount(
+        new UsageLedger(world.pool, `${world.groupPrefix}ingestor`),
+        counters,
+        monthOf(Date.now()),
+        Date.now(),
+      );
       expect(diffs.length).toBe(expected.size);
       await expectExact(world, expected, 5_000);
-      const again = await recount(new UsageLedger(world.pool, `${world.groupPrefix}ingestor`), counters, monthOf(Date.now()), Date.now());
+      const again = await recount(
+        new UsageLedger(world.pool, `${world.groupPrefix}ingestor`),
+        counters,
+        monthOf(Date.now()),
+        Date.now(),
+      );
       expect(again).toEqual([]);
     } finally {
       await ingestor.stop();
@@ -255,7 +339,10 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
       const b = startServiceProcess('services/ingestor/src/main.ts', env);
       try {
         // Both processes joined the group and each holds part of the partitions.
-        const admin = createKafka({ brokers: world.urls.kafkaBrokers, clientId: `a-${world.id}` }, log).admin();
+        const admin = createKafka(
+          { brokers: world.urls.kafkaBrokers, clientId: `a-${world.id}` },
+          log,
+        ).admin();
         await admin.connect();
         const members = await eventually(
           async () => {
@@ -270,7 +357,9 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
         const resources = await Promise.all(Array.from({ length: 40 }, () => seedResource(world.pool)));
         const expected = await produceLoad(world, resources, 20_000);
         await expectExact(world, expected);
-        const { rows } = await world.pool.query('SELECT count(DISTINCT partition)::int AS n FROM ledger_watermarks');
+        const { rows } = await world.pool.query(
+          'SELECT count(DISTINCT partition)::int AS n FROM ledger_watermarks',
+        );
         expect(rows[0].n).toBe(6);
       } finally {
         expect(await a.kill('SIGTERM')).toBe(0);

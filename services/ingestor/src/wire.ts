@@ -29,9 +29,15 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
   const shutdown = new Shutdown(log);
   let accepting = false;
 
-  const pool = createPool(config.databaseUrl, { schema: config.databaseSchema, application: 'meterline-ingestor' });
+  const pool = createPool(config.databaseUrl, {
+    schema: config.databaseSchema,
+    application: 'meterline-ingestor',
+  });
   await migrate(pool, { schema: config.databaseSchema });
-  const redis = createRedis(config.redisUrl, { keyPrefix: config.redisKeyPrefix, name: 'meterline-ingestor' });
+  const redis = createRedis(config.redisUrl, {
+    keyPrefix: config.redisKeyPrefix,
+    name: 'meterline-ingestor',
+  });
   const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'meterline-ingestor' }, log);
   const admin = kafka.admin();
   await admin.connect();
@@ -71,7 +77,17 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
     partitionsConsumedConcurrently: config.partitionConcurrency,
     handle: (batch, ctx) =>
       handleUsageBatch(
-        { decoder, directory, counters, ledger, producer, topics: config.topics, validation: config.validation, metrics, log },
+        {
+          decoder,
+          directory,
+          counters,
+          ledger,
+          producer,
+          topics: config.topics,
+          validation: config.validation,
+          metrics,
+          log,
+        },
         batch,
         ctx,
       ),
@@ -86,7 +102,8 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
           findDrift(ledger, counters, monthOf(Date.now()))
             .then((diffs) => {
               metrics.driftResources.set(diffs.length);
-              if (diffs.length > 0) log.warn({ drift: diffs.slice(0, 10), total: diffs.length }, 'counter drift found');
+              if (diffs.length > 0)
+                log.warn({ drift: diffs.slice(0, 10), total: diffs.length }, 'counter drift found');
             })
             .catch((err: unknown) => log.warn({ err }, 'reconciliation failed'));
         }, config.reconcileIntervalSeconds * 1000)

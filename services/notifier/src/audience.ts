@@ -16,7 +16,10 @@ const person = (email: string, name: string | null): Person => (name ? { email, 
 
 /** The resources of a batch with their access lists and contacts, in three queries. The owner's
  * email on the resource counts as an owner entry when the synced access list lacks it. */
-export async function loadAudiences(pool: Pool, resourceIds: readonly string[]): Promise<Map<string, ResourceAudience>> {
+export async function loadAudiences(
+  pool: Pool,
+  resourceIds: readonly string[],
+): Promise<Map<string, ResourceAudience>> {
   const ids = [...new Set(resourceIds)];
   const out = new Map<string, ResourceAudience>();
   if (ids.length === 0) return out;

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from '@meterline/db';
-import { type AlertForEmail, type EmailContext, type RenderedEmail, renderAlertEmail } from '@meterline/notifications';
+import {
+  type AlertForEmail,
+  type EmailContext,
+  type RenderedEmail,
+  renderAlertEmail,
+} from '@meterline/notifications';
 import { findPlan, metricLabel, nextPlanUp, type Plan, type PlanCatalog } from '@meterline/rules';
 import type { ResourceAudience } from './audience.ts';
 
@@ -11,7 +16,8 @@ export interface EmailSettings {
 }
 
 /** Said when an alert names a plan that no catalog ever loaded: the email still says something. */
-const UNKNOWN_OVER_LIMIT = 'What happens over the limit depends on your plan: see your dashboard for the details.';
+const UNKNOWN_OVER_LIMIT =
+  'What happens over the limit depends on your plan: see your dashboard for the details.';
 
 /** The current catalog, and the plans of earlier catalogs for alerts raised before a plan was removed. */
 export class PlanBook {
@@ -46,14 +52,19 @@ export function emailContext(
   const next = plan ? nextPlanUp(plans.catalog, plan, alert.metric) : undefined;
   const info = metricLabel(plans.catalog, alert.metric);
   // "100,000 API calls" reads better than "100,000 calls" when the label already names the unit.
-  const unit = info.unit && info.label.toLowerCase().endsWith(info.unit.toLowerCase()) ? info.label : info.unit;
+  const unit =
+    info.unit && info.label.toLowerCase().endsWith(info.unit.toLowerCase()) ? info.label : info.unit;
   return {
     planDisplayName: plan?.displayName ?? alert.plan,
     metricLabel: info.label,
     metricUnit: unit,
     overLimit: plan?.overLimit ?? UNKNOWN_OVER_LIMIT,
     nextPlan: next
-      ? { name: next.name, displayName: next.displayName, limit: next.limits[alert.metric] ?? Number.POSITIVE_INFINITY }
+      ? {
+          name: next.name,
+          displayName: next.displayName,
+          limit: next.limits[alert.metric] ?? Number.POSITIVE_INFINITY,
+        }
       : null,
     addonName: audience?.addonName ?? `meterline-${alert.resourceId.slice(0, 8)}`,
     appName: audience?.appName ?? null,
@@ -72,7 +83,9 @@ export function renderGroup(
   settings: EmailSettings,
   now: number,
 ): RenderedEmail {
-  return renderAlertEmail(alerts.map((alert) => ({ alert, ctx: emailContext(alert, audience, plans, settings, now) })));
+  return renderAlertEmail(
+    alerts.map((alert) => ({ alert, ctx: emailContext(alert, audience, plans, settings, now) })),
+  );
 }
 
 /** The same recipient and alerts always give the same Message-ID, so that the one possible resend

@@ -15,7 +15,12 @@ const base = {
 describe('readNotifierConfig', () => {
   it('reads the SMTP server, the From address and the defaults', () => {
     const c = readNotifierConfig(base);
-    expect(c.smtp).toEqual({ host: 'mail.example.com', port: 2525, secure: false, auth: { user: 'user', pass: 's3cret' } });
+    expect(c.smtp).toEqual({
+      host: 'mail.example.com',
+      port: 2525,
+      secure: false,
+      auth: { user: 'user', pass: 's3cret' },
+    });
     expect(c.messageIdDomain).toBe('meterline.example');
     expect(c.opsPort).toBe(9103);
     expect(c.dashboardUrl).toBe('http://127.0.0.1:3000');
@@ -46,7 +51,9 @@ describe('readNotifierConfig', () => {
 
 describe('classifySmtpError', () => {
   it('keeps the reason of a 5xx as permanent and retries 4xx and connection errors', () => {
-    expect(classifySmtpError({ responseCode: 550, response: '550 5.1.1 no such user', code: 'EENVELOPE' })).toEqual({
+    expect(
+      classifySmtpError({ responseCode: 550, response: '550 5.1.1 no such user', code: 'EENVELOPE' }),
+    ).toEqual({
       permanent: true,
       message: '550 5.1.1 no such user',
       response: '550 5.1.1 no such user',

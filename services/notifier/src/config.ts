@@ -1,5 +1,10 @@
 import { readTopics, type Topics } from '@meterline/kafka';
-import { checkAddress, parseRecipientPolicy, type RecipientPolicy, RecipientPolicyError } from '@meterline/notifications';
+import {
+  checkAddress,
+  parseRecipientPolicy,
+  type RecipientPolicy,
+  RecipientPolicyError,
+} from '@meterline/notifications';
 import { ConfigError, configReader } from '@meterline/runtime';
 
 export interface SmtpSettings {
@@ -57,7 +62,9 @@ function parseSmtpUrl(url: string): SmtpSettings {
     host: u.hostname,
     port: u.port ? Number(u.port) : secure ? 465 : 587,
     secure,
-    auth: u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : undefined,
+    auth: u.username
+      ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) }
+      : undefined,
   };
 }
 
@@ -67,7 +74,8 @@ export function readNotifierConfig(env: Record<string, string | undefined> = pro
   const smtpUrl = c.url('SMTP_URL', ['smtp', 'smtps'], { secret: true });
   const fromText = c.string('EMAIL_FROM');
   const from = fromText ? parseFrom(fromText) : null;
-  if (typeof from === 'string') extra.push({ variable: 'EMAIL_FROM', problem: `not a usable From address: ${from}` });
+  if (typeof from === 'string')
+    extra.push({ variable: 'EMAIL_FROM', problem: `not a usable From address: ${from}` });
   let recipientPolicy = parseRecipientPolicy(undefined);
   try {
     recipientPolicy = parseRecipientPolicy(env.ALERT_RECIPIENTS);
@@ -88,7 +96,9 @@ export function readNotifierConfig(env: Record<string, string | undefined> = pro
     emailFrom: fromText,
     messageIdDomain: from && typeof from !== 'string' ? from.address.split('@')[1]! : 'meterline.invalid',
     recipientPolicy,
-    dashboardUrl: c.url('DASHBOARD_URL', ['http', 'https'], { default: 'http://127.0.0.1:3000' }).replace(/\/+$/, ''),
+    dashboardUrl: c
+      .url('DASHBOARD_URL', ['http', 'https'], { default: 'http://127.0.0.1:3000' })
+      .replace(/\/+$/, ''),
     providerName: c.string('PROVIDER_NAME', { default: 'Meterline' }),
     supportContact: c.optionalString('SUPPORT_CONTACT'),
     coalesceMs: c.number('NOTIFY_COALESCE_SECONDS', { default: 30, min: 0, max: 3600 }) * 1000,

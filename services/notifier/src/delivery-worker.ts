@@ -99,7 +99,10 @@ export class DeliveryWorker {
     return composed > 0 || sent > 0;
   }
 
-  private async composeEmails(client: Parameters<DeliveryStore['attachEmail']>[0], due: ComposableDelivery[]): Promise<void> {
+  private async composeEmails(
+    client: Parameters<DeliveryStore['attachEmail']>[0],
+    due: ComposableDelivery[],
+  ): Promise<void> {
     const { store, plans, email, log } = this.deps;
     const audiences = await loadAudiences(
       this.deps.pool,
@@ -131,8 +134,15 @@ export class DeliveryWorker {
           });
         } catch (err) {
           const reason = err instanceof Error ? err.message : String(err);
-          log.error({ recipient, alertIds: group.map((a) => a.id), reason }, 'email cannot be composed: deliveries failed');
-          await store.failUncomposed(client, ids, reason.startsWith('refused') ? reason : `cannot compose: ${reason}`);
+          log.error(
+            { recipient, alertIds: group.map((a) => a.id), reason },
+            'email cannot be composed: deliveries failed',
+          );
+          await store.failUncomposed(
+            client,
+            ids,
+            reason.startsWith('refused') ? reason : `cannot compose: ${reason}`,
+          );
           this.deps.metrics.deliveries.inc({ outcome: 'failed' }, ids.length);
         }
       }
@@ -175,7 +185,10 @@ export class DeliveryWorker {
       await store.markSent(client, e.id, receipt.messageId, receipt.response);
       metrics.emails.inc({ outcome: 'sent' });
       metrics.deliveries.inc({ outcome: 'sent' }, e.alertIds.length);
-      log.info({ emailId: e.id, resourceId: e.resourceId, alertIds: e.alertIds, attempt: e.attempts + 1 }, 'email sent');
+      log.info(
+        { emailId: e.id, resourceId: e.resourceId, alertIds: e.alertIds, attempt: e.attempts + 1 },
+        'email sent',
+      );
     } catch (err) {
       const failure = classifySmtpError(err);
       const age = Date.now() - e.firstRecordedAt.getTime();
@@ -186,14 +199,23 @@ export class DeliveryWorker {
         await store.markFailed(client, e.id, reason, failure.response);
         metrics.emails.inc({ outcome: 'failed' });
         metrics.deliveries.inc({ outcome: 'failed' }, e.alertIds.length);
-        log.warn({ emailId: e.id, resourceId: e.resourceId, alertIds: e.alertIds, reason }, 'email failed for good');
+        log.warn(
+          { emailId: e.id, resourceId: e.resourceId, alertIds: e.alertIds, reason },
+          'email failed for good',
+        );
         return;
       }
       const wait = backoffMs(e.attempts, this.deps.retryBaseMs, this.deps.retryMaxMs);
       await store.markRetry(client, e.id, failure.message, wait);
       metrics.emails.inc({ outcome: 'retry' });
       log.warn(
-        { emailId: e.id, resourceId: e.resourceId, attempt: e.attempts + 1, retryInMs: wait, error: failure.message },
+        {
+          emailId: e.id,
+          resourceId: e.resourceId,
+          attempt: e.attempts + 1,
+          retryInMs: wait,
+          error: failure.message,
+        },
         'email not accepted; will retry',
       );
     }

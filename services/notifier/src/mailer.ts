@@ -39,7 +39,10 @@ export function classifySmtpError(err: unknown): SendFailure {
   return { permanent: code !== null && code >= 500 && code < 600, message, response };
 }
 
-export function createSmtpMailer(smtp: SmtpSettings, opts: { maxConnections: number; timeoutMs: number }): Mailer {
+export function createSmtpMailer(
+  smtp: SmtpSettings,
+  opts: { maxConnections: number; timeoutMs: number },
+): Mailer {
   const transport = nodemailer.createTransport({
     host: smtp.host,
     port: smtp.port,

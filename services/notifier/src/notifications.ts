@@ -9,7 +9,13 @@ export interface NotificationRecord {
   recipient: string;
   subject: string | null;
   state: DeliveryState;
-  alerts: { alertId: string; metric: string; kind: 'THRESHOLD' | 'PACE'; threshold: number; severity: string }[];
+  alerts: {
+    alertId: string;
+    metric: string;
+    kind: 'THRESHOLD' | 'PACE';
+    threshold: number;
+    severity: string;
+  }[];
   recordedAt: Date;
   sentAt: Date | null;
   attempts: number;

@@ -28,7 +28,11 @@ const BASIC_OVER_LIMIT =
   'New API calls are refused with HTTP 429 and webhooks are queued, not delivered, until your allowance resets on the 1st of next month (UTC). Above 10 GB, storage becomes read-only.';
 const flat = (s: string) => s.replace(/\s+/g, ' ');
 
-function notifierEnv(world: TestWorld, smtp: SmtpCatcher, over: Record<string, string> = {}): Record<string, string> {
+function notifierEnv(
+  world: TestWorld,
+  smtp: SmtpCatcher,
+  over: Record<string, string> = {},
+): Record<string, string> {
   return {
     ...world.env,
     SMTP_URL: smtp.url,
@@ -87,9 +91,11 @@ async function publishAlerts(world: TestWorld, alerts: UsageAlert[]): Promise<vo
     subjectFor(world.topics.alerts),
     'UsageAlert',
   );
-  const producer = createKafka({ brokers: world.urls.kafkaBrokers, clientId: `p-${world.id}` }, log).producer({
-    idempotent: true,
-  });
+  const producer = createKafka({ brokers: world.urls.kafkaBrokers, clientId: `p-${world.id}` }, log).producer(
+    {
+      idempotent: true,
+    },
+  );
   await producer.connect();
   // One at a time: the first encode registers the schema (concurrent first registrations race).
   const messages = [];
@@ -104,17 +110,23 @@ interface Person {
   role: 'owner' | 'admin' | 'member' | 'collaborator' | 'viewer';
 }
 
-async function seedAccess(world: TestWorld, resourceId: string, people: Person[], contacts: string[] = []): Promise<void> {
+async function seedAccess(
+  world: TestWorld,
+  resourceId: string,
+  people: Person[],
+  contacts: string[] = [],
+): Promise<void> {
   for (const p of people) {
-    await world.pool.query('INSERT INTO resource_access (resource_id, email, name, role) VALUES ($1, $2, $3, $4)', [
-      resourceId,
-      p.email,
-      p.name ?? null,
-      p.role,
-    ]);
+    await world.pool.query(
+      'INSERT INTO resource_access (resource_id, email, name, role) VALUES ($1, $2, $3, $4)',
+      [resourceId, p.email, p.name ?? null, p.role],
+    );
   }
   for (const c of contacts) {
-    await world.pool.query('INSERT INTO resource_contacts (resource_id, email) VALUES ($1, $2)', [resourceId, c]);
+    await world.pool.query('INSERT INTO resource_contacts (resource_id, email) VALUES ($1, $2)', [
+      resourceId,
+      c,
+    ]);
   }
 }
 
@@ -133,7 +145,13 @@ async function deliveryStates(world: TestWorld, resourceId: string) {
     'SELECT alert_id, recipient, state, attempts, last_error FROM deliveries WHERE resource_id = $1 ORDER BY id',
     [resourceId],
   );
-  return rows as { alert_id: string; recipient: string; state: string; attempts: number; last_error: string | null }[];
+  return rows as {
+    alert_id: string;
+    recipient: string;
+    state: string;
+    attempts: number;
+    last_error: string | null;
+  }[];
 }
 
 describe('notifier: tiered emails to the people of a resource', () => {
@@ -194,9 +212,12 @@ describe('notifier: tiered emails to the people of a resource', () => {
       walkAlerts.push(alert);
       await publishAlerts(world, [alert]);
       const want = Object.values(expected).filter((tiers) => tiers.includes(tier)).length;
-      await eventually(async () => smtp.mails.filter((m) => alertIdsOf(m).includes(alert.id)).length >= want, {
-        what: `${want} emails of the ${tier}% tier`,
-      });
+      await eventually(
+        async () => smtp.mails.filter((m) => alertIdsOf(m).includes(alert.id)).length >= want,
+        {
+          what: `${want} emails of the ${tier}% tier`,
+        },
+      );
     }
 
     const month = monthName(monthStart());
@@ -205,7 +226,10 @@ describe('notifier: tiered emails to the people of a resource', () => {
     ).rows[0];
     for (const [address, tiers] of Object.entries(expected)) {
       const mails = mailsOf(smtp, r, address);
-      expect(mails.map((m) => Number(/used (\d+)%/.exec(m.parsed.subject ?? '')?.[1])).sort((a, b) => a - b), address).toEqual(tiers);
+      expect(
+        mails.map((m) => Number(/used (\d+)%/.exec(m.parsed.subject ?? '')?.[1])).sort((a, b) => a - b),
+        address,
+      ).toEqual(tiers);
       for (const m of mails) {
         const tier = Number(/used (\d+)%/.exec(m.parsed.subject ?? '')![1]);
         const alert = walkAlerts.find((a) => a.threshold === tier)!;
@@ -214,7 +238,9 @@ describe('notifier: tiered emails to the people of a resource', () => {
         expect(m.to).toEqual([address]);
         expect(m.from).toBe('alerts@meterline.test');
         const text = flat(m.parsed.text ?? '');
-        expect(text.startsWith(`You have used ${tier}% of your Basic plan's API calls for ${month}`)).toBe(true);
+        expect(text.startsWith(`You have used ${tier}% of your Basic plan's API calls for ${month}`)).toBe(
+          true,
+        );
         expect(text).toContain(`${(tier * 1000).toLocaleString('en-US')} of 100,000 API calls (${tier}%)`);
         expect(text).toContain(BASIC_OVER_LIMIT);
         expect(text).toContain(`heroku addons:upgrade ${addon}:pro --app ${app}`);
@@ -308,8 +334,14 @@ describe('notifier: tiered emails to the people of a resource', () => {
     expect(bounce.state).toBe('failed');
     expect(bounce.attempts).toBe(1);
     expect(bounce.last_error).toMatch(/^550 .*5\.1\.1 <bounce@example\.com>: mailbox unavailable/);
-    for (const s of states.filter((x) => x.recipient !== 'bounce@example.com')) expect(s.state, s.recipient).toBe('sent');
-    for (const address of ['olga@example.com', 'mia@example.com', 'desk@customer.example', 'sam@provider.example']) {
+    for (const s of states.filter((x) => x.recipient !== 'bounce@example.com'))
+      expect(s.state, s.recipient).toBe('sent');
+    for (const address of [
+      'olga@example.com',
+      'mia@example.com',
+      'desk@customer.example',
+      'sam@provider.example',
+    ]) {
       expect(mailsOf(smtp, r, address), address).toHaveLength(1);
     }
     expect(mailsOf(smtp, r, 'bounce@example.com')).toHaveLength(0);
@@ -328,23 +360,34 @@ describe('notifier: tiered emails to the people of a resource', () => {
       { email: 'carl@example.com', name: 'Carl Admin', role: 'admin' },
     ]);
     await publishAlerts(world, [tierAlert(r, 75)]);
-    await eventually(async () => mailsOf(smtp, r, 'carl@example.com').length === 1, { what: 'the good admin emailed' });
-    await eventually(
-      async () => (await deliveryStates(world, r)).every((s) => s.state !== 'pending'),
-      { what: 'every delivery settled' },
-    );
+    await eventually(async () => mailsOf(smtp, r, 'carl@example.com').length === 1, {
+      what: 'the good admin emailed',
+    });
+    await eventually(async () => (await deliveryStates(world, r)).every((s) => s.state !== 'pending'), {
+      what: 'every delivery settled',
+    });
     const states = await deliveryStates(world, r);
     expect(states).toHaveLength(3);
     const refused = states.filter((s) => s.state === 'failed');
-    expect(refused.map((s) => s.recipient.split('\r')[0]).sort()).toEqual(['eve@example.com', 'mallory@example.com']);
+    expect(refused.map((s) => s.recipient.split('\r')[0]).sort()).toEqual([
+      'eve@example.com',
+      'mallory@example.com',
+    ]);
     for (const s of refused) {
       expect(s.attempts).toBe(0);
       expect(s.last_error).toMatch(/^refused: the (name|address) contains a control character \(U\+000D\)/);
     }
-    expect(smtp.mails.some((m) => m.to.some((t) => t.includes('attacker') || t.startsWith('eve@') || t.startsWith('mallory@')))).toBe(false);
+    expect(
+      smtp.mails.some((m) =>
+        m.to.some((t) => t.includes('attacker') || t.startsWith('eve@') || t.startsWith('mallory@')),
+      ),
+    ).toBe(false);
     expect(smtp.mails.some((m) => /attacker\.example/.test(m.raw))).toBe(false);
     const logged = captured.lines.filter((l) => l.msg === 'recipient refused: not sent');
-    expect(logged.map((l) => String(l.recipient).split('\r')[0]).sort()).toEqual(['eve@example.com', 'mallory@example.com']);
+    expect(logged.map((l) => String(l.recipient).split('\r')[0]).sort()).toEqual([
+      'eve@example.com',
+      'mallory@example.com',
+    ]);
     expect(logged.every((l) => String(l.reason).includes('control character'))).toBe(true);
   });
 });
@@ -382,9 +425,12 @@ describe('notifier: coalescing and SMTP outages', () => {
     const [ada] = mailsOf(smtp, r, 'ada@example.com');
     expect(mailsOf(smtp, r, 'ada@example.com')).toHaveLength(1);
     expect(alertIdsOf(ada!).sort()).toEqual(alerts.map((a) => a.id).sort());
-    expect(ada!.parsed.subject).toBe(`You have used 100% of your Basic plan's API calls for ${monthName(monthStart())}`);
+    expect(ada!.parsed.subject).toBe(
+      `You have used 100% of your Basic plan's API calls for ${monthName(monthStart())}`,
+    );
     const text = flat(ada!.parsed.text ?? '');
-    for (const t of [50, 75, 90, 100]) expect(text).toContain(`${t}% tier: ${(t * 1000).toLocaleString('en-US')} of 100,000 API calls`);
+    for (const t of [50, 75, 90, 100])
+      expect(text).toContain(`${t}% tier: ${(t * 1000).toLocaleString('en-US')} of 100,000 API calls`);
     expect(text).toContain(BASIC_OVER_LIMIT);
     // The member receives only the CRITICAL tier, in an email of its own.
     const cy = mailsOf(smtp, r, 'cy@example.com');
@@ -406,9 +452,13 @@ describe('notifier: coalescing and SMTP outages', () => {
     const alerts = [a, b].flatMap((r) => [50, 75, 90, 100].map((t) => tierAlert(r, t)));
     await publishAlerts(world, alerts.slice(0, 4));
     // Resource b's alerts arrive during the outage and are still recorded at once.
-    await eventually(async () => (await deliveryStates(world, a)).length === 5, { what: "a's deliveries recorded" });
+    await eventually(async () => (await deliveryStates(world, a)).length === 5, {
+      what: "a's deliveries recorded",
+    });
     await publishAlerts(world, alerts.slice(4));
-    await eventually(async () => (await deliveryStates(world, b)).length === 5, { what: "b's deliveries recorded" });
+    await eventually(async () => (await deliveryStates(world, b)).length === 5, {
+      what: "b's deliveries recorded",
+    });
     await eventually(
       async () => {
         const states = [...(await deliveryStates(world, a)), ...(await deliveryStates(world, b))];
@@ -433,8 +483,15 @@ describe('notifier: coalescing and SMTP outages', () => {
       const owner = `owner-${r.slice(0, 6)}@example.com`;
       const member = `member-${r.slice(0, 6)}@example.com`;
       const ownerIds = mailsOf(smtp, r, owner).flatMap(alertIdsOf).sort();
-      expect(ownerIds).toEqual(alerts.filter((x) => x.resourceId === r).map((x) => x.id).sort());
-      expect(mailsOf(smtp, r, member).flatMap(alertIdsOf)).toEqual([alerts.find((x) => x.resourceId === r && x.threshold === 100)!.id]);
+      expect(ownerIds).toEqual(
+        alerts
+          .filter((x) => x.resourceId === r)
+          .map((x) => x.id)
+          .sort(),
+      );
+      expect(mailsOf(smtp, r, member).flatMap(alertIdsOf)).toEqual([
+        alerts.find((x) => x.resourceId === r && x.threshold === 100)!.id,
+      ]);
     }
   });
 });
@@ -446,7 +503,9 @@ describe('notifier: killed mid-send', () => {
     const smtp = await startSmtpCatcher({ delayMs: 40 });
     const concurrency = 5;
     try {
-      const resources = await Promise.all(Array.from({ length: 20 }, () => seedResource(world.pool, { plan: 'basic' })));
+      const resources = await Promise.all(
+        Array.from({ length: 20 }, () => seedResource(world.pool, { plan: 'basic' })),
+      );
       for (const r of resources) {
         await seedAccess(world, r, [
           { email: `owner-${r.slice(0, 8)}@example.com`, role: 'owner' },
@@ -468,18 +527,21 @@ describe('notifier: killed mid-send', () => {
       for (let k = 0; k < kills; k++) {
         const proc = startServiceProcess('services/notifier/src/main.ts', env);
         const before = smtp.mails.length;
-        await eventually(async () => smtp.mails.length >= before + 10, { timeoutMs: 60_000, what: `progress before kill ${k + 1}` }).catch(
-          (err: Error) => {
-            throw new Error(`${err.message}\n${proc.output().slice(-3000)}`);
-          },
-        );
+        await eventually(async () => smtp.mails.length >= before + 10, {
+          timeoutMs: 60_000,
+          what: `progress before kill ${k + 1}`,
+        }).catch((err: Error) => {
+          throw new Error(`${err.message}\n${proc.output().slice(-3000)}`);
+        });
         await proc.kill('SIGKILL');
       }
       const last = startServiceProcess('services/notifier/src/main.ts', env);
       try {
         await eventually(
           async () => {
-            const { rows } = await world.pool.query(`SELECT count(*)::int AS n FROM deliveries WHERE state = 'sent'`);
+            const { rows } = await world.pool.query(
+              `SELECT count(*)::int AS n FROM deliveries WHERE state = 'sent'`,
+            );
             return rows[0].n === expectedPairs.size;
           },
           { timeoutMs: 90_000, what: 'every delivery sent' },
@@ -497,7 +559,8 @@ describe('notifier: killed mid-send', () => {
         const id = String(m.parsed.messageId);
         copies.set(id, (copies.get(id) ?? 0) + 1);
         for (const alertId of alertIdsOf(m)) {
-          for (const to of m.to) messagesOf.set(`${alertId}|${to}`, (messagesOf.get(`${alertId}|${to}`) ?? new Set()).add(id));
+          for (const to of m.to)
+            messagesOf.set(`${alertId}|${to}`, (messagesOf.get(`${alertId}|${to}`) ?? new Set()).add(id));
         }
       }
       expect(new Set(messagesOf.keys())).toEqual(expectedPairs);
@@ -506,7 +569,9 @@ describe('notifier: killed mid-send', () => {
       const duplicated = [...copies.values()].reduce((n, c) => n + (c - 1), 0);
       expect(duplicated).toBeLessThanOrEqual(kills * concurrency);
       for (const c of copies.values()) expect(c).toBeLessThanOrEqual(1 + kills);
-      console.log(`kill test: ${copies.size} emails (${smtp.mails.length} received) for ${expectedPairs.size} deliveries; ${duplicated} repeated`);
+      console.log(
+        `kill test: ${copies.size} emails (${smtp.mails.length} received) for ${expectedPairs.size} deliveries; ${duplicated} repeated`,
+      );
     } finally {
       await smtp.close();
       await world.close();

@@ -91,7 +91,16 @@ export class DeliveryStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'failed' THEN now() END,
                      now() + make_interval(secs => $8::double precision / 1000))
              ON CONFLICT (alert_id, recipient) DO NOTHING`,
-            [r.alert.id, r.alert.resourceId, d.recipient, d.name, d.reason, d.refused ? 'failed' : 'pending', d.refused, this.coalesceMs],
+            [
+              r.alert.id,
+              r.alert.resourceId,
+              d.recipient,
+              d.name,
+              d.reason,
+              d.refused ? 'failed' : 'pending',
+              d.refused,
+              this.coalesceMs,
+            ],
           );
           if (d.refused) outcome.refused++;
           else outcome.pending++;
@@ -103,7 +112,10 @@ export class DeliveryStore {
 
   /** Claims, for composition, every uncomposed pending delivery of each (resource, recipient) that
    * has at least one delivery due; the caller composes and attaches them inside `work`. */
-  async compose(limit: number, work: (client: PoolClient, due: ComposableDelivery[]) => Promise<void>): Promise<number> {
+  async compose(
+    limit: number,
+    work: (client: PoolClient, due: ComposableDelivery[]) => Promise<void>,
+  ): Promise<number> {
     return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query(
         `SELECT d.id::text, d.resource_id, d.recipient, d.recipient_name, a.alert
@@ -119,7 +131,13 @@ export class DeliveryStore {
       if (rows.length === 0) return 0;
       await work(
         client,
-        rows.map((r) => ({ id: r.id, resourceId: r.resource_id, recipient: r.recipient, name: r.recipient_name, alert: r.alert })),
+        rows.map((r) => ({
+          id: r.id,
+          resourceId: r.resource_id,
+          recipient: r.recipient,
+          name: r.recipient_name,
+          alert: r.alert,
+        })),
       );
       return rows.length;
     });
@@ -129,12 +147,20 @@ export class DeliveryStore {
     const { rows } = await client.query(
       `INSERT INTO emails (resource_id, recipient, to_header, message_id, subject, text_body, html_body)
        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-      [email.resourceId, email.recipient, email.toHeader, email.messageId, email.subject, email.text, email.html],
+      [
+        email.resourceId,
+        email.recipient,
+        email.toHeader,
+        email.messageId,
+        email.subject,
+        email.text,
+        email.html,
+      ],
     );
-    await client.query('UPDATE deliveries SET email_id = $1, next_attempt_at = now() WHERE id = ANY($2::bigint[])', [
-      rows[0].id,
-      email.deliveryIds,
-    ]);
+    await client.query(
+      'UPDATE deliveries SET email_id = $1, next_attempt_at = now() WHERE id = ANY($2::bigint[])',
+      [rows[0].id, email.deliveryIds],
+    );
   }
 
   async failUncomposed(client: PoolClient, deliveryIds: string[], reason: string): Promise<void> {
@@ -157,7 +183,10 @@ export class DeliveryStore {
 
   /** Holds one email (row lock, skipped by other workers) for the duration of `work`: the send and
    * its outcome commit together, and a crash releases the lock with the deliveries still pending. */
-  async withEmail(id: string, work: (client: PoolClient, email: StoredEmail) => Promise<void>): Promise<boolean> {
+  async withEmail(
+    id: string,
+    work: (client: PoolClient, email: StoredEmail) => Promise<void>,
+  ): Promise<boolean> {
     return inTransaction(this.pool, async (client) => {
       const locked = await client.query('SELECT * FROM emails WHERE id = $1 FOR UPDATE SKIP LOCKED', [id]);
       const e = locked.rows[0];
@@ -185,7 +214,12 @@ export class DeliveryStore {
     });
   }
 
-  async markSent(client: PoolClient, emailId: string, smtpMessageId: string, smtpResponse: string): Promise<void> {
+  async markSent(
+    client: PoolClient,
+    emailId: string,
+    smtpMessageId: string,
+    smtpResponse: string,
+  ): Promise<void> {
     await client.query(
       `UPDATE deliveries SET state = 'sent', attempts = attempts + 1, sent_at = now(), last_error = NULL,
          smtp_message_id = $2, smtp_response = $3
@@ -194,7 +228,12 @@ export class DeliveryStore {
     );
   }
 
-  async markFailed(client: PoolClient, emailId: string, reason: string, smtpResponse: string | null): Promise<void> {
+  async markFailed(
+    client: PoolClient,
+    emailId: string,
+    reason: string,
+    smtpResponse: string | null,
+  ): Promise<void> {
     await client.query(
       `UPDATE deliveries SET state = 'failed', attempts = attempts + 1, failed_at = now(), last_error = $2, smtp_response = $3
        WHERE email_id = $1 AND state = 'pending'`,
@@ -212,7 +251,9 @@ export class DeliveryStore {
   }
 
   async pendingCount(): Promise<number> {
-    const { rows } = await this.pool.query(`SELECT count(*)::int AS n FROM deliveries WHERE state = 'pending'`);
+    const { rows } = await this.pool.query(
+      `SELECT count(*)::int AS n FROM deliveries WHERE state = 'pending'`,
+    );
     return rows[0].n as number;
   }
 }

@@ -61,7 +61,11 @@ export async function startNotifier(
 
   const store = new DeliveryStore(pool, config.coalesceMs);
   const mailer =
-    opts.mailer ?? createSmtpMailer(config.smtp, { maxConnections: config.sendConcurrency, timeoutMs: config.smtpTimeoutMs });
+    opts.mailer ??
+    createSmtpMailer(config.smtp, {
+      maxConnections: config.sendConcurrency,
+      timeoutMs: config.smtpTimeoutMs,
+    });
   const worker = new DeliveryWorker({
     pool,
     store,
@@ -117,6 +121,14 @@ export async function startNotifier(
     .add('close ops server', () => new Promise<void>((resolve) => server.close(() => resolve())))
     .add('close postgres', () => pool.end());
 
-  log.info({ group: config.groupId, topic: config.topics.alerts, opsPort, smtp: `${config.smtp.host}:${config.smtp.port}` }, 'notifier started');
+  log.info(
+    {
+      group: config.groupId,
+      topic: config.topics.alerts,
+      opsPort,
+      smtp: `${config.smtp.host}:${config.smtp.port}`,
+    },
+    'notifier started',
+  );
   return { shutdown, opsPort, joined: consumer.joined, worker, stop: () => shutdown.run('stop') };
 }

@@ -51,16 +51,22 @@ export async function handleCounterChanges(deps: EvaluationDeps, batch: Batch): 
 export async function evaluateChanges(deps: EvaluationDeps, changes: CounterChange[]): Promise<void> {
   if (changes.length === 0) return;
   const now = deps.clock();
-  const resources = await deps.directory.getMany(changes.map((c) => c.resourceId), now);
+  const resources = await deps.directory.getMany(
+    changes.map((c) => c.resourceId),
+    now,
+  );
   await deps.outbox.prime(changes);
   const decided: DecidedAlert[] = [];
   const flagResources = new Set<string>();
   for (const change of changes) {
     const resource = resources.get(change.resourceId);
-    if (!resource || resource.state !== 'provisioned') continue;
+    if (resource?.state !== 'provisioned') continue;
     const plan = findPlan(deps.catalog, resource.plan);
     if (!plan) {
-      deps.log.warn({ resourceId: resource.id, plan: resource.plan }, 'resource on a plan the catalog does not have');
+      deps.log.warn(
+        { resourceId: resource.id, plan: resource.plan },
+        'resource on a plan the catalog does not have',
+      );
       continue;
     }
     const period = periodOf(Date.parse(`${change.periodKey}-01T00:00:00Z`));
@@ -73,10 +79,18 @@ export async function evaluateChanges(deps: EvaluationDeps, changes: CounterChan
       period,
       now,
       ...(activeFrom !== undefined ? { activeFrom } : {}),
-      alreadyAlerted: (kind, tier) => deps.outbox.isAlerted(resource.id, change.metric, change.periodKey, kind, tier),
+      alreadyAlerted: (kind, tier) =>
+        deps.outbox.isAlerted(resource.id, change.metric, change.periodKey, kind, tier),
       guards: deps.paceGuards,
     })) {
-      decided.push({ ...d, resourceId: resource.id, plan: plan.name, metric: change.metric, period, occurredAt: now });
+      decided.push({
+        ...d,
+        resourceId: resource.id,
+        plan: plan.name,
+        metric: change.metric,
+        period,
+        occurredAt: now,
+      });
     }
     if (period.key === periodOf(now).key) flagResources.add(resource.id);
   }
@@ -87,7 +101,11 @@ export async function evaluateChanges(deps: EvaluationDeps, changes: CounterChan
 }
 
 /** Recomputes one resource's downgrade flag from its current-period usage. */
-export async function refreshFlag(deps: EvaluationDeps, resource: ResourceInfo, now: number): Promise<boolean> {
+export async function refreshFlag(
+  deps: EvaluationDeps,
+  resource: ResourceInfo,
+  now: number,
+): Promise<boolean> {
   const plan = findPlan(deps.catalog, resource.plan);
   if (!plan) return false;
   const period = periodOf(now);

@@ -53,7 +53,10 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
     else valid.push({ offset: m.offset, event: checked.value, message: m });
   }
 
-  const resources = await deps.directory.getMany(valid.map((v) => v.event.resourceId), now);
+  const resources = await deps.directory.getMany(
+    valid.map((v) => v.event.resourceId),
+    now,
+  );
   const byResource = new Map<string, CountableEvent[]>();
   for (const v of valid) {
     const resource = resources.get(v.event.resourceId);
@@ -66,7 +69,13 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
       continue;
     }
     const list = byResource.get(v.event.resourceId) ?? [];
-    list.push({ offset: v.offset, id: v.event.id, metric: v.event.metric, quantity: v.event.quantity, timestamp: v.event.timestamp });
+    list.push({
+      offset: v.offset,
+      id: v.event.id,
+      metric: v.event.metric,
+      quantity: v.event.quantity,
+      timestamp: v.event.timestamp,
+    });
     byResource.set(v.event.resourceId, list);
   }
   if (!ctx.isCurrent()) return;
@@ -84,8 +93,15 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
         const e = events[i]!;
         counted[outcome]++;
         if (outcome === 'duplicate') return;
-        ledgerEntries.push({ offset: e.offset, resourceId, metric: e.metric, timestamp: e.timestamp, quantity: e.quantity });
-        if (outcome === 'counted') deps.metrics.lagSeconds.observe(Math.max(0, countedAt - e.timestamp) / 1000);
+        ledgerEntries.push({
+          offset: e.offset,
+          resourceId,
+          metric: e.metric,
+          timestamp: e.timestamp,
+          quantity: e.quantity,
+        });
+        if (outcome === 'counted')
+          deps.metrics.lagSeconds.observe(Math.max(0, countedAt - e.timestamp) / 1000);
         const k = e.metric;
         firstByMetric.set(k, Math.min(firstByMetric.get(k) ?? e.timestamp, e.timestamp));
       });
@@ -107,14 +123,21 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
 
   await deps.ledger.record(topic, partition, batch.lastOffset(), ledgerEntries);
   await sendToDlq(deps.producer, deps.topics.dlq, rejected);
-  if (changes.length > 0) await deps.producer.send({ topic: deps.topics.counters, messages: changes, acks: -1 });
+  if (changes.length > 0)
+    await deps.producer.send({ topic: deps.topics.counters, messages: changes, acks: -1 });
 
   for (const [outcome, n] of Object.entries(counted)) if (n > 0) deps.metrics.events.inc({ outcome }, n);
   if (rejected.length > 0) deps.metrics.events.inc({ outcome: 'dlq' }, rejected.length);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   deps.metrics.batchSeconds.observe(seconds);
   deps.log.debug(
-    { partition, offsets: [batch.firstOffset(), batch.lastOffset()], ...counted, dlq: rejected.length, ms: Math.round(seconds * 1000) },
+    {
+      partition,
+      offsets: [batch.firstOffset(), batch.lastOffset()],
+      ...counted,
+      dlq: rejected.length,
+      ms: Math.round(seconds * 1000),
+    },
     'batch handled',
   );
 }

@@ -67,7 +67,13 @@ export async function handleAlertBatch(deps: AlertBatchDeps, batch: Batch, ctx: 
       const check = checkAddress(r.email, r.name);
       if (!check.ok) {
         deps.log.warn(
-          { alertId: alert.id, resourceId: alert.resourceId, recipient: r.email, name: r.name, reason: check.reason },
+          {
+            alertId: alert.id,
+            resourceId: alert.resourceId,
+            recipient: r.email,
+            name: r.name,
+            reason: check.reason,
+          },
           'recipient refused: not sent',
         );
       }
@@ -81,7 +87,11 @@ export async function handleAlertBatch(deps: AlertBatchDeps, batch: Batch, ctx: 
     return { alert, deliveries, note: deliveries.length === 0 ? 'nobody to tell' : null };
   });
   for (const r of received) {
-    if (r.note) deps.log.warn({ alertId: r.alert.id, resourceId: r.alert.resourceId, note: r.note }, 'alert has no recipient');
+    if (r.note)
+      deps.log.warn(
+        { alertId: r.alert.id, resourceId: r.alert.resourceId, note: r.note },
+        'alert has no recipient',
+      );
   }
   if (!ctx.isCurrent()) return;
 
