@@ -191,6 +191,7 @@ start_kafka() {
 
 start_registry() {
   needs_start registry registry_ready 120 "$REGISTRY_PORT" || return 0
+  port_open "$REGISTRY_MANAGEMENT_PORT" && die "registry management port $REGISTRY_MANAGEMENT_PORT is taken"
   fetch_registry
   local java
   # Apicurio 3.3 is compiled for Java 21 (class file 65); Debian bookworm only packages Java 17.
@@ -199,7 +200,7 @@ start_registry() {
   log "starting Apicurio Registry $APICURIO_VERSION on 127.0.0.1:$REGISTRY_PORT ($java)"
   spawn registry "$java" -Xms128m -Xmx512m \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
-    -Dquarkus.management.enabled=false \
+    -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port="$REGISTRY_MANAGEMENT_PORT" \
     -Dquarkus.http.access-log.enabled=false '-Dquarkus.log.category."io.apicurio".level=WARN' \
     '-Dquarkus.log.category."io.quarkus.bootstrap.runner.Timing".level=INFO' \
     -jar "$REGISTRY_HOME/quarkus-run.jar"
@@ -210,8 +211,11 @@ start_maildev() {
   port_open "$MAILDEV_WEB_PORT" && die "port $MAILDEV_WEB_PORT is taken by a process that is not ours"
   fetch_maildev
   log "starting maildev $MAILDEV_VERSION (SMTP 127.0.0.1:$SMTP_PORT, web 127.0.0.1:$MAILDEV_WEB_PORT)"
+  # maildev keeps mail files in /tmp/maildev unless told otherwise; keep them per checkout, empty on start.
+  rm -rf "$STATE_DIR/maildev"
+  mkdir -p "$STATE_DIR/maildev"
   spawn maildev node "$MAILDEV_BIN" --ip 127.0.0.1 --smtp "$SMTP_PORT" \
-    --web-ip 127.0.0.1 --web "$MAILDEV_WEB_PORT"
+    --web-ip 127.0.0.1 --web "$MAILDEV_WEB_PORT" --mail-directory "$STATE_DIR/maildev"
 }
 
 mark_started() { grep -qxF "$1" "$STARTED_FILE" 2>/dev/null || echo "$1" >>"$STARTED_FILE"; }

@@ -14,6 +14,8 @@ STARTED_FILE=$STATE_DIR/started
 KAFKA_PORT=${KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
 REGISTRY_PORT=${REGISTRY_PORT:-8081}
+# Quarkus' management interface (health, metrics) cannot be switched off at run time; keep it local.
+REGISTRY_MANAGEMENT_PORT=${REGISTRY_MANAGEMENT_PORT:-$((REGISTRY_PORT + 10000))}
 SMTP_PORT=${SMTP_PORT:-1025}
 MAILDEV_WEB_PORT=${MAILDEV_WEB_PORT:-1080}
 POSTGRES_PORT=${POSTGRES_PORT:-5432}
@@ -43,7 +45,7 @@ our_pid() {
   pid=$(<"$RUN_DIR/$name.pid")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   [[ -r /proc/$pid/environ ]] || return 1
-  tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "METERLINE_INFRA=$STATE_DIR" || return 1
+  { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "METERLINE_INFRA=$STATE_DIR" || return 1
   printf '%s\n' "$pid"
 }
 

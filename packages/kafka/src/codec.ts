@@ -4,7 +4,7 @@ import { avroSchema, type ContractName } from '@meterline/schemas';
 /** Encodes one contract (UsageEvent, UsageAlert, PlanFlag) in the Confluent wire format under its
  * subject, registering the schema on first use. */
 export class ContractCodec<T> {
-  private id: number | null = null;
+  private id: Promise<number> | null = null;
 
   constructor(
     private readonly registry: SchemaRegistry,
@@ -12,14 +12,17 @@ export class ContractCodec<T> {
     private readonly contract: ContractName,
   ) {}
 
-  async schemaId(): Promise<number> {
-    if (this.id === null) {
-      const { id } = await this.registry.register(
-        { type: 'AVRO' as never, schema: JSON.stringify(avroSchema(this.contract)) },
-        { subject: this.subject },
+  /** Registers once, however many first encodes run at the same time; a failure is retried next call. */
+  schemaId(): Promise<number> {
+    this.id ??= this.registry
+      .register({ type: 'AVRO' as never, schema: JSON.stringify(avroSchema(this.contract)) }, { subject: this.subject })
+      .then(
+        ({ id }) => id,
+        (err: unknown) => {
+          this.id = null;
+          throw err;
+        },
       );
-      this.id = id;
-    }
     return this.id;
   }
 

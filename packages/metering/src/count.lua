@@ -51,21 +51,23 @@ for i = 1, n do
   flags[i] = flag
   touched[pt .. '|' .. metric] = true
 end
+-- A key's expiry is set when the increment created it (the new total equals what was added): one
+-- EXPIRE per key's life instead of one per call.
+local totals = {}
 for pkey, qty in pairs(hashAdd) do
   local sep = string.find(pkey, '|', 1, true)
   local ti = tonumber(string.sub(pkey, 1, sep - 1))
-  redis.call('HINCRBYFLOAT', KEYS[n + 1 + ti], string.sub(pkey, sep + 1), qty)
+  local total = redis.call('HINCRBYFLOAT', KEYS[n + 1 + ti], string.sub(pkey, sep + 1), qty)
+  totals[pkey] = total
+  if tonumber(total) == qty and targetTtl[ti] > 0 then redis.call('EXPIRE', KEYS[n + 1 + ti], targetTtl[ti]) end
 end
 for ti, qty in pairs(strAdd) do
-  redis.call('INCRBYFLOAT', KEYS[n + 1 + ti], qty)
-end
-for ti = 1, t do
-  if targetTtl[ti] > 0 then redis.call('EXPIRE', KEYS[n + 1 + ti], targetTtl[ti]) end
+  local total = redis.call('INCRBYFLOAT', KEYS[n + 1 + ti], qty)
+  if tonumber(total) == qty and targetTtl[ti] > 0 then redis.call('EXPIRE', KEYS[n + 1 + ti], targetTtl[ti]) end
 end
 if lastOffset > applied then
-  redis.call('HSET', KEYS[1], field, lastOffset)
+  if redis.call('HSET', KEYS[1], field, lastOffset) == 1 then redis.call('EXPIRE', KEYS[1], appliedTtl) end
 end
-redis.call('EXPIRE', KEYS[1], appliedTtl)
 local out = { table.concat(flags) }
 for pkey, _ in pairs(touched) do
   local sep = string.find(pkey, '|', 1, true)
@@ -73,6 +75,6 @@ for pkey, _ in pairs(touched) do
   local metric = string.sub(pkey, sep + 1)
   out[#out + 1] = ti
   out[#out + 1] = metric
-  out[#out + 1] = redis.call('HGET', KEYS[n + 1 + ti], metric) or '0'
+  out[#out + 1] = totals[pkey] or redis.call('HGET', KEYS[n + 1 + ti], metric) or '0'
 end
 return out

@@ -1,4 +1,4 @@
-import { policyFromEnv, type ProvisionPolicy } from '@meterline/heroku';
+import { type ProvisionPolicy, policyFromEnv } from '@meterline/heroku';
 import { DEFAULT_DOWNGRADE_RULE, type DowngradeRule } from '@meterline/rules';
 import { ConfigError, configReader } from '@meterline/runtime';
 
@@ -47,7 +47,10 @@ export function readApiConfig(env: Record<string, string | undefined> = process.
     host: c.string('HOST', { default: '0.0.0.0' }),
     apiToken: c.string('API_TOKEN', { secret: true }),
     addonId: c.string('HEROKU_ADDON_ID'),
-    addonPasswords: [c.string('HEROKU_ADDON_PASSWORD', { secret: true }), ...(previousPassword ? [previousPassword] : [])],
+    addonPasswords: [
+      c.string('HEROKU_ADDON_PASSWORD', { secret: true }),
+      ...(previousPassword ? [previousPassword] : []),
+    ],
     ssoSalt: c.string('HEROKU_SSO_SALT', { secret: true }),
     oauthClientSecret,
     herokuApiUrl: c.url('HEROKU_API_URL', ['http', 'https'], { default: 'https://api.heroku.com' }),
@@ -60,7 +63,10 @@ export function readApiConfig(env: Record<string, string | undefined> = process.
     plansFile: c.string('PLANS_FILE'),
     // Derived from the OAuth secret by default: one secret less to manage, at the price of re-provisioning
     // tokens if that secret is rotated (ADR 0006).
-    tokenEncryptionKey: c.string('TOKEN_ENCRYPTION_KEY', { default: `oauth:${oauthClientSecret}`, secret: true }),
+    tokenEncryptionKey: c.string('TOKEN_ENCRYPTION_KEY', {
+      default: `oauth:${oauthClientSecret}`,
+      secret: true,
+    }),
     downgradeRule: {
       projectionMinElapsedFraction: c.number('DOWNGRADE_PROJECTION_MIN_ELAPSED', {
         default: DEFAULT_DOWNGRADE_RULE.projectionMinElapsedFraction,
@@ -81,7 +87,9 @@ export function readApiConfig(env: Record<string, string | undefined> = process.
     platformPollMs: c.int('PLATFORM_POLL_MS', { default: 500, min: 20 }),
   };
   if (!/^[A-Z][A-Z0-9_]*$/.test(config.configVarsPrefix)) {
-    throw new ConfigError([{ variable: 'CONFIG_VARS_PREFIX', problem: 'must be upper-case letters, digits and _' }]);
+    throw new ConfigError([
+      { variable: 'CONFIG_VARS_PREFIX', problem: 'must be upper-case letters, digits and _' },
+    ]);
   }
   c.done();
   return config;

@@ -30,6 +30,7 @@ export class FlagStore {
       'SELECT resource_id, downgrade_blocked, blocked_plans, reason, period_end FROM plan_flags WHERE resource_id = ANY($1::uuid[])',
       [missing],
     );
+    for (const id of missing) this.known.set(id, UNBLOCKED);
     for (const r of rows) {
       this.known.set(
         r.resource_id,
@@ -124,12 +125,12 @@ export class FlagStore {
     );
     await producer.send({ topic, messages, acks: -1 });
     // Only mark what was sent: a flag changed meanwhile keeps its newer updated_at and stays pending.
-    for (const f of flags) {
-      await this.pool.query(
-        'UPDATE plan_flags SET published_at = now() WHERE resource_id = $1 AND updated_at = $2',
-        [f.resourceId, new Date(f.updatedAt).toISOString()],
-      );
-    }
+    await this.pool.query(
+      `UPDATE plan_flags f SET published_at = now()
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS sent(resource_id, updated_at)
+       WHERE f.resource_id = sent.resource_id AND f.updated_at = sent.updated_at`,
+      [flags.map((f) => f.resourceId), flags.map((f) => new Date(f.updatedAt).toISOString())],
+    );
     return flags;
   }
 
@@ -149,8 +150,11 @@ export class FlagStore {
   }
 }
 
+/** A resource without a stored flag is unblocked: a first unblocked state is no change, so only
+ * resources that were blocked at some point have a flag row and records on plan.flags.v1. */
+const UNBLOCKED = 'unblocked';
 const signature = (s: PlanFlagState) =>
-  JSON.stringify([s.downgradeBlocked, s.blockedPlans, s.reason, s.periodEnd]);
+  s.downgradeBlocked ? JSON.stringify([s.blockedPlans, s.reason, s.periodEnd]) : UNBLOCKED;
 
 /** Reads a resource's flag from Redis (what the api does). */
 export async function readFlag(redis: Redis, resourceId: string): Promise<PlanFlag | null> {

@@ -24,7 +24,7 @@ describe('readNotifierConfig', () => {
     expect(c.messageIdDomain).toBe('meterline.example');
     expect(c.opsPort).toBe(9103);
     expect(c.dashboardUrl).toBe('http://127.0.0.1:3000');
-    expect(c.coalesceMs).toBe(30_000);
+    expect(c.coalesceMs).toBe(10_000);
     expect(c.groupId).toBe('meterline-notifier');
     expect(c.recipientPolicy.CRITICAL).toBe('all');
   });

@@ -101,7 +101,7 @@ export function readNotifierConfig(env: Record<string, string | undefined> = pro
       .replace(/\/+$/, ''),
     providerName: c.string('PROVIDER_NAME', { default: 'Meterline' }),
     supportContact: c.optionalString('SUPPORT_CONTACT'),
-    coalesceMs: c.number('NOTIFY_COALESCE_SECONDS', { default: 30, min: 0, max: 3600 }) * 1000,
+    coalesceMs: c.number('NOTIFY_COALESCE_SECONDS', { default: 10, min: 0, max: 3600 }) * 1000,
     sendConcurrency: c.int('NOTIFY_SEND_CONCURRENCY', { default: 5, min: 1, max: 50 }),
     pollIntervalMs: c.int('NOTIFY_POLL_MS', { default: 500, min: 20 }),
     retryBaseMs: c.int('NOTIFY_RETRY_BASE_MS', { default: 2000, min: 10 }),

@@ -26,12 +26,16 @@ export class PlatformJobs {
       [leaseSeconds],
     );
     const r = rows[0];
-    return r ? { resourceId: r.resource_id, kind: r.kind, grantSealed: r.grant_sealed, attempts: r.attempts } : null;
+    return r
+      ? { resourceId: r.resource_id, kind: r.kind, grantSealed: r.grant_sealed, attempts: r.attempts }
+      : null;
   }
 
   /** The grant was exchanged: it must never be used again. */
   async grantUsed(resourceId: string): Promise<void> {
-    await this.pool.query('UPDATE platform_jobs SET grant_sealed = NULL WHERE resource_id = $1', [resourceId]);
+    await this.pool.query('UPDATE platform_jobs SET grant_sealed = NULL WHERE resource_id = $1', [
+      resourceId,
+    ]);
   }
 
   async done(resourceId: string): Promise<void> {

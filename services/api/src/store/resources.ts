@@ -23,7 +23,12 @@ export interface Answer {
   body: Record<string, unknown>;
 }
 
-export type EventKind = 'provision' | 'plan_change' | 'plan_change_refused' | 'provision_refused' | 'deprovision';
+export type EventKind =
+  | 'provision'
+  | 'plan_change'
+  | 'plan_change_refused'
+  | 'provision_refused'
+  | 'deprovision';
 
 interface ResourceRow {
   id: string;
@@ -129,13 +134,13 @@ export class ResourceStore {
         input.answer.status,
         JSON.stringify(input.answer.body),
       ]);
-      if (input.event) await recordEvent(client, r.uuid, input.event.kind, now, input.event.detail, { to: r.plan });
+      if (input.event)
+        await recordEvent(client, r.uuid, input.event.kind, now, input.event.detail, { to: r.plan });
       if (input.job) {
-        await client.query('INSERT INTO platform_jobs (resource_id, kind, grant_sealed) VALUES ($1, $2, $3)', [
-          r.uuid,
-          input.job.kind,
-          input.job.grantSealed,
-        ]);
+        await client.query(
+          'INSERT INTO platform_jobs (resource_id, kind, grant_sealed) VALUES ($1, $2, $3)',
+          [r.uuid, input.job.kind, input.job.grantSealed],
+        );
       }
       return true;
     });
@@ -144,19 +149,25 @@ export class ResourceStore {
   /** Runs `work` with the resource row locked, so concurrent plan changes of one resource take turns. */
   withLocked<T>(id: string, work: (resource: Resource | null, client: PoolClient) => Promise<T>): Promise<T> {
     return inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<ResourceRow>(`SELECT ${COLUMNS} FROM resources WHERE id = $1 FOR UPDATE`, [
-        id,
-      ]);
+      const { rows } = await client.query<ResourceRow>(
+        `SELECT ${COLUMNS} FROM resources WHERE id = $1 FOR UPDATE`,
+        [id],
+      );
       return work(rows[0] ? toResource(rows[0]) : null, client);
     });
   }
 
-  async setPlan(client: PoolClient, resource: Resource, plan: string, now: number, detail: Record<string, unknown>) {
-    await client.query('UPDATE resources SET plan = $2, plan_changed_at = $3, updated_at = $3 WHERE id = $1', [
-      resource.id,
-      plan,
-      new Date(now),
-    ]);
+  async setPlan(
+    client: PoolClient,
+    resource: Resource,
+    plan: string,
+    now: number,
+    detail: Record<string, unknown>,
+  ) {
+    await client.query(
+      'UPDATE resources SET plan = $2, plan_changed_at = $3, updated_at = $3 WHERE id = $1',
+      [resource.id, plan, new Date(now)],
+    );
     await recordEvent(client, resource.id, 'plan_change', now, detail, { from: resource.plan, to: plan });
   }
 

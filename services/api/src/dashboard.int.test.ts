@@ -1,0 +1,289 @@
+import { randomUUID } from 'node:crypto';
+import { ssoLoginFields } from '@meterline/heroku';
+import { daysLeft, formatQuantity, periodOf } from '@meterline/rules';
+import { createTestWorld, type TestWorld } from '@meterline/test/support';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  API_TOKEN,
+  heroku,
+  provisionBody,
+  SSO_SALT,
+  startTestApi,
+  testClock,
+  usageSeeder,
+} from './testkit.ts';
+import type { RunningApi } from './wire.ts';
+
+const NOV_20 = Date.UTC(2026, 10, 20, 12);
+const seconds = (ms: number) => Math.floor(ms / 1000);
+
+describe('SSO, the usage JSON and the dashboard in a real browser', () => {
+  let world: TestWorld;
+  let api: RunningApi;
+  let browser: Browser | undefined;
+  const clock = testClock(NOV_20);
+  let id: string;
+  let otherId: string;
+  let seed: ReturnType<typeof usageSeeder>;
+
+  const NOV_1 = Date.UTC(2026, 10, 1);
+  const expectedProjection = () =>
+    Math.round(((90_000 * (Date.UTC(2026, 11, 1) - NOV_1)) / (clock.now() - NOV_1)) * 100) / 100;
+
+  function sso(over: { timestamp?: number; resourceId?: string; email?: string } = {}) {
+    return ssoLoginFields({
+      resourceId: over.resourceId ?? id,
+      salt: SSO_SALT,
+      email: over.email ?? 'dev@acme.test',
+      userId: 'user-dev',
+      timestamp: over.timestamp ?? seconds(clock.now()),
+      app: 'acme-api',
+      navData: 'nav-data-blob',
+    });
+  }
+
+  async function postSso(fields: Record<string, string>, headers: Record<string, string> = {}) {
+    return fetch(`${api.url}/sso/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(fields).toString(),
+      redirect: 'manual',
+    });
+  }
+
+  async function sessionCookie(): Promise<string> {
+    // Each login needs its own timestamp: one (resource, timestamp) signs in once.
+    clock.set(clock.now() + 1000);
+    const res = await postSso(sso());
+    expect(res.status).toBe(303);
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('meterline_session='));
+    return cookie!.split(';')[0]!;
+  }
+
+  beforeAll(async () => {
+    world = await createTestWorld('apidash');
+    api = await startTestApi(world, { PROVISIONING_MODE: 'sync' }, clock.now);
+    seed = usageSeeder(world);
+    const body = provisionBody({ plan: 'basic', name: 'acme-meter' });
+    id = body.uuid as string;
+    expect((await heroku(api, 'POST', '/heroku/resources', body)).status).toBe(200);
+    const other = provisionBody({ plan: 'hobby' });
+    otherId = other.uuid as string;
+    expect((await heroku(api, 'POST', '/heroku/resources', other)).status).toBe(200);
+    // Provisioned on the 1st, so the whole month counts for pace and projection.
+    await world.pool.query('UPDATE resources SET provisioned_at = $2, app_name = $3 WHERE id = $1', [
+      id,
+      new Date(Date.UTC(2026, 10, 1)),
+      'acme-api',
+    ]);
+
+    await seed.add(id, 'api_calls', 60_000, Date.UTC(2026, 10, 5), NOV_20);
+    await seed.add(id, 'api_calls', 30_000, Date.UTC(2026, 10, 19), NOV_20);
+    await seed.add(id, 'storage_gb', 2.5, Date.UTC(2026, 10, 19), NOV_20);
+    await seed.add(id, 'exports', 42, Date.UTC(2026, 10, 19), NOV_20);
+
+    // What the evaluator and the notifier record for the 90% crossing.
+    const alertId = randomUUID();
+    await world.pool.query(
+      `INSERT INTO plan_catalogs (version, source, content) VALUES ('test', 'test', '{}') ON CONFLICT DO NOTHING`,
+    );
+    await world.pool.query(
+      `INSERT INTO alerts (id, resource_id, plan, metric, period_key, kind, threshold, severity, used, "limit", percent,
+         period_start, period_end, occurred_at, catalog_version)
+       VALUES ($1, $2, 'basic', 'api_calls', '2026-11', 'THRESHOLD', 90, 'WARNING', 90000, 100000, 90, $3, $4, $5, 'test')`,
+      [
+        alertId,
+        id,
+        new Date(Date.UTC(2026, 10, 1)),
+        new Date(Date.UTC(2026, 11, 1)),
+        new Date(Date.UTC(2026, 10, 19, 8)),
+      ],
+    );
+    await world.pool.query(`INSERT INTO notifier_alerts (alert_id, resource_id, alert) VALUES ($1, $2, $3)`, [
+      alertId,
+      id,
+      JSON.stringify({ metric: 'api_calls', kind: 'THRESHOLD', threshold: 90, severity: 'WARNING' }),
+    ]);
+    const email = await world.pool.query(
+      `INSERT INTO emails (resource_id, recipient, to_header, message_id, subject, text_body, html_body)
+       VALUES ($1, 'dev@acme.test', 'dev@acme.test', $2, 'acme-meter used 90% of its API calls', 't', 'h') RETURNING id`,
+      [id, `<${randomUUID()}@meterline>`],
+    );
+    await world.pool.query(
+      `INSERT INTO deliveries (alert_id, resource_id, recipient, reason, state, email_id, created_at, sent_at)
+       VALUES ($1, $2, 'dev@acme.test', 'access-list', 'sent', $3, $4, $4)`,
+      [alertId, id, email.rows[0].id, new Date(Date.UTC(2026, 10, 19, 8, 1))],
+    );
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await api?.stop();
+    await world?.close();
+  });
+
+  it('opens a session for a good login: HttpOnly, SameSite, Secure behind TLS, nav-data kept', async () => {
+    const res = await postSso(sso());
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/dashboard');
+    const cookies = res.headers.getSetCookie();
+    const session = cookies.find((c) => c.startsWith('meterline_session='))!;
+    expect(session).toMatch(/HttpOnly/i);
+    expect(session).toMatch(/SameSite=Lax/i);
+    expect(session).not.toMatch(/Secure/i);
+    expect(cookies.find((c) => c.startsWith('heroku-nav-data='))).toContain('nav-data-blob');
+
+    clock.set(clock.now() + 1000);
+    const tls = await postSso(sso(), { 'x-forwarded-proto': 'https' });
+    expect(tls.status).toBe(303);
+    expect(tls.headers.getSetCookie().find((c) => c.startsWith('meterline_session='))).toMatch(/Secure/i);
+  });
+
+  it('refuses a bad token, a stale or future timestamp, a replay and an unknown resource with 403', async () => {
+    clock.set(clock.now() + 1000);
+    const good = sso();
+    const badToken = { ...good, user_scoped_resource_token: 'f'.repeat(64), resource_token: 'a'.repeat(40) };
+    expect((await postSso(badToken)).status).toBe(403);
+    // Someone else's email with the sha256 token of this one does not verify either.
+    expect((await postSso({ ...good, email: 'mallory@evil.test', resource_token: '' })).status).toBe(403);
+    // kensa's check: six minutes old.
+    expect((await postSso(sso({ timestamp: seconds(clock.now()) - 360 }))).status).toBe(403);
+    expect((await postSso(sso({ timestamp: seconds(clock.now()) + 120 }))).status).toBe(403);
+    expect((await postSso(sso({ resourceId: randomUUID() }))).status).toBe(403);
+
+    expect((await postSso(good)).status).toBe(303);
+    const replay = await postSso(good);
+    expect(replay.status).toBe(403);
+    expect(replay.headers.getSetCookie()).toEqual([]);
+  });
+
+  it('serves the usage JSON to the bearer token and to the resource own SSO session, 401 otherwise', async () => {
+    const url = `${api.url}/api/v1/resources/${id}/usage`;
+    const cookie = await sessionCookie();
+    const byToken = await fetch(url, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+    expect(byToken.status).toBe(200);
+    const report = (await byToken.json()) as Record<string, unknown>;
+    const usage = await seed.counters.periodUsage(id, '2026-11');
+    expect(report).toMatchObject({
+      resourceId: id,
+      plan: 'basic',
+      periodStart: '2026-11-01T00:00:00.000Z',
+      periodEnd: '2026-12-01T00:00:00.000Z',
+    });
+    const metrics = report.metrics as {
+      metric: string;
+      used: number;
+      limit: number | null;
+      percent: number | null;
+      projected: number | null;
+      tiersCrossed: number[];
+    }[];
+    expect(metrics.map((m) => m.metric)).toEqual(['api_calls', 'storage_gb', 'webhooks', 'exports']);
+    expect(metrics[0]).toEqual({
+      metric: 'api_calls',
+      used: usage.api_calls,
+      limit: 100_000,
+      percent: 90,
+      projected: expect.any(Number),
+      tiersCrossed: [50, 75, 90],
+    });
+    // 90,000 in about 19.5 of 30 days -> about 138,461 by the end of the month.
+    expect(metrics[0]!.projected).toBe(expectedProjection());
+    expect(metrics[1]).toMatchObject({
+      metric: 'storage_gb',
+      used: 2.5,
+      limit: 10,
+      percent: 25,
+      tiersCrossed: [],
+    });
+    expect(metrics[3]).toMatchObject({
+      metric: 'exports',
+      used: 42,
+      limit: null,
+      percent: null,
+      tiersCrossed: [],
+    });
+    const downgrades = report.downgrades as { plan: string; allowed: boolean; message: string }[];
+    expect(downgrades).toHaveLength(1);
+    expect(downgrades[0]).toMatchObject({ plan: 'hobby', allowed: false });
+    expect(downgrades[0]!.message).toContain('December 1, 2026');
+
+    expect((await fetch(url)).status).toBe(401);
+    expect((await fetch(url, { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    expect((await fetch(url, { headers: { authorization: `Basic ${API_TOKEN}` } })).status).toBe(401);
+    const bySession = await fetch(url, { headers: { cookie } });
+    expect(bySession.status).toBe(200);
+    expect(await bySession.json()).toEqual(report);
+    const foreign = await fetch(`${api.url}/api/v1/resources/${otherId}/usage`, { headers: { cookie } });
+    expect(foreign.status).toBe(403);
+    expect((await fetch(`${api.url}/dashboard`)).status).toBe(401);
+    expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${api.url}/metrics`)).text()).toContain('meterline_api_sso_logins_total');
+  });
+
+  it('renders the dashboard in headless Chromium with the counters numbers', async () => {
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 1600 } });
+    clock.set(clock.now() + 1000);
+    // Heroku's way in: the browser POSTs the SSO form, follows the redirect with its new cookie.
+    const inputs = Object.entries(sso())
+      .map(([k, v]) => `<input type="hidden" name="${k}" value="${v}">`)
+      .join('');
+    await page.setContent(`<form id="f" method="post" action="${api.url}/sso/login">${inputs}</form>`);
+    await Promise.all([
+      page.waitForURL(`${api.url}/dashboard`),
+      page.locator('#f').evaluate((f) => (f as unknown as { submit(): void }).submit()),
+    ]);
+    await page.screenshot({ path: '/tmp/meterline-dashboard.png', fullPage: true });
+
+    const usage = await seed.counters.periodUsage(id, '2026-11');
+    const card = page.locator('[data-metric="api_calls"]');
+    expect(Number(await card.getAttribute('data-used'))).toBe(usage.api_calls);
+    expect(await card.locator('.used').textContent()).toBe('90,000');
+    expect(await card.locator('.limit').textContent()).toBe('100,000');
+    expect(await card.locator('.percent').textContent()).toBe('(90%)');
+    expect(await card.locator('.tier.crossed').allTextContents()).toEqual(['50%', '75%', '90%']);
+    expect(await card.locator('.tier:not(.crossed)').allTextContents()).toEqual(['100%', '150%']);
+    expect(await card.locator('.projected').textContent()).toBe(formatQuantity(expectedProjection()));
+    expect(await card.locator('.pace').textContent()).toContain('ahead of pace');
+    const fill = await card
+      .locator('.fill')
+      .evaluate((el) => (el as unknown as { style: { width: string } }).style.width);
+    expect(fill).toBe('90%');
+
+    const storage = page.locator('[data-metric="storage_gb"]');
+    expect(await storage.locator('.used').textContent()).toBe('2.5');
+    expect(await storage.locator('.limit').textContent()).toBe('10 GB');
+    expect(await page.locator('[data-metric="exports"] .used').textContent()).toBe('42');
+
+    const daysLeftShown = await page.locator('.period').getAttribute('data-days-left');
+    expect(Number(daysLeftShown)).toBe(daysLeft(periodOf(clock.now()), clock.now()));
+    expect(await page.locator('.plan').textContent()).toBe('Basic');
+
+    const hobby = page.locator('.downgrade[data-plan="hobby"]');
+    expect(await hobby.getAttribute('data-allowed')).toBe('false');
+    const reason = (await hobby.locator('.reason').textContent()) ?? '';
+    expect(reason).toContain('90,000 API calls');
+    expect(reason).toContain('10,000');
+    expect(reason).toContain('December 1, 2026');
+
+    expect(await page.locator('table.alerts tbody tr').count()).toBe(1);
+    expect(await page.locator('table.alerts tbody').textContent()).toContain('90% of the allowance');
+    expect(await page.locator('table.emails tbody').textContent()).toContain(
+      'acme-meter used 90% of its API calls',
+    );
+    expect(await page.locator('.who').textContent()).toBe('dev@acme.test');
+  });
+});

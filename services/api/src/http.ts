@@ -1,0 +1,66 @@
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import { handleOpsRequest, type Readiness, type Registry } from '@meterline/runtime';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { ApiDeps } from './deps.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
+import { partnerRoutes } from './routes/partner.ts';
+import { ssoRoutes } from './routes/sso.ts';
+
+/** The api's HTTP surface: Partner API, SSO, dashboard, usage JSON and the ops routes. */
+export async function buildHttp(
+  deps: ApiDeps,
+  registry: Registry,
+  readiness: Readiness,
+): Promise<FastifyInstance> {
+  // trustProxy: behind a TLS-terminating router the protocol (for the Secure cookie) comes from X-Forwarded-Proto.
+  const app = Fastify({ logger: false, trustProxy: true });
+  await app.register(cookie);
+  await app.register(formbody);
+  // Heroku's vendor media types are JSON too.
+  app.addContentTypeParser(
+    /^application\/[\w.+-]*\+json/,
+    { parseAs: 'string' },
+    app.getDefaultJsonParser('error', 'error'),
+  );
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status < 500) {
+      const message =
+        err.code === 'FST_ERR_CTP_INVALID_JSON' || err instanceof SyntaxError
+          ? `the request body is not valid JSON: ${err.message}`
+          : err.message;
+      return reply.code(status).send({ message });
+    }
+    deps.log.error({ err, method: request.method, url: request.url }, 'request failed');
+    return reply.code(500).send({ message: 'Something went wrong on our side; please try again.' });
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.requests.observe({ route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    if (route === '/healthz' || route === '/readyz' || route === '/metrics') return;
+    deps.log.info(
+      {
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        id: (request.params as { id?: string })?.id,
+      },
+      'request',
+    );
+  });
+
+  for (const path of ['/healthz', '/readyz', '/metrics']) {
+    app.get(path, async (request, reply) => {
+      reply.hijack();
+      await handleOpsRequest(request.raw, reply.raw, registry, readiness);
+    });
+  }
+  await app.register(async (scope) => partnerRoutes(scope, deps));
+  await app.register(async (scope) => ssoRoutes(scope, deps));
+  await app.register(async (scope) => dashboardRoutes(scope, deps));
+  return app;
+}

@@ -1,0 +1,3 @@
+export { type ApiConfig, type ProvisioningMode, readApiConfig } from './config.ts';
+export { type MetricReport, type UsageReport, usageJson, usageReport } from './usage-report.ts';
+export { type ApiOptions, type RunningApi, startApi } from './wire.ts';

@@ -1,0 +1,115 @@
+/** Shared pieces of the api's integration tests (not used by the service itself). */
+import { randomUUID } from 'node:crypto';
+import { basicAuthHeader } from '@meterline/heroku';
+import { CounterStore } from '@meterline/metering';
+import { createLogger } from '@meterline/runtime';
+import type { TestWorld } from '@meterline/test/support';
+import { readApiConfig } from './config.ts';
+import { type RunningApi, startApi } from './wire.ts';
+
+export const ADDON_ID = 'meterline';
+export const ADDON_PASSWORD = 'partner-secret';
+export const SSO_SALT = 'sso-salt-for-tests';
+export const API_TOKEN = 'provider-token-for-tests';
+export const OAUTH_SECRET = 'oauth-client-secret';
+export const PLANS_FILE = new URL('../../../plans.example.yaml', import.meta.url).pathname;
+
+export const log = createLogger('test', { level: process.env.LOG_LEVEL ?? 'warn' });
+
+/** A clock the test moves by hand. */
+export function testClock(start: number) {
+  let current = start;
+  return {
+    now: () => current,
+    set(ts: number) {
+      current = ts;
+    },
+  };
+}
+
+export async function startTestApi(
+  world: TestWorld,
+  env: Record<string, string>,
+  now: () => number,
+): Promise<RunningApi> {
+  const config = readApiConfig({
+    ...world.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    API_TOKEN,
+    HEROKU_ADDON_ID: ADDON_ID,
+    HEROKU_ADDON_PASSWORD: ADDON_PASSWORD,
+    HEROKU_SSO_SALT: SSO_SALT,
+    HEROKU_OAUTH_CLIENT_SECRET: OAUTH_SECRET,
+    PLANS_FILE,
+    PLATFORM_POLL_MS: '50',
+    ...env,
+  });
+  return startApi(config, log, { now });
+}
+
+export interface HerokuCall {
+  status: number;
+  body: Record<string, unknown>;
+  text: string;
+}
+
+/** Calls the Partner API as Heroku does (Basic auth with the manifest's id and password unless given). */
+export async function heroku(
+  api: RunningApi,
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: { auth?: string | null; rawBody?: string } = {},
+): Promise<HerokuCall> {
+  const headers: Record<string, string> = { accept: 'application/vnd.heroku-addons+json; version=3' };
+  const auth = opts.auth === undefined ? basicAuthHeader(ADDON_ID, ADDON_PASSWORD) : opts.auth;
+  if (auth !== null) headers.authorization = auth;
+  let payload: string | undefined;
+  if (opts.rawBody !== undefined) payload = opts.rawBody;
+  else if (body !== undefined) payload = JSON.stringify(body);
+  if (payload !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${api.url}${path}`, { method, headers, body: payload });
+  const text = await res.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    parsed = {};
+  }
+  return { status: res.status, body: parsed, text };
+}
+
+/** A provision request body as Heroku sends it. */
+export function provisionBody(over: Record<string, unknown> = {}): Record<string, unknown> {
+  const uuid = randomUUID();
+  return {
+    uuid,
+    name: `acme-${uuid.slice(0, 8)}`,
+    plan: 'basic',
+    region: 'amazon-web-services::us-east-1',
+    callback_url: `https://api.heroku.com/addons/${uuid}`,
+    options: {},
+    oauth_grant: null,
+    log_drain_token: 'd.unused',
+    ...over,
+  };
+}
+
+/** Writes usage into the real Redis counters, as the ingestor does. */
+export function usageSeeder(world: TestWorld) {
+  const counters = new CounterStore(world.redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
+  let offset = 0;
+  return {
+    counters,
+    async add(resourceId: string, metric: string, quantity: number, timestamp: number, now = timestamp) {
+      offset += 1;
+      await counters.count(
+        resourceId,
+        'test-seed:0',
+        [{ offset: String(offset), id: randomUUID(), metric, quantity, timestamp }],
+        now,
+      );
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { loadCatalog } from '@meterline/catalog';
+import { createPool, migrate } from '@meterline/db';
+import { createPlatformClient, type HerokuPlatform } from '@meterline/heroku';
+import { CounterStore } from '@meterline/metering';
+import { createRedis } from '@meterline/redis';
+import { createMetricsRegistry, type Logger, Shutdown } from '@meterline/runtime';
+import type { ApiConfig } from './config.ts';
+import type { ApiDeps } from './deps.ts';
+import { buildHttp } from './http.ts';
+import { apiMetrics } from './metrics.ts';
+import { PlatformWorker } from './platform-worker.ts';
+import { AccessStore } from './store/access.ts';
+import { PlatformJobs } from './store/jobs.ts';
+import { ResourceStore } from './store/resources.ts';
+import { Sealer } from './store/seal.ts';
+import { SessionStore } from './store/sessions.ts';
+import { TokenVault } from './store/tokens.ts';
+
+export interface RunningApi {
+  port: number;
+  url: string;
+  shutdown: Shutdown;
+  worker: PlatformWorker;
+  deps: ApiDeps;
+  stop(): Promise<boolean>;
+}
+
+export interface ApiOptions {
+  /** The business clock; tests move it to roll a billing period over. */
+  now?: () => number;
+  /** A Platform API client; by default the real one at HEROKU_API_URL / HEROKU_ID_URL. */
+  platform?: HerokuPlatform;
+}
+
+/** The api's composition root: builds every dependency once, serves HTTP, runs the Platform API worker. */
+export async function startApi(
+  config: ApiConfig,
+  log: Logger,
+  options: ApiOptions = {},
+): Promise<RunningApi> {
+  const registry = createMetricsRegistry('api');
+  const shutdown = new Shutdown(log);
+  let accepting = false;
+
+  const pool = createPool(config.databaseUrl, {
+    schema: config.databaseSchema,
+    application: 'meterline-api',
+  });
+  await migrate(pool, { schema: config.databaseSchema });
+  const catalog = await loadCatalog(pool, config.plansFile);
+  const redis = createRedis(config.redisUrl, { keyPrefix: config.redisKeyPrefix, name: 'meterline-api' });
+  const sealer = new Sealer(config.tokenEncryptionKey);
+  const deps: ApiDeps = {
+    config,
+    log,
+    now: options.now ?? Date.now,
+    catalog,
+    pool,
+    redis,
+    // The api only reads counters; the settings matter to writers.
+    counters: new CounterStore(redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 }),
+    resources: new ResourceStore(pool),
+    tokens: new TokenVault(pool, sealer),
+    access: new AccessStore(pool),
+    jobs: new PlatformJobs(pool),
+    sessions: new SessionStore(pool),
+    sealer,
+    platform:
+      options.platform ??
+      createPlatformClient({
+        apiUrl: config.herokuApiUrl,
+        idUrl: config.herokuIdUrl,
+        clientSecret: config.oauthClientSecret,
+      }),
+    metrics: apiMetrics(registry),
+  };
+
+  const app = await buildHttp(deps, registry, {
+    accepting: () => accepting,
+    checks: { postgres: () => pool.query('SELECT 1'), redis: () => redis.ping() },
+  });
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const worker = new PlatformWorker(deps);
+  worker.start();
+  accepting = true;
+
+  shutdown
+    .add('not ready', () => {
+      accepting = false;
+    })
+    .add('stop accepting and finish requests', () => app.close())
+    .add('stop platform worker', () => worker.stop())
+    .add('close redis', () => redis.quit())
+    .add('close postgres', () => pool.end());
+
+  log.info(
+    {
+      port,
+      mode: config.provisioningMode,
+      catalog: catalog.version,
+      plans: catalog.plans.map((p) => p.name),
+    },
+    'api started',
+  );
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    shutdown,
+    worker,
+    deps,
+    stop: () => shutdown.run('stop'),
+  };
+}
