@@ -176,7 +176,19 @@ out(
 const evaluator = startServiceProcess('services/evaluator/src/main.ts', env);
 const changes = await tailTopic<{ at: number; firstEventAt: number }>(world, world.topics.counters);
 const alerts = await tailTopic<UsageAlert>(world, world.topics.alerts);
-await new Promise((r) => setTimeout(r, 5000)); // let the evaluator join its group
+// The evaluator first works through the counter changes of the load above; latency is measured once it
+// has caught up, under the steady load below.
+const admin = kafka.admin();
+await admin.connect();
+await eventually(
+  async () => {
+    const end = await admin.fetchTopicOffsets(world.topics.counters);
+    const [committed] = await admin.fetchOffsets({ groupId: `${world.groupPrefix}evaluator`, topics: [world.topics.counters] });
+    return end.every((p) => p.offset === '0' || committed?.partitions.find((c) => c.partition === p.partition)?.offset === p.offset);
+  },
+  { timeoutMs: 600_000, intervalMs: 500, what: 'the evaluator caught up with the backlog' },
+);
+await admin.disconnect();
 const changesBefore = changes.values.length;
 const probeSentAt = new Map<string, number>();
 const tickMs = 50;

@@ -104,7 +104,10 @@ try {
     for (const { partition, high } of highWatermarks) {
       assert.equal(committedByPartition.get(partition), Number(high), `partition ${partition}`);
     }
-    assert.equal([...committedByPartition.values()].reduce((a, b) => a + b, 0), 6);
+    assert.equal(
+      [...committedByPartition.values()].reduce((a, b) => a + b, 0),
+      6,
+    );
   });
 
   await step('deleteTopics', () => admin.deleteTopics({ topics: [eventsTopic, flagsTopic] }));

@@ -16,9 +16,9 @@ stop_part registry
 stop_part kafka
 
 if [[ -f $STARTED_FILE ]]; then
-  while read -r part version; do
+  while read -r part version; do # version: Postgres major version, or Redis port
     case $part in
-      redis) stop_part redis ;;
+      redis) stop_part redis "redis-server 127.0.0.1:$version" ;;
       postgres)
         log "stopping Postgres $version main (up.sh had started it)"
         pg_ctlcluster --skip-systemctl-redirect "$version" main stop || true

@@ -100,9 +100,12 @@ fetch_registry() {
   log "fetching Apicurio Registry $APICURIO_VERSION from Maven Central (~160 MB)"
   local tmp=$CACHE_DIR/.apicurio.$$
   rm -rf "$tmp"
+  # Without a project, unpack would leave its marker files in a literal `${project.basedir}` under the cwd.
   mvn "${MVN_FLAGS[@]}" "$DEPENDENCY_PLUGIN:unpack" \
     -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" \
-    -DoutputDirectory="$tmp" >"$LOG_DIR/fetch-registry.log" 2>&1 || fail_part fetch-registry "download failed"
+    -DoutputDirectory="$tmp" -DmarkersDirectory="$tmp.markers" >"$LOG_DIR/fetch-registry.log" 2>&1 ||
+    fail_part fetch-registry "download failed"
+  rm -rf "$tmp.markers"
   [[ -f $tmp/quarkus-run.jar ]] || fail_part fetch-registry "unexpected layout: no quarkus-run.jar"
   rm -rf "$REGISTRY_HOME"
   mv "$tmp" "$REGISTRY_HOME"
@@ -223,13 +226,15 @@ mark_started() { grep -qxF "$1" "$STARTED_FILE" 2>/dev/null || echo "$1" >>"$STA
 ensure_postgres() {
   postgres_ready && return 0
   log "Postgres does not answer on 127.0.0.1:$POSTGRES_PORT; starting it"
-  command -v pg_ctlcluster >/dev/null && ls /etc/postgresql/*/main >/dev/null 2>&1 || apt_install postgresql
+  if ! command -v pg_ctlcluster >/dev/null || ! compgen -G '/etc/postgresql/*/main' >/dev/null; then
+    apt_install postgresql
+  fi
   local version
-  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
   pg_ctlcluster --skip-systemctl-redirect "$version" main start >>"$LOG_DIR/postgres.log" 2>&1 || true
   mark_started "postgres $version"
-  local i
-  for i in $(seq 1 60); do
+  local _
+  for _ in $(seq 1 60); do
     pg_isready -q -h 127.0.0.1 -p "$POSTGRES_PORT" && break
     sleep 0.5
   done
@@ -263,11 +268,11 @@ ensure_redis() {
   redis_ready && return 0
   log "Redis does not answer on 127.0.0.1:$REDIS_PORT; starting it"
   command -v redis-server >/dev/null || apt_install redis-server
-  METERLINE_INFRA=$STATE_DIR redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" \
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" \
     --save "" --appendonly no --pidfile "$RUN_DIR/redis.pid" --logfile "$LOG_DIR/redis.log" >&2 9>&-
-  mark_started redis
-  local i
-  for i in $(seq 1 40); do
+  mark_started "redis $REDIS_PORT"
+  local _
+  for _ in $(seq 1 40); do
     redis_ready && return 0
     sleep 0.25
   done

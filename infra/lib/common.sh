@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the variables are used by up.sh and down.sh
 # Shared by infra/up.sh and infra/down.sh (sourced, not run).
 # Every process up.sh starts carries METERLINE_INFRA=<state dir> in its environment: that marker, not a
 # process name, is how down.sh knows a pid is ours (another clone on the same machine has another marker).
@@ -38,14 +39,18 @@ take_lock() {
   flock -w 600 9 || die "could not get $STATE_DIR/lock within 10 minutes"
 }
 
-# Prints the pid recorded for a part if that process is alive and carries our marker.
+# Prints the pid recorded for a part if that process is alive and carries our marker. Redis rewrites its
+# environment block for its process title, so for it the command line must match instead ($2).
 our_pid() {
-  local name=$1 pid
+  local name=$1 cmdline_match=${2:-} pid
   [[ -f $RUN_DIR/$name.pid ]] || return 1
   pid=$(<"$RUN_DIR/$name.pid")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  [[ -r /proc/$pid/environ ]] || return 1
-  { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "METERLINE_INFRA=$STATE_DIR" || return 1
+  if [[ -n $cmdline_match ]]; then
+    { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF "$cmdline_match" || return 1
+  else
+    { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "METERLINE_INFRA=$STATE_DIR" || return 1
+  fi
   printf '%s\n' "$pid"
 }
 
@@ -56,6 +61,7 @@ spawn() {
   mkdir -p "$LOG_DIR" "$RUN_DIR"
   rm -f "$RUN_DIR/$name.pid"
   # The inner bash writes its own pid and then becomes the program (exec), so the pid file names the program.
+  # shellcheck disable=SC2016  # $$ and $@ belong to the inner bash
   METERLINE_INFRA=$STATE_DIR setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN_DIR/$name.pid" "$@" \
     >>"$LOG_DIR/$name.out" 2>&1 </dev/null 9>&- &
   local i
@@ -69,7 +75,7 @@ spawn() {
 # Stops a part by its pid file, only if the pid is really ours; waits for it to exit.
 stop_part() {
   local name=$1 pid i
-  if pid=$(our_pid "$name"); then
+  if pid=$(our_pid "$name" "${2:-}"); then
     log "stopping $name (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 300); do

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { basicAuthHeader } from '@meterline/heroku';
 import { type FakePlatform, startFakePlatform } from '@meterline/heroku/fake';
+import { ResourceDirectory } from '@meterline/metering';
 import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADDON_ID,
   heroku,
+  log,
   OAUTH_SECRET,
   provisionBody,
   startTestApi,
@@ -143,6 +145,30 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     const afterGone = await heroku(api, 'PUT', `/heroku/resources/${id}`, { plan: 'pro' });
     expect(afterGone.status).toBe(404);
     clock.set(NOV_20);
+  });
+
+  it('announces accepted changes so the ingestor and evaluator caches see them at once', async () => {
+    const changed: string[] = [];
+    const directory = new ResourceDirectory(
+      world.pool,
+      log,
+      { databaseUrl: world.urls.databaseUrl, schema: world.schema },
+      (id) => changed.push(id),
+    );
+    await directory.start();
+    try {
+      const body = provisionBody({ plan: 'hobby' });
+      const id = body.uuid as string;
+      expect((await heroku(api, 'POST', '/heroku/resources', body)).status).toBe(200);
+      expect((await directory.getMany([id])).get(id)).toMatchObject({ plan: 'hobby', state: 'provisioned' });
+      expect((await heroku(api, 'PUT', `/heroku/resources/${id}`, { plan: 'pro' })).status).toBe(200);
+      await eventually(async () => changed.filter((c) => c === id).length >= 2, {
+        what: 'the change notification',
+      });
+      expect((await directory.getMany([id])).get(id)).toMatchObject({ plan: 'pro' });
+    } finally {
+      await directory.stop();
+    }
   });
 
   it('answers 2xx to a deprovision of an id it never saw', async () => {

@@ -23,6 +23,7 @@ import type { PlanFlag, UsageAlert } from '@meterline/schemas';
 import { AlertOutbox } from './alerts.ts';
 import type { EvaluatorConfig } from './config.ts';
 import { FlagStore } from './flags.ts';
+import { CurrentUsage } from './usage.ts';
 import {
   type EvaluationDeps,
   evaluateChanges,
@@ -102,6 +103,7 @@ export async function startEvaluator(
   const outbox = new AlertOutbox(pool, catalog.version);
   const flags = new FlagStore(pool, redis);
   const counters = new CounterStore(redis, { dedupeWindowSeconds: 1, periodRetentionDays: 62 });
+  const usageCache = new CurrentUsage(counters);
 
   // One publisher at a time, so alerts leave in decision order.
   let publishing: Promise<void> = Promise.resolve();
@@ -142,7 +144,8 @@ export async function startEvaluator(
     const resource = (await directory.getMany([id], now)).get(id);
     if (!resource) return;
     const period = monthOf(now);
-    const usage = await counters.periodUsage(id, period.key);
+    usageCache.forget(id);
+    const usage = await usageCache.get(id, period.key);
     await evaluateChanges(
       deps,
       Object.entries(usage).map(([metric, used]) => ({
@@ -164,17 +167,15 @@ export async function startEvaluator(
   deps = {
     catalog,
     directory,
-    counters,
+    usage: usageCache,
     outbox,
     flags,
     paceGuards: config.paceGuards,
     downgradeRule: config.downgradeRule,
     clock,
     log,
-    publish: async () => {
-      opts.afterRecord?.();
-      await publish();
-    },
+    publish,
+    ...(opts.afterRecord ? { afterRecord: opts.afterRecord } : {}),
   };
 
   const server = await startOpsServer({

@@ -1,5 +1,5 @@
 import type { Batch } from '@meterline/kafka';
-import type { CounterChange, CounterStore, ResourceDirectory, ResourceInfo } from '@meterline/metering';
+import type { CounterChange, ResourceDirectory, ResourceInfo } from '@meterline/metering';
 import {
   computePlanFlag,
   type DowngradeRule,
@@ -12,11 +12,12 @@ import {
 import type { Logger } from '@meterline/runtime';
 import type { AlertOutbox, DecidedAlert } from '../alerts.ts';
 import type { FlagStore } from '../flags.ts';
+import type { CurrentUsage } from '../usage.ts';
 
 export interface EvaluationDeps {
   catalog: PlanCatalog;
   directory: ResourceDirectory;
-  counters: CounterStore;
+  usage: CurrentUsage;
   outbox: AlertOutbox;
   flags: FlagStore;
   paceGuards: PaceGuards;
@@ -25,6 +26,8 @@ export interface EvaluationDeps {
   log: Logger;
   /** after alerts or flags were recorded: publish them now */
   publish: () => Promise<void>;
+  /** fault injection for the crash test: called once new alerts are recorded, before publishing */
+  afterRecord?: () => void;
 }
 
 /** One batch of counter changes: judge each moved counter against the resource's current plan,
@@ -59,6 +62,7 @@ export async function evaluateChanges(deps: EvaluationDeps, changes: CounterChan
   const decided: DecidedAlert[] = [];
   const flagResources = new Set<string>();
   for (const change of changes) {
+    deps.usage.note(change);
     const resource = resources.get(change.resourceId);
     if (resource?.state !== 'provisioned') continue;
     const plan = findPlan(deps.catalog, resource.plan);
@@ -94,7 +98,7 @@ export async function evaluateChanges(deps: EvaluationDeps, changes: CounterChan
     }
     if (period.key === periodOf(now).key) flagResources.add(resource.id);
   }
-  await deps.outbox.record(decided);
+  if ((await deps.outbox.record(decided)) > 0) deps.afterRecord?.();
   await deps.flags.prime([...flagResources]);
   await Promise.all([...flagResources].map((id) => refreshFlag(deps, resources.get(id)!, now)));
   await deps.publish();
@@ -109,7 +113,7 @@ export async function refreshFlag(
   const plan = findPlan(deps.catalog, resource.plan);
   if (!plan) return false;
   const period = periodOf(now);
-  const usage = await deps.counters.periodUsage(resource.id, period.key);
+  const usage = await deps.usage.get(resource.id, period.key);
   const activeFrom = activeFromOf(resource);
   const state = computePlanFlag({
     catalog: deps.catalog,
