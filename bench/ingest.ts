@@ -183,8 +183,15 @@ await admin.connect();
 await eventually(
   async () => {
     const end = await admin.fetchTopicOffsets(world.topics.counters);
-    const [committed] = await admin.fetchOffsets({ groupId: `${world.groupPrefix}evaluator`, topics: [world.topics.counters] });
-    return end.every((p) => p.offset === '0' || committed?.partitions.find((c) => c.partition === p.partition)?.offset === p.offset);
+    const [committed] = await admin.fetchOffsets({
+      groupId: `${world.groupPrefix}evaluator`,
+      topics: [world.topics.counters],
+    });
+    return end.every(
+      (p) =>
+        p.offset === '0' ||
+        committed?.partitions.find((c) => c.partition === p.partition)?.offset === p.offset,
+    );
   },
   { timeoutMs: 600_000, intervalMs: 500, what: 'the evaluator caught up with the backlog' },
 );

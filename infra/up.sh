@@ -100,12 +100,13 @@ fetch_registry() {
   log "fetching Apicurio Registry $APICURIO_VERSION from Maven Central (~160 MB)"
   local tmp=$CACHE_DIR/.apicurio.$$
   rm -rf "$tmp"
-  # Without a project, unpack would leave its marker files in a literal `${project.basedir}` under the cwd.
-  mvn "${MVN_FLAGS[@]}" "$DEPENDENCY_PLUGIN:unpack" \
+  # Without a project, unpack leaves marker files in a literal `${project.basedir}` under the current
+  # directory: run it in a scratch directory.
+  mkdir -p "$tmp.work"
+  (cd "$tmp.work" && mvn "${MVN_FLAGS[@]}" "$DEPENDENCY_PLUGIN:unpack" \
     -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" \
-    -DoutputDirectory="$tmp" -DmarkersDirectory="$tmp.markers" >"$LOG_DIR/fetch-registry.log" 2>&1 ||
-    fail_part fetch-registry "download failed"
-  rm -rf "$tmp.markers"
+    -DoutputDirectory="$tmp") >"$LOG_DIR/fetch-registry.log" 2>&1 || fail_part fetch-registry "download failed"
+  rm -rf "$tmp.work"
   [[ -f $tmp/quarkus-run.jar ]] || fail_part fetch-registry "unexpected layout: no quarkus-run.jar"
   rm -rf "$REGISTRY_HOME"
   mv "$tmp" "$REGISTRY_HOME"

@@ -15,7 +15,10 @@ export class ContractCodec<T> {
   /** Registers once, however many first encodes run at the same time; a failure is retried next call. */
   schemaId(): Promise<number> {
     this.id ??= this.registry
-      .register({ type: 'AVRO' as never, schema: JSON.stringify(avroSchema(this.contract)) }, { subject: this.subject })
+      .register(
+        { type: 'AVRO' as never, schema: JSON.stringify(avroSchema(this.contract)) },
+        { subject: this.subject },
+      )
       .then(
         ({ id }) => id,
         (err: unknown) => {

@@ -217,6 +217,10 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
     const foreign = await fetch(`${api.url}/api/v1/resources/${otherId}/usage`, { headers: { cookie } });
     expect(foreign.status).toBe(403);
     expect((await fetch(`${api.url}/dashboard`)).status).toBe(401);
+    // The emails' link: the resource's own session sees it, another resource's link asks to sign in.
+    expect((await fetch(`${api.url}/dashboard/${id}`, { headers: { cookie } })).status).toBe(200);
+    expect((await fetch(`${api.url}/dashboard/${otherId}`, { headers: { cookie } })).status).toBe(401);
+    expect((await fetch(`${api.url}/dashboard/${id}`)).status).toBe(401);
     expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
     expect(await (await fetch(`${api.url}/metrics`)).text()).toContain('meterline_api_sso_logins_total');

@@ -23,13 +23,13 @@ import type { PlanFlag, UsageAlert } from '@meterline/schemas';
 import { AlertOutbox } from './alerts.ts';
 import type { EvaluatorConfig } from './config.ts';
 import { FlagStore } from './flags.ts';
-import { CurrentUsage } from './usage.ts';
 import {
   type EvaluationDeps,
   evaluateChanges,
   handleCounterChanges,
   refreshFlag,
 } from './handlers/counter-changes.ts';
+import { CurrentUsage } from './usage.ts';
 
 export interface RunningEvaluator {
   shutdown: Shutdown;

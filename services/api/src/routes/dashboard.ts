@@ -1,7 +1,7 @@
 /** The customer's dashboard and the usage JSON: one report function feeds both. */
 import { constantTimeEqual } from '@meterline/heroku';
 import { listNotifications } from '@meterline/notifier';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { renderDashboard, renderMessage } from '../dashboard/render.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { DashboardSession } from '../store/sessions.ts';
@@ -21,11 +21,18 @@ export async function dashboardRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     downgradeRule: deps.config.downgradeRule,
   };
 
-  app.get('/dashboard', async (request, reply) => {
+  // `/dashboard/:id` is the link in alert emails: it shows that resource to a session opened for it,
+  // and otherwise asks the reader to come in through Heroku's SSO.
+  app.get<{ Params: { id?: string } }>('/dashboard/:id', (request, reply) =>
+    showDashboard(request, reply, request.params.id),
+  );
+  app.get('/dashboard', (request, reply) => showDashboard(request, reply));
+
+  async function showDashboard(request: FastifyRequest, reply: FastifyReply, wanted?: string) {
     const viewer = await session(deps, request);
     const page = (status: number, title: string, text: string) =>
       reply.code(status).type('text/html; charset=utf-8').send(renderMessage(title, text));
-    if (!viewer)
+    if (!viewer || (wanted !== undefined && wanted !== viewer.resourceId))
       return page(
         401,
         'Please sign in through Heroku',
@@ -56,7 +63,7 @@ export async function dashboardRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       access,
     });
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
-  });
+  }
 
   app.get<{ Params: { id: string } }>('/api/v1/resources/:id/usage', async (request, reply) => {
     const { id } = request.params;
