@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createPool } from '@meterline/db';
 import { basicAuthHeader, ssoLoginFields } from '@meterline/heroku';
 import { startFakePlatform } from '@meterline/heroku/fake';
 import { UsageClient } from '@meterline/usage-client';
@@ -151,6 +152,10 @@ for (const c of customers) {
   resources.push({ id, ...c });
 }
 
+// The demo's customers have been with us since the 1st: their resources date from then, so the pace
+// rules judge a whole month so far (a resource provisioned minutes ago gets no pace alert, by design).
+const db = createPool(env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/meterline', env.DATABASE_SCHEMA ? { schema: env.DATABASE_SCHEMA } : {});
+
 // A month of usage so far, in seconds: events spread from the 1st (UTC) until now.
 const usage = await UsageClient.connect({
   brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','),
@@ -160,6 +165,11 @@ const usage = await UsageClient.connect({
 const limits: Record<string, number> = { hobby: 10_000, basic: 100_000, pro: 1_000_000 };
 const now = Date.now();
 const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
+await db.query('UPDATE resources SET provisioned_at = $1, created_at = $1 WHERE id = ANY($2::uuid[])', [
+  new Date(monthStart),
+  resources.map((r) => r.id),
+]);
+await db.end();
 const STEPS = 200;
 for (const r of resources) {
   const total = Math.round(limits[r.plan]! * r.apiShare);

@@ -59,7 +59,8 @@ export async function ensureTopics(admin: Admin, layout: ITopicConfig[]): Promis
   try {
     await admin.createTopics({ topics: missing, waitForLeaders: true });
   } catch (err) {
-    // Another service may have created them between list and create.
-    if (!String(err).includes('already exists')) throw err;
+    // Services starting together race to create the same topics: fine if they all exist now.
+    const now = new Set(await admin.listTopics());
+    if (missing.some((t) => !now.has(t.topic))) throw err;
   }
 }

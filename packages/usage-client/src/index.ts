@@ -37,8 +37,7 @@ export class UsageClient {
 
   private constructor(
     private readonly producer: Producer,
-    private readonly registry: SchemaRegistry,
-    private readonly schemaId: number,
+    private readonly encode: (event: UsageEvent) => Buffer,
     private readonly opts: Required<Pick<UsageClientOptions, 'topic' | 'lingerMs' | 'maxBatch'>> & {
       source: string | null;
     },
@@ -51,6 +50,11 @@ export class UsageClient {
       { type: SchemaType.AVRO, schema: JSON.stringify(avroSchema('UsageEvent')) },
       { subject: `${topic}-value` },
     );
+    // Encoding is synchronous from here on: the Confluent header, then the Avro body.
+    const type = (await registry.getSchema(id)) as unknown as { toBuffer(v: unknown): Buffer };
+    const header = Buffer.alloc(5);
+    header.writeInt32BE(id, 1);
+    const encode = (event: UsageEvent) => Buffer.concat([header, type.toBuffer(event)]);
     const kafka = new Kafka({
       clientId: options.clientId ?? 'meterline-usage-client',
       brokers: options.brokers,
@@ -62,7 +66,7 @@ export class UsageClient {
       allowAutoTopicCreation: false,
     });
     await producer.connect();
-    return new UsageClient(producer, registry, id, {
+    return new UsageClient(producer, encode, {
       topic,
       lingerMs: options.lingerMs ?? 20,
       maxBatch: options.maxBatch ?? 500,
@@ -70,6 +74,7 @@ export class UsageClient {
     });
   }
 
+  /** Queues the event at once (so `close()` sends it) and resolves with its id once the broker has it. */
   async emit(input: EmitInput): Promise<string> {
     if (this.closed) throw new Error('UsageClient is closed');
     const event: UsageEvent = {
@@ -84,7 +89,7 @@ export class UsageClient {
     if (!Number.isFinite(event.quantity) || event.quantity < 0) {
       throw new RangeError(`quantity must be a finite number >= 0, got ${input.quantity}`);
     }
-    const value = await this.registry.encode(this.schemaId, event);
+    const value = this.encode(event);
     await new Promise<void>((resolve, reject) => {
       this.queue.push({ message: { key: event.resourceId, value }, resolve, reject });
       if (this.queue.length >= this.opts.maxBatch) this.flushNow();
@@ -112,8 +117,8 @@ export class UsageClient {
     if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
-    const p = this.producer
-      .send({ topic: this.opts.topic, messages: batch.map((b) => b.message), acks: -1 })
+    const p = Promise.resolve()
+      .then(() => this.producer.send({ topic: this.opts.topic, messages: batch.map((b) => b.message), acks: -1 }))
       .then(
         () => {
           for (const b of batch) b.resolve();
