@@ -154,7 +154,10 @@ for (const c of customers) {
 
 // The demo's customers have been with us since the 1st: their resources date from then, so the pace
 // rules judge a whole month so far (a resource provisioned minutes ago gets no pace alert, by design).
-const db = createPool(env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/meterline', env.DATABASE_SCHEMA ? { schema: env.DATABASE_SCHEMA } : {});
+const db = createPool(
+  env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/meterline',
+  env.DATABASE_SCHEMA ? { schema: env.DATABASE_SCHEMA } : {},
+);
 
 // A month of usage so far, in seconds: events spread from the 1st (UTC) until now.
 const usage = await UsageClient.connect({

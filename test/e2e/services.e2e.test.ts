@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { createTestWorld, eventually, startServiceProcess } from '@meterline/test/support';
 import { describe, expect, it } from 'vitest';
-import { createTestWorld } from '../support/index.ts';
-import { startServiceProcess } from '../support/process.ts';
-import { eventually } from '../support/wait.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const plansFile = `${root}plans.example.yaml`;

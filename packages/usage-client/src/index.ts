@@ -118,7 +118,9 @@ export class UsageClient {
     const batch = this.queue;
     this.queue = [];
     const p = Promise.resolve()
-      .then(() => this.producer.send({ topic: this.opts.topic, messages: batch.map((b) => b.message), acks: -1 }))
+      .then(() =>
+        this.producer.send({ topic: this.opts.topic, messages: batch.map((b) => b.message), acks: -1 }),
+      )
       .then(
         () => {
           for (const b of batch) b.resolve();
