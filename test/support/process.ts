@@ -7,6 +7,8 @@ export interface ServiceProcess {
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
+  /** Resolves once the service logged that it started (its signal handlers are in place from then). */
+  started(timeoutMs?: number): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -16,7 +18,8 @@ export function startServiceProcess(entry: string, env: Record<string, string>):
   const nodeArgs = process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
     cwd: repoRoot,
-    env: { ...process.env, ...env },
+    // info level at least: `started()` waits for the service's "<name> started" line.
+    env: { ...process.env, ...env, LOG_LEVEL: env.LOG_LEVEL === 'debug' ? 'debug' : 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -32,6 +35,16 @@ export function startServiceProcess(entry: string, env: Record<string, string>):
     child,
     output: () => out,
     exited,
+    async started(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!/"msg":"[a-z]+ started"/.test(out)) {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`${entry} exited before it started:\n${out.slice(-3000)}`);
+        if (Date.now() > deadline)
+          throw new Error(`${entry} did not start within ${timeoutMs} ms:\n${out.slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
     async kill(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

@@ -9,10 +9,10 @@ const schema = c.optionalString('DATABASE_SCHEMA');
 try {
   c.done();
 } catch (err) {
-  console.error(String(err instanceof Error ? err.message : err));
+  process.stderr.write(`${String(err instanceof Error ? err.message : err)}\n`);
   process.exit(1);
 }
 const pool = createPool(url, schema ? { schema } : {});
 const applied = await migrate(pool, schema ? { schema } : {});
-console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+process.stdout.write(`${applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date'}\n`);
 await pool.end();

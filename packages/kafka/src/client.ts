@@ -28,6 +28,8 @@ export function createKafka(settings: KafkaSettings, log: Logger, extra: Partial
       () =>
       ({ level, log: entry }) => {
         const { message, ...rest } = entry;
+        // Said for every idempotent producer with a bounded retry policy, which is deliberate here.
+        if (message.startsWith('Limiting retries for the idempotent producer')) return;
         kafkaLog[pinoLevel[level] ?? 'info'](rest, message);
       },
     ...extra,

@@ -293,6 +293,7 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
         expect(got.map((a) => a.threshold)).toEqual([50, 75, 90]);
         expect(new Set(got.map((a) => a.id)).size).toBe(3);
       } finally {
+        await healthy.started();
         expect(await healthy.kill('SIGTERM')).toBe(0);
       }
     } finally {

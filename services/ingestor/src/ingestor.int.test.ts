@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createKafka, createRegistry, type KafkaMessage } from '@meterline/kafka';
 import { CounterStore, monthOf, recount, UsageLedger } from '@meterline/metering';
@@ -165,6 +166,27 @@ describe('ingestor on the real stack', () => {
     expect(await readUsage(world, gone)).toEqual({});
   });
 
+  it('counts plain JSON produced with kcat, the path for producers without the registry', async () => {
+    const r = await seedResource(world.pool);
+    const lines = [
+      `${r}|${JSON.stringify({ id: 'kcat-1', resourceId: r, metric: 'api_calls', quantity: 3, timestamp: new Date().toISOString() })}`,
+      `${r}|${JSON.stringify({ id: 'kcat-2', resourceId: r, metric: 'api_calls', quantity: 4, timestamp: Date.now(), source: 'kcat' })}`,
+    ];
+    const kcat = spawnSync(
+      'kcat',
+      ['-P', '-b', world.urls.kafkaBrokers.join(','), '-t', world.topics.usageEvents, '-K', '|'],
+      {
+        input: `${lines.join('\n')}\n`,
+        encoding: 'utf8',
+      },
+    );
+    expect(kcat.error, 'kcat must be installed (Debian package kcat; .ci/run installs it)').toBeUndefined();
+    expect(kcat.status, kcat.stderr).toBe(0);
+    await eventually(async () => (await readUsage(world, r)).api_calls === 7, {
+      what: 'the kcat events counted',
+    });
+  });
+
   it('counts the same event sent three times once, and puts events in the month they happened', async () => {
     const r = await seedResource(world.pool);
     const client = await UsageClient.connect({
@@ -290,6 +312,7 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
       try {
         await expectExact(world, expected);
       } finally {
+        await last.started();
         expect(await last.kill('SIGTERM')).toBe(0);
       }
     } finally {
@@ -362,6 +385,7 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
         );
         expect(rows[0].n).toBe(6);
       } finally {
+        await Promise.all([a.started(), b.started()]);
         expect(await a.kill('SIGTERM')).toBe(0);
         expect(await b.kill('SIGTERM')).toBe(0);
       }

@@ -14,12 +14,12 @@ const group = `${c.string('CONSUMER_GROUP_PREFIX', { default: 'meterline-' })}in
 try {
   c.done();
 } catch (err) {
-  console.error((err as Error).message);
+  process.stderr.write(`${(err as Error).message}\n`);
   process.exit(1);
 }
 const arg = process.argv[2];
 if (arg && !/^\d{4}-\d{2}$/.test(arg)) {
-  console.error(`recount: period must look like 2026-11, got ${arg}`);
+  process.stderr.write(`recount: period must look like 2026-11, got ${arg}\n`);
   process.exit(2);
 }
 const now = Date.now();
@@ -29,8 +29,10 @@ const redis = createRedis(redisUrl, { keyPrefix });
 const counters = new CounterStore(redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
 const diffs = await recount(new UsageLedger(pool, group), counters, period, now);
 for (const d of diffs) {
-  console.log(`corrected ${d.resourceId} ${d.metric} ${d.periodKey}: redis ${d.redis} -> ledger ${d.ledger}`);
+  process.stdout.write(
+    `corrected ${d.resourceId} ${d.metric} ${d.periodKey}: redis ${d.redis} -> ledger ${d.ledger}\n`,
+  );
 }
-console.log(`recount ${period.key}: ${diffs.length} counter(s) corrected`);
+process.stdout.write(`recount ${period.key}: ${diffs.length} counter(s) corrected\n`);
 redis.disconnect();
 await pool.end();

@@ -550,6 +550,7 @@ describe('notifier: killed mid-send', () => {
         });
         await new Promise((res) => setTimeout(res, 500));
       } finally {
+        await last.started();
         expect(await last.kill('SIGTERM')).toBe(0);
       }
       // Every (alert, recipient) arrived, and only ever in one message (one Message-ID).
