@@ -1,2 +1,11 @@
 export { listMigrations, type Migration, migrate } from './migrate.ts';
-export { createPool, inTransaction, type Pool, type PoolClient, pg, quoteIdent } from './pool.ts';
+export {
+  createPool,
+  type DatabaseSettings,
+  inTransaction,
+  type Pool,
+  type PoolClient,
+  pg,
+  quoteIdent,
+  readDatabaseSettings,
+} from './pool.ts';

@@ -1,3 +1,4 @@
+import type { ConfigReader } from '@meterline/runtime';
 import pg from 'pg';
 
 export { pg };
@@ -41,4 +42,17 @@ export async function inTransaction<T>(
   } finally {
     client.release();
   }
+}
+
+export interface DatabaseSettings {
+  databaseUrl: string;
+  /** a schema of its own (tests); default public */
+  databaseSchema: string | undefined;
+}
+
+export function readDatabaseSettings(c: ConfigReader): DatabaseSettings {
+  return {
+    databaseUrl: c.url('DATABASE_URL', ['postgres', 'postgresql'], { secret: true }),
+    databaseSchema: c.optionalString('DATABASE_SCHEMA'),
+  };
 }

@@ -8,4 +8,12 @@ export {
   startBatchConsumer,
 } from './consumer.ts';
 export { dlqMessage, sendToDlq } from './dlq.ts';
-export { defaultTopics, ensureTopics, readTopics, type Topics, topicLayout } from './topics.ts';
+export {
+  defaultTopics,
+  ensureTopics,
+  type KafkaSettings as KafkaServiceSettings,
+  readKafkaSettings,
+  readTopics,
+  type Topics,
+  topicLayout,
+} from './topics.ts';

@@ -64,3 +64,21 @@ export async function ensureTopics(admin: Admin, layout: ITopicConfig[]): Promis
     if (missing.some((t) => !now.has(t.topic))) throw err;
   }
 }
+
+export interface KafkaSettings {
+  kafkaBrokers: string[];
+  registryUrl: string;
+  topics: Topics;
+  /** this service's consumer group: `<CONSUMER_GROUP_PREFIX><service>` */
+  groupId: string;
+}
+
+/** The Kafka side of a worker's configuration, the same for every service. */
+export function readKafkaSettings(c: ConfigReader, service: string): KafkaSettings {
+  return {
+    kafkaBrokers: c.hostPorts('KAFKA_BROKERS'),
+    registryUrl: c.url('SCHEMA_REGISTRY_URL', ['http', 'https']),
+    topics: readTopics(c),
+    groupId: `${c.string('CONSUMER_GROUP_PREFIX', { default: 'meterline-' })}${service}`,
+  };
+}

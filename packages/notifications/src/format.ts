@@ -1,24 +1,10 @@
 /** How numbers, dates and periods read in customer emails: English, UTC. */
 
-const DAY_MS = 86_400_000;
-const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
+import { monthName } from '@meterline/rules';
 
-export function monthName(ms: number): string {
-  return MONTHS[new Date(ms).getUTCMonth()]!;
-}
+export { monthName };
+
+const DAY_MS = 86_400_000;
 
 /** "1 December 2026" */
 export function formatDate(ms: number): string {

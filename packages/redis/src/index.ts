@@ -1,3 +1,4 @@
+import type { ConfigReader } from '@meterline/runtime';
 import { Redis } from 'ioredis';
 
 export { Redis };
@@ -18,3 +19,16 @@ export function createRedis(url: string, opts: { keyPrefix?: string; name?: stri
 
 /** The hash tag shared by every key of one resource. */
 export const resourceTag = (resourceId: string) => `{r:${resourceId}}`;
+
+export interface RedisSettings {
+  redisUrl: string;
+  /** prefix of every key (no braces), default 'ml:' */
+  redisKeyPrefix: string;
+}
+
+export function readRedisSettings(c: ConfigReader): RedisSettings {
+  return {
+    redisUrl: c.url('REDIS_URL', ['redis', 'rediss'], { secret: true }),
+    redisKeyPrefix: c.string('REDIS_KEY_PREFIX', { default: 'ml:' }),
+  };
+}

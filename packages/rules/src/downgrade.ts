@@ -1,5 +1,5 @@
 import { lowerPlans, type MetricInfo, metricLabel, type Plan, type PlanCatalog } from './catalog.ts';
-import { activeStart, type Period } from './period.ts';
+import { activeStart, monthName, type Period } from './period.ts';
 import { projectUsage } from './usage.ts';
 
 export interface DowngradeRule {
@@ -42,21 +42,6 @@ export interface DowngradeInput {
   rule?: Partial<DowngradeRule>;
 }
 
-const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
-
 const wholeAndCents = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 const smallFraction = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 2 });
 
@@ -68,7 +53,7 @@ export function formatQuantity(n: number): string {
 /** The UTC calendar date: "December 1, 2026". */
 export function formatDate(ts: number): string {
   const d = new Date(ts);
-  return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}, ${d.getUTCFullYear()}`;
+  return `${monthName(ts)} ${d.getUTCDate()}, ${d.getUTCFullYear()}`;
 }
 
 /** "Storage" -> "storage" mid-sentence, but "API calls" keeps its acronym. */

@@ -43,3 +43,23 @@ export function activeStart(p: Period, activeFrom?: number): number {
   if (activeFrom === undefined || !Number.isFinite(activeFrom)) return p.start;
   return Math.min(Math.max(activeFrom, p.start), p.end);
 }
+
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+
+/** The English name of the UTC month of `ts`: "November". */
+export function monthName(ts: number): string {
+  return MONTHS[new Date(ts).getUTCMonth()]!;
+}

@@ -1,10 +1,12 @@
+import { type DatabaseSettings, readDatabaseSettings } from '@meterline/db';
 import { type ProvisionPolicy, policyFromEnv } from '@meterline/heroku';
+import { type RedisSettings, readRedisSettings } from '@meterline/redis';
 import { DEFAULT_DOWNGRADE_RULE, type DowngradeRule } from '@meterline/rules';
 import { ConfigError, configReader } from '@meterline/runtime';
 
 export type ProvisioningMode = 'sync' | 'async';
 
-export interface ApiConfig {
+export interface ApiConfig extends DatabaseSettings, RedisSettings {
   port: number;
   host: string;
   apiToken: string;
@@ -16,10 +18,6 @@ export interface ApiConfig {
   herokuApiUrl: string;
   herokuIdUrl: string;
   provisioningMode: ProvisioningMode;
-  databaseUrl: string;
-  databaseSchema: string | undefined;
-  redisUrl: string;
-  redisKeyPrefix: string;
   plansFile: string;
   /** Key that seals OAuth tokens and grant codes at rest (32 bytes after sha256). */
   tokenEncryptionKey: string;
@@ -56,10 +54,8 @@ export function readApiConfig(env: Record<string, string | undefined> = process.
     herokuApiUrl: c.url('HEROKU_API_URL', ['http', 'https'], { default: 'https://api.heroku.com' }),
     herokuIdUrl: c.url('HEROKU_ID_URL', ['http', 'https'], { default: 'https://id.heroku.com' }),
     provisioningMode: c.oneOf('PROVISIONING_MODE', ['sync', 'async'] as const, { default: 'async' }),
-    databaseUrl: c.url('DATABASE_URL', ['postgres', 'postgresql'], { secret: true }),
-    databaseSchema: c.optionalString('DATABASE_SCHEMA'),
-    redisUrl: c.url('REDIS_URL', ['redis', 'rediss'], { secret: true }),
-    redisKeyPrefix: c.string('REDIS_KEY_PREFIX', { default: 'ml:' }),
+    ...readDatabaseSettings(c),
+    ...readRedisSettings(c),
     plansFile: c.string('PLANS_FILE'),
     // Derived from the OAuth secret by default: one secret less to manage, at the price of re-provisioning
     // tokens if that secret is rotated (ADR 0006).

@@ -1,4 +1,6 @@
-import { readTopics, type Topics } from '@meterline/kafka';
+import { type DatabaseSettings, readDatabaseSettings } from '@meterline/db';
+import { type KafkaServiceSettings, readKafkaSettings } from '@meterline/kafka';
+import { type RedisSettings, readRedisSettings } from '@meterline/redis';
 import {
   DEFAULT_DOWNGRADE_RULE,
   DEFAULT_PACE_GUARDS,
@@ -7,16 +9,8 @@ import {
 } from '@meterline/rules';
 import { configReader } from '@meterline/runtime';
 
-export interface EvaluatorConfig {
-  kafkaBrokers: string[];
-  registryUrl: string;
-  redisUrl: string;
-  redisKeyPrefix: string;
-  databaseUrl: string;
-  databaseSchema: string | undefined;
+export interface EvaluatorConfig extends KafkaServiceSettings, DatabaseSettings, RedisSettings {
   plansFile: string | undefined;
-  topics: Topics;
-  groupId: string;
   opsPort: number;
   paceGuards: PaceGuards;
   downgradeRule: DowngradeRule;
@@ -27,15 +21,10 @@ export interface EvaluatorConfig {
 export function readEvaluatorConfig(env: Record<string, string | undefined> = process.env): EvaluatorConfig {
   const c = configReader(env);
   const config: EvaluatorConfig = {
-    kafkaBrokers: c.hostPorts('KAFKA_BROKERS'),
-    registryUrl: c.url('SCHEMA_REGISTRY_URL', ['http', 'https']),
-    redisUrl: c.url('REDIS_URL', ['redis', 'rediss'], { secret: true }),
-    redisKeyPrefix: c.string('REDIS_KEY_PREFIX', { default: 'ml:' }),
-    databaseUrl: c.url('DATABASE_URL', ['postgres', 'postgresql'], { secret: true }),
-    databaseSchema: c.optionalString('DATABASE_SCHEMA'),
+    ...readKafkaSettings(c, 'evaluator'),
+    ...readDatabaseSettings(c),
+    ...readRedisSettings(c),
     plansFile: c.string('PLANS_FILE'),
-    topics: readTopics(c),
-    groupId: `${c.string('CONSUMER_GROUP_PREFIX', { default: 'meterline-' })}evaluator`,
     opsPort: c.int('EVALUATOR_PORT', { default: 9102, min: 0, max: 65535 }),
     paceGuards: {
       minElapsedHours: c.number('PACE_MIN_ELAPSED_HOURS', {

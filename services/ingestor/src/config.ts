@@ -1,16 +1,10 @@
-import { readTopics, type Topics } from '@meterline/kafka';
+import { type DatabaseSettings, readDatabaseSettings } from '@meterline/db';
+import { type KafkaServiceSettings, readKafkaSettings } from '@meterline/kafka';
 import { defaultValidation, type ValidationSettings } from '@meterline/metering';
+import { type RedisSettings, readRedisSettings } from '@meterline/redis';
 import { configReader } from '@meterline/runtime';
 
-export interface IngestorConfig {
-  kafkaBrokers: string[];
-  registryUrl: string;
-  redisUrl: string;
-  redisKeyPrefix: string;
-  databaseUrl: string;
-  databaseSchema: string | undefined;
-  topics: Topics;
-  groupId: string;
+export interface IngestorConfig extends KafkaServiceSettings, DatabaseSettings, RedisSettings {
   opsPort: number;
   partitionConcurrency: number;
   dedupeWindowSeconds: number;
@@ -22,14 +16,9 @@ export interface IngestorConfig {
 export function readIngestorConfig(env: Record<string, string | undefined> = process.env): IngestorConfig {
   const c = configReader(env);
   const config: IngestorConfig = {
-    kafkaBrokers: c.hostPorts('KAFKA_BROKERS'),
-    registryUrl: c.url('SCHEMA_REGISTRY_URL', ['http', 'https']),
-    redisUrl: c.url('REDIS_URL', ['redis', 'rediss'], { secret: true }),
-    redisKeyPrefix: c.string('REDIS_KEY_PREFIX', { default: 'ml:' }),
-    databaseUrl: c.url('DATABASE_URL', ['postgres', 'postgresql'], { secret: true }),
-    databaseSchema: c.optionalString('DATABASE_SCHEMA'),
-    topics: readTopics(c),
-    groupId: `${c.string('CONSUMER_GROUP_PREFIX', { default: 'meterline-' })}ingestor`,
+    ...readKafkaSettings(c, 'ingestor'),
+    ...readDatabaseSettings(c),
+    ...readRedisSettings(c),
     opsPort: c.int('INGESTOR_PORT', { default: 9101, min: 0, max: 65535 }),
     partitionConcurrency: c.int('INGEST_PARTITION_CONCURRENCY', { default: 3, min: 1, max: 64 }),
     dedupeWindowSeconds: c.int('DEDUPE_WINDOW_SECONDS', { default: 900, min: 1 }),

@@ -1,15 +1,14 @@
-import { createPool } from '@meterline/db';
+import { createPool, readDatabaseSettings } from '@meterline/db';
 import { CounterStore, monthOf, recount, UsageLedger } from '@meterline/metering';
-import { createRedis } from '@meterline/redis';
+import { createRedis, readRedisSettings } from '@meterline/redis';
 import { configReader } from '@meterline/runtime';
 
 // `pnpm recount [YYYY-MM]`: rebuilds the Redis counters of a period (default: the current month)
 // from the durable ledger and prints each difference it corrected.
 const c = configReader();
-const databaseUrl = c.url('DATABASE_URL', ['postgres', 'postgresql'], { secret: true });
-const redisUrl = c.url('REDIS_URL', ['redis', 'rediss'], { secret: true });
-const schema = c.optionalString('DATABASE_SCHEMA');
-const keyPrefix = c.string('REDIS_KEY_PREFIX', { default: 'ml:' });
+const { databaseUrl, databaseSchema: schema } = readDatabaseSettings(c);
+const { redisUrl, redisKeyPrefix: keyPrefix } = readRedisSettings(c);
+// The ledger's totals do not depend on the consumer; the name only labels watermarks.
 const group = `${c.string('CONSUMER_GROUP_PREFIX', { default: 'meterline-' })}ingestor`;
 try {
   c.done();

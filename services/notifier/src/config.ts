@@ -1,4 +1,5 @@
-import { readTopics, type Topics } from '@meterline/kafka';
+import { type DatabaseSettings, readDatabaseSettings } from '@meterline/db';
+import { type KafkaServiceSettings, readKafkaSettings } from '@meterline/kafka';
 import {
   checkAddress,
   parseRecipientPolicy,
@@ -14,14 +15,8 @@ export interface SmtpSettings {
   auth: { user: string; pass: string } | undefined;
 }
 
-export interface NotifierConfig {
-  kafkaBrokers: string[];
-  registryUrl: string;
-  databaseUrl: string;
-  databaseSchema: string | undefined;
+export interface NotifierConfig extends KafkaServiceSettings, DatabaseSettings {
   plansFile: string;
-  topics: Topics;
-  groupId: string;
   opsPort: number;
   smtp: SmtpSettings;
   /** The From header, checked like any recipient: `"Meterline" <alerts@example.com>` or a bare address. */
@@ -84,13 +79,9 @@ export function readNotifierConfig(env: Record<string, string | undefined> = pro
     extra.push({ variable: 'ALERT_RECIPIENTS', problem: err.message.replace(/^ALERT_RECIPIENTS: /, '') });
   }
   const config: NotifierConfig = {
-    kafkaBrokers: c.hostPorts('KAFKA_BROKERS'),
-    registryUrl: c.url('SCHEMA_REGISTRY_URL', ['http', 'https']),
-    databaseUrl: c.url('DATABASE_URL', ['postgres', 'postgresql'], { secret: true }),
-    databaseSchema: c.optionalString('DATABASE_SCHEMA'),
+    ...readKafkaSettings(c, 'notifier'),
+    ...readDatabaseSettings(c),
     plansFile: c.string('PLANS_FILE'),
-    topics: readTopics(c),
-    groupId: `${c.string('CONSUMER_GROUP_PREFIX', { default: 'meterline-' })}notifier`,
     opsPort: c.int('NOTIFIER_PORT', { default: 9103, min: 0, max: 65535 }),
     smtp: smtpUrl ? parseSmtpUrl(smtpUrl) : { host: '', port: 0, secure: false, auth: undefined },
     emailFrom: fromText,

@@ -1,6 +1,6 @@
 /** The customer's dashboard, rendered on the server: plain HTML and CSS, no script needed. */
 
-import { formatDate, formatQuantity } from '@meterline/rules';
+import { formatDate, formatQuantity, monthName } from '@meterline/rules';
 import type { AccessListState } from '../store/access.ts';
 import type { AlertRow } from '../store/resources.ts';
 import type { UsageReport } from '../usage-report.ts';
@@ -32,21 +32,6 @@ const ESCAPES: Record<string, string> = {
   "'": '&#39;',
 };
 export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-
-const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
 
 function amount(n: number, unit: string, label: string): string {
   const q = formatQuantity(n);
@@ -146,7 +131,7 @@ function accessList(view: DashboardView): string {
 export function renderDashboard(view: DashboardView): string {
   const { report } = view;
   const d = new Date(report.periodStart);
-  const month = `${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+  const month = `${monthName(d.getTime())} ${d.getUTCFullYear()}`;
   const title = view.resourceName ?? report.resourceId;
   return `<!doctype html>
 <html lang="en">
