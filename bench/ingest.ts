@@ -129,7 +129,10 @@ const counted = async () =>
   Number(
     (await world.pool.query('SELECT coalesce(sum(events), 0)::bigint AS n FROM usage_ledger')).rows[0].n,
   );
-const ingestor = startServiceProcess('services/ingestor/src/main.ts', env);
+// BENCH_INGESTORS processes share the partitions in one consumer group (scale-out on one machine).
+const ingestors = Array.from({ length: Number(process.env.BENCH_INGESTORS ?? 1) }, () =>
+  startServiceProcess('services/ingestor/src/main.ts', env),
+);
 await eventually(async () => (await counted()) > 0, { timeoutMs: 60_000, intervalMs: 20 });
 const ingestStart = Date.now();
 const firstCount = await counted();
@@ -150,21 +153,22 @@ let counterBytes = 0;
 let counterFields = 0;
 let dedupeBytes = 0;
 let dedupeEntries = 0;
-for (const r of sample) {
-  // ioredis adds its key prefix to neither KEYS patterns nor MEMORY USAGE: both take full names.
-  const all = await redis.keys(`${world.keyPrefix}{r:${r}}*`);
-  for (const k of all) {
-    const bytes = Number(await redis.memory('USAGE', k));
-    if (k.includes(':d:')) {
-      dedupeBytes += bytes;
-      dedupeEntries++;
-    } else if (!k.endsWith(':o')) {
-      counterBytes += bytes;
-    }
+const periodKey = new Date(now).toISOString().slice(0, 7);
+// Key names are derived from what was loaded (KEYS over millions of keys would measure nothing but KEYS).
+// MEMORY USAGE takes the full name: ioredis does not add its prefix to it.
+const usageOf = async (key: string) => Number((await redis.memory('USAGE', `${world.keyPrefix}${key}`)) ?? 0);
+for (const [i, r] of sample.entries()) {
+  const counterKeys = new Set<string>([keys.period(r, periodKey)]);
+  for (let j = i; j < N; j += R) {
+    const metric = j % 4 === 0 ? 'storage_gb' : 'api_calls';
+    const ts = now - ((N - j) % 3_600_000);
+    counterKeys.add(keys.bucket(r, metric, 'm5', ts - (ts % 300_000)));
+    counterKeys.add(keys.bucket(r, metric, 'h', ts - (ts % 3_600_000)));
+    dedupeBytes += await usageOf(keys.dedupe(r, `b${j}`));
+    dedupeEntries++;
   }
-  counterFields += Object.keys(
-    await redis.hgetall(keys.period(r, new Date(now).toISOString().slice(0, 7))),
-  ).length;
+  for (const k of counterKeys) counterBytes += await usageOf(k);
+  counterFields += Object.keys(await redis.hgetall(keys.period(r, periodKey))).length;
 }
 const bytesPerCounter = counterBytes / Math.max(1, counterFields);
 const bytesPerDedupe = dedupeBytes / Math.max(1, dedupeEntries);
@@ -265,6 +269,7 @@ const result = {
   machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
   events: N,
   resources: R,
+  ingestorProcesses: ingestors.length,
   produceEventsPerSecond: Math.round(N / produceSeconds),
   bareConsumerEventsPerSecond: Math.round(bareRate),
   ingestorEventsPerSecond: Math.round(ingestRate),
@@ -296,6 +301,6 @@ out(`results written to ${file.pathname}`);
 await changes.stop();
 await alerts.stop();
 await producer.disconnect();
-await Promise.all([ingestor.kill('SIGTERM'), evaluator.kill('SIGTERM')]);
+await Promise.all([...ingestors.map((i) => i.kill('SIGTERM')), evaluator.kill('SIGTERM')]);
 await world.close();
 process.exit(0);
