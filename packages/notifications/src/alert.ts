@@ -1,26 +1,10 @@
-/** The fields of a UsageAlert (schemas/, usage.alerts.v1) that an email needs, as plain values. */
+import type { AlertKind, Severity as AlertSeverity, UsageAlert } from '@meterline/schemas';
 
-export type AlertKind = 'THRESHOLD' | 'PACE';
-export type AlertSeverity = 'INFO' | 'WARNING' | 'CRITICAL';
+export type { AlertKind, AlertSeverity };
 export const ALERT_SEVERITIES: readonly AlertSeverity[] = ['INFO', 'WARNING', 'CRITICAL'];
 
-export interface AlertForEmail {
-  id: string;
-  resourceId: string;
-  plan: string;
-  metric: string;
-  kind: AlertKind;
-  /** The tier in percent (50, 75, 90, 100, 150 ...) or the pace rule's percent. */
-  threshold: number;
-  severity: AlertSeverity;
-  used: number;
-  limit: number;
-  percent: number;
-  projected: number | null;
-  periodStart: number;
-  periodEnd: number;
-  occurredAt: number;
-}
+/** An email is written from the UsageAlert record itself (schemas/usage-alert.avsc). */
+export type AlertForEmail = UsageAlert;
 
 /** What the notifier knows about the resource, its plan and one metric, beyond the alert itself. */
 export interface EmailContext {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { AlertKind, Severity } from '@meterline/schemas';
 import { activeStart, daysInPeriod, HOUR_MS, type Period } from './period.ts';
 
-export type Severity = 'INFO' | 'WARNING' | 'CRITICAL';
-export type AlertKind = 'THRESHOLD' | 'PACE';
+export type { AlertKind, Severity };
 
 /** No projection until this much of the resource's period has elapsed: an hour of traffic says little about a month. */
 export const PROJECTION_MIN_ELAPSED_HOURS = 24;

@@ -57,12 +57,19 @@ export async function handleOpsRequest(
   return true;
 }
 
+export interface OpsServer {
+  server: Server;
+  /** the port it listens on (the one asked for, or the one the OS picked for 0) */
+  port: number;
+  close(): Promise<void>;
+}
+
 export function startOpsServer(opts: {
   port: number;
   host?: string;
   registry: Registry;
   readiness: Readiness;
-}): Promise<Server> {
+}): Promise<OpsServer> {
   const server = createServer((req, res) => {
     handleOpsRequest(req, res, opts.registry, opts.readiness)
       .then((handled) => {
@@ -72,7 +79,14 @@ export function startOpsServer(opts: {
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve(server));
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => {
+      const address = server.address();
+      resolve({
+        server,
+        port: typeof address === 'object' && address ? address.port : opts.port,
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      });
+    });
   });
 }
 

@@ -178,7 +178,7 @@ export async function startEvaluator(
     ...(opts.afterRecord ? { afterRecord: opts.afterRecord } : {}),
   };
 
-  const server = await startOpsServer({
+  const ops = await startOpsServer({
     port: config.opsPort,
     registry,
     readiness: {
@@ -186,8 +186,7 @@ export async function startEvaluator(
       checks: { postgres: () => pool.query('SELECT 1'), redis: () => redis.ping() },
     },
   });
-  const address = server.address();
-  const opsPort = typeof address === 'object' && address ? address.port : config.opsPort;
+  const opsPort = ops.port;
 
   // Whatever was decided but not published before a crash goes out first.
   await publish();
@@ -227,7 +226,7 @@ export async function startEvaluator(
     .add('publish pending', () => publish())
     .add('flush producer', () => producer.disconnect())
     .add('stop resource listener', () => directory.stop())
-    .add('close ops server', () => new Promise<void>((resolve) => server.close(() => resolve())))
+    .add('close ops server', () => ops.close())
     .add('close redis', () => redis.quit())
     .add('close postgres', () => pool.end());
 

@@ -58,7 +58,7 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
   const ledger = new UsageLedger(pool, config.groupId);
   const decoder = new UsageEventDecoder(createRegistry(config.registryUrl, 'meterline-ingestor'));
 
-  const server = await startOpsServer({
+  const ops = await startOpsServer({
     port: config.opsPort,
     registry,
     readiness: {
@@ -66,8 +66,7 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
       checks: { postgres: () => pool.query('SELECT 1'), redis: () => redis.ping() },
     },
   });
-  const address = server.address();
-  const opsPort = typeof address === 'object' && address ? address.port : config.opsPort;
+  const opsPort = ops.port;
 
   const consumer = await startBatchConsumer({
     kafka,
@@ -118,7 +117,7 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
     .add('drain consumer and commit', () => consumer.stop())
     .add('flush producer', () => producer.disconnect())
     .add('stop resource listener', () => directory.stop())
-    .add('close ops server', () => new Promise<void>((resolve) => server.close(() => resolve())))
+    .add('close ops server', () => ops.close())
     .add('close redis', () => redis.quit())
     .add('close postgres', () => pool.end());
 

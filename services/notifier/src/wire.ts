@@ -87,13 +87,12 @@ export async function startNotifier(
     log: log.child({ component: 'delivery' }),
   });
 
-  const server = await startOpsServer({
+  const ops = await startOpsServer({
     port: config.opsPort,
     registry,
     readiness: { accepting: () => accepting, checks: { postgres: () => pool.query('SELECT 1') } },
   });
-  const address = server.address();
-  const opsPort = typeof address === 'object' && address ? address.port : config.opsPort;
+  const opsPort = ops.port;
 
   // Deliveries left pending by an earlier run (a crash, an outage) go out first.
   worker.start();
@@ -118,7 +117,7 @@ export async function startNotifier(
     .add('stop consumer and commit', () => consumer.stop())
     .add('finish emails in flight', () => worker.stop())
     .add('close smtp pool', () => mailer.close())
-    .add('close ops server', () => new Promise<void>((resolve) => server.close(() => resolve())))
+    .add('close ops server', () => ops.close())
     .add('close postgres', () => pool.end());
 
   log.info(
