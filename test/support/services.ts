@@ -93,7 +93,7 @@ async function startContainers(missing: string[]): Promise<Record<string, string
   }
   if (missing.includes('KAFKA_BROKERS')) {
     // Fixed host port so the advertised listener matches what the client dials.
-    const c = await new GenericContainer('apache/kafka:4.1.1')
+    const c = await new GenericContainer('apache/kafka:4.4.0')
       .withEnvironment({
         KAFKA_NODE_ID: '1',
         KAFKA_PROCESS_ROLES: 'broker,controller',

@@ -14,10 +14,30 @@ export class UsageEventDecoder {
 
   constructor(private readonly registry: SchemaRegistry) {}
 
+  /** The synchronous answer when no registry lookup is needed (JSON, or a schema id already known);
+   * undefined otherwise. Saves a promise per event on the hot path. */
+  decodeKnown(value: Buffer | null): Checked<unknown> | undefined {
+    if (value && value.length >= 5 && value[0] === 0 && !this.readers.has(value.readInt32BE(1)))
+      return undefined;
+    return this.decodeWith(value, (id) => this.readers.get(id) ?? null) as Checked<unknown>;
+  }
+
   async decode(value: Buffer | null): Promise<Checked<unknown>> {
+    return this.decodeKnown(value) ?? (await this.decodeWith(value, (id) => this.reader(id)));
+  }
+
+  private decodeWith(
+    value: Buffer | null,
+    readerOf: (id: number) => AvroReader | null | Promise<AvroReader | null>,
+  ): Checked<unknown> | Promise<Checked<unknown>> {
     if (!value || value.length === 0) return { ok: false, reason: 'undecodable', error: 'empty value' };
     const first = value[0];
-    if (first === 0) return this.decodeAvro(value);
+    if (first === 0) {
+      if (value.length < 5)
+        return { ok: false, reason: 'undecodable', error: 'Avro message shorter than its 5-byte header' };
+      const reader = readerOf(value.readInt32BE(1));
+      return reader instanceof Promise ? reader.then((r) => decodeAvro(value, r)) : decodeAvro(value, reader);
+    }
     if (first === 0x7b || first === 0x20 || first === 0x0a || first === 0x0d || first === 0x09) {
       try {
         return { ok: true, value: JSON.parse(value.toString('utf8')) };
@@ -30,24 +50,6 @@ export class UsageEventDecoder {
       reason: 'undecodable',
       error: `neither Confluent Avro (magic byte 0) nor a JSON object: first byte 0x${first!.toString(16).padStart(2, '0')}`,
     };
-  }
-
-  private async decodeAvro(value: Buffer): Promise<Checked<unknown>> {
-    if (value.length < 5)
-      return { ok: false, reason: 'undecodable', error: 'Avro message shorter than its 5-byte header' };
-    const id = value.readInt32BE(1);
-    const reader = await this.reader(id);
-    if (!reader)
-      return { ok: false, reason: 'unknown-schema', error: `schema id ${id} is not in the registry` };
-    try {
-      return { ok: true, value: reader.fromBuffer(value.subarray(5)) };
-    } catch (err) {
-      return {
-        ok: false,
-        reason: 'undecodable',
-        error: `Avro payload does not match schema ${id}: ${(err as Error).message}`,
-      };
-    }
   }
 
   private async reader(id: number): Promise<AvroReader | null> {
@@ -67,5 +69,20 @@ export class UsageEventDecoder {
       }
       throw err;
     }
+  }
+}
+
+function decodeAvro(value: Buffer, reader: AvroReader | null): Checked<unknown> {
+  const id = value.readInt32BE(1);
+  if (!reader)
+    return { ok: false, reason: 'unknown-schema', error: `schema id ${id} is not in the registry` };
+  try {
+    return { ok: true, value: reader.fromBuffer(value.subarray(5)) };
+  } catch (err) {
+    return {
+      ok: false,
+      reason: 'undecodable',
+      error: `Avro payload does not match schema ${id}: ${(err as Error).message}`,
+    };
   }
 }

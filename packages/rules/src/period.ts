@@ -9,16 +9,25 @@ export interface Period {
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 
+// The hot path asks for the same month millions of times: the last answer is kept (frozen, shared).
+let lastPeriod: Period | null = null;
+
 export function periodOf(ts: number): Period {
+  if (lastPeriod && ts >= lastPeriod.start && ts < lastPeriod.end) return lastPeriod;
+  lastPeriod = computePeriod(ts);
+  return lastPeriod;
+}
+
+function computePeriod(ts: number): Period {
   if (!Number.isFinite(ts)) throw new RangeError(`periodOf: not a timestamp (got ${ts})`);
   const date = new Date(ts);
   const year = date.getUTCFullYear();
   const month = date.getUTCMonth();
-  return {
+  return Object.freeze({
     start: Date.UTC(year, month, 1),
     end: Date.UTC(year, month + 1, 1),
     key: `${String(year).padStart(4, '0')}-${String(month + 1).padStart(2, '0')}`,
-  };
+  });
 }
 
 export function nextPeriod(p: Period): Period {

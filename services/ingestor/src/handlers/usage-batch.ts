@@ -43,7 +43,7 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
 
   const valid: { offset: string; event: UsageEvent; message: Batch['messages'][number] }[] = [];
   for (const m of batch.messages) {
-    const decoded = await deps.decoder.decode(m.value);
+    const decoded = deps.decoder.decodeKnown(m.value) ?? (await deps.decoder.decode(m.value));
     if (!decoded.ok) {
       reject(m, decoded.reason, decoded.error);
       continue;
