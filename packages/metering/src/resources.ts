@@ -18,6 +18,7 @@ export class ResourceDirectory {
   private readonly known = new Map<string, ResourceInfo>();
   private readonly missing = new Map<string, number>();
   private listener: pg.Client | null = null;
+  private stopped = false;
 
   constructor(
     private readonly pool: Pool,
@@ -27,14 +28,17 @@ export class ResourceDirectory {
     private readonly onChange: (id: string) => void = () => {},
   ) {}
 
+  /** Connects the change listener; while it is down the cache is not trusted (every lookup reads
+   * Postgres) and reconnecting is retried with backoff until it works. */
   async start(): Promise<void> {
     if (!this.listen) return;
     const client = new pg.Client({ connectionString: this.listen.databaseUrl });
     client.on('error', (err) => {
-      this.log.warn({ err }, 'resource listener lost; clearing cache and reconnecting');
-      this.known.clear();
+      if (this.stopped) return;
+      this.log.warn({ err }, 'resource listener lost; cache off until it reconnects');
       this.listener = null;
-      setTimeout(() => void this.start().catch(() => {}), 1000).unref();
+      this.known.clear();
+      void this.reconnect();
     });
     client.on('notification', (msg) => {
       const [schema, id] = (msg.payload ?? '').split(':');
@@ -45,7 +49,22 @@ export class ResourceDirectory {
     });
     await client.connect();
     await client.query('LISTEN meterline_resource_changed');
+    // Rows cached while nobody listened may have changed since: start from nothing.
+    this.known.clear();
     this.listener = client;
+  }
+
+  private async reconnect(): Promise<void> {
+    for (let attempt = 0; !this.stopped && !this.listener; attempt++) {
+      await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)).unref());
+      if (this.stopped) return;
+      try {
+        await this.start();
+        this.log.info('resource listener reconnected');
+      } catch (err) {
+        this.log.warn({ err, attempt }, 'resource listener still down');
+      }
+    }
   }
 
   forget(id: string): void {
@@ -57,8 +76,9 @@ export class ResourceDirectory {
   async getMany(ids: Iterable<string>, now = Date.now()): Promise<Map<string, ResourceInfo | null>> {
     const out = new Map<string, ResourceInfo | null>();
     const toLoad: string[] = [];
+    const trusted = this.listener !== null || !this.listen;
     for (const id of new Set(ids)) {
-      const hit = this.known.get(id);
+      const hit = trusted ? this.known.get(id) : undefined;
       if (hit) out.set(id, hit);
       else if ((this.missing.get(id) ?? 0) > now - NEGATIVE_TTL_MS) out.set(id, null);
       else toLoad.push(id);
@@ -96,6 +116,7 @@ export class ResourceDirectory {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     const l = this.listener;
     this.listener = null;
     if (l) {

@@ -69,14 +69,14 @@ export class PlatformWorker {
         await deps.jobs.done(id);
         return;
       }
-      let tokens: OAuthTokens | null;
-      if (job.grantSealed) {
+      // Tokens saved by an earlier attempt mean the grant was already exchanged: a grant code works
+      // once, so exchanging it again would fail a job that can still finish.
+      let tokens: OAuthTokens | null = await deps.tokens.load(id);
+      if (job.grantSealed && !tokens) {
         tokens = await deps.platform.exchangeGrant(deps.sealer.open(job.grantSealed));
         await deps.tokens.save(id, tokens);
-        await deps.jobs.grantUsed(id);
-      } else {
-        tokens = await deps.tokens.load(id);
       }
+      if (job.grantSealed) await deps.jobs.grantUsed(id);
       if (!tokens) {
         await deps.jobs.giveUp(id, 'no grant code and no tokens: the Platform API cannot be reached for it');
         deps.metrics.platformJobs.inc({ kind: job.kind, outcome: 'failed' });

@@ -16,6 +16,11 @@ export class FlagStore {
     private readonly redis: Redis,
   ) {}
 
+  /** Forgets what it knew: another evaluator may have changed flags while it did not own them. */
+  clear(): void {
+    this.known.clear();
+  }
+
   /** Loads the stored state of these resources' flags in one query. */
   async prime(resourceIds: string[]): Promise<void> {
     const missing = resourceIds.filter((id) => !this.known.has(id));
@@ -66,10 +71,10 @@ export class FlagStore {
         new Date(now).toISOString(),
       ],
     );
+    if (rows.length > 0) await this.writeRedis({ resourceId, ...state, updatedAt: now });
+    // Remembered only once Postgres and Redis both have it, so a failed write is retried.
     this.known.set(resourceId, sig);
-    if (rows.length === 0) return false;
-    await this.writeRedis({ resourceId, ...state, updatedAt: now });
-    return true;
+    return rows.length > 0;
   }
 
   /** Lifts every block whose period has ended (the flag's own periodEnd). */

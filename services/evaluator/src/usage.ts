@@ -2,7 +2,7 @@ import type { CounterChange, CounterStore } from '@meterline/metering';
 
 /** The current-period usage of the resources this evaluator sees, kept up to date from the counter
  * changes themselves, so judging a resource's downgrade flag costs no Redis read once it is known.
- * A resource seen for the first time (or after a rebalance) is read from Redis once. */
+ * A resource seen for the first time, or again after a rebalance (`clear`), is read from Redis once. */
 export class CurrentUsage {
   private readonly byResource = new Map<string, { periodKey: string; usage: Record<string, number> }>();
 
@@ -25,5 +25,9 @@ export class CurrentUsage {
 
   forget(resourceId: string): void {
     this.byResource.delete(resourceId);
+  }
+
+  clear(): void {
+    this.byResource.clear();
   }
 }

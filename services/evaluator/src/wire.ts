@@ -105,28 +105,31 @@ export async function startEvaluator(
   const counters = new CounterStore(redis, { dedupeWindowSeconds: 1, periodRetentionDays: 62 });
   const usageCache = new CurrentUsage(counters);
 
-  // One publisher at a time, so alerts leave in decision order.
+  // One publisher at a time, so alerts leave in decision order. A failed round (broker or Postgres
+  // down) fails its callers, who retry; it must not poison the rounds after it.
   let publishing: Promise<void> = Promise.resolve();
   const firstEventAt = new Map<string, number>();
   const publish = () => {
-    publishing = publishing.then(async () => {
-      for (;;) {
-        const sent = await outbox.publishPending(producer, alertCodec, config.topics.alerts);
-        const at = Date.now();
-        for (const a of sent) {
-          published.inc({ kind: a.kind, severity: a.severity });
-          const first = firstEventAt.get(`${a.resourceId}|${a.metric}`);
-          if (first !== undefined) alertLatency.observe(Math.max(0, at - first) / 1000);
-          log.info(
-            { alertId: a.id, resourceId: a.resourceId, metric: a.metric, kind: a.kind, tier: a.threshold },
-            'alert published',
-          );
+    publishing = publishing
+      .catch(() => {})
+      .then(async () => {
+        for (;;) {
+          const sent = await outbox.publishPending(producer, alertCodec, config.topics.alerts);
+          const at = Date.now();
+          for (const a of sent) {
+            published.inc({ kind: a.kind, severity: a.severity });
+            const first = firstEventAt.get(`${a.resourceId}|${a.metric}`);
+            if (first !== undefined) alertLatency.observe(Math.max(0, at - first) / 1000);
+            log.info(
+              { alertId: a.id, resourceId: a.resourceId, metric: a.metric, kind: a.kind, tier: a.threshold },
+              'alert published',
+            );
+          }
+          if (sent.length < 500) break;
         }
-        if (sent.length < 500) break;
-      }
-      const sentFlags = await flags.publishPending(producer, flagCodec, config.topics.flags);
-      flagsPublished.inc(sentFlags.length);
-    });
+        const sentFlags = await flags.publishPending(producer, flagCodec, config.topics.flags);
+        flagsPublished.inc(sentFlags.length);
+      });
     return publishing;
   };
 
@@ -175,6 +178,7 @@ export async function startEvaluator(
     clock,
     log,
     publish,
+    onChange: (c) => firstEventAt.set(`${c.resourceId}|${c.metric}`, c.firstEventAt),
     ...(opts.afterRecord ? { afterRecord: opts.afterRecord } : {}),
   };
 
@@ -196,15 +200,15 @@ export async function startEvaluator(
     topic: config.topics.counters,
     log,
     handle: async (batch) => {
-      for (const m of batch.messages) {
-        const c = m.value
-          ? (JSON.parse(m.value.toString()) as { resourceId: string; metric: string; firstEventAt: number })
-          : null;
-        if (c) firstEventAt.set(`${c.resourceId}|${c.metric}`, c.firstEventAt);
-      }
       await handleCounterChanges(deps, batch);
       firstEventAt.clear();
     },
+  });
+  // After a rebalance the partitions this process owns may have moved meanwhile: what it cached about
+  // their resources' usage and flags is read again.
+  consumer.consumer.on(consumer.consumer.events.GROUP_JOIN, () => {
+    usageCache.clear();
+    flags.clear();
   });
   accepting = true;
 
@@ -212,7 +216,7 @@ export async function startEvaluator(
   const timer = setInterval(() => {
     flags
       .liftExpired(clock())
-      .then((lifted) => (lifted > 0 ? publish() : publish()))
+      .then(() => publish())
       .catch((err: unknown) => log.warn({ err }, 'outbox round failed'));
   }, config.outboxIntervalMs);
   timer.unref();

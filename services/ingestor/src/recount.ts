@@ -1,9 +1,10 @@
 import { createPool, readDatabaseSettings } from '@meterline/db';
+import { createKafka } from '@meterline/kafka';
 import { CounterStore, monthOf, recount, UsageLedger } from '@meterline/metering';
 import { createRedis, readRedisSettings } from '@meterline/redis';
-import { configReader } from '@meterline/runtime';
+import { configReader, createLogger } from '@meterline/runtime';
 
-// `pnpm recount [YYYY-MM]`: rebuilds the Redis counters of a period (default: the current month)
+// `pnpm recount [YYYY-MM] [--force]`: rebuilds the Redis counters of a period (default: the current month)
 // from the durable ledger and prints each difference it corrected.
 const c = configReader();
 const { databaseUrl, databaseSchema: schema } = readDatabaseSettings(c);
@@ -16,10 +17,29 @@ try {
   process.stderr.write(`${(err as Error).message}\n`);
   process.exit(1);
 }
-const arg = process.argv[2];
+const arg = process.argv.slice(2).find((a) => !a.startsWith('--'));
 if (arg && !/^\d{4}-\d{2}$/.test(arg)) {
   process.stderr.write(`recount: period must look like 2026-11, got ${arg}\n`);
   process.exit(2);
+}
+// The ingestor writes Redis before the ledger: a recount while it runs could overwrite counts whose
+// ledger rows are not committed yet. With KAFKA_BROKERS set, refuse while the group has members.
+const brokers = c.optionalString('KAFKA_BROKERS');
+if (brokers && !process.argv.includes('--force')) {
+  const admin = createKafka(
+    { brokers: brokers.split(','), clientId: 'meterline-recount' },
+    createLogger('recount', { level: 'error' }),
+  ).admin();
+  await admin.connect();
+  const { groups } = await admin.describeGroups([group]);
+  await admin.disconnect();
+  const members = groups[0]?.members.length ?? 0;
+  if (members > 0) {
+    process.stderr.write(
+      `recount: ${members} ingestor(s) of group ${group} are running; stop them first (or pass --force)\n`,
+    );
+    process.exit(2);
+  }
 }
 const now = Date.now();
 const period = arg ? monthOf(Date.parse(`${arg}-01T00:00:00Z`)) : monthOf(now);

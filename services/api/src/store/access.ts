@@ -65,7 +65,8 @@ export class AccessStore {
       `SELECT r.id FROM resources r
        JOIN resource_oauth_tokens t ON t.resource_id = r.id
        LEFT JOIN resource_access_sync s ON s.resource_id = r.id
-       WHERE r.state = 'provisioned' AND NOT EXISTS (SELECT 1 FROM platform_jobs j WHERE j.resource_id = r.id)
+       WHERE r.state = 'provisioned'
+         AND NOT EXISTS (SELECT 1 FROM platform_jobs j WHERE j.resource_id = r.id AND j.next_attempt_at <> 'infinity')
          AND (s.synced_at IS NULL OR s.synced_at < now() - make_interval(secs => $1))
        ORDER BY s.synced_at NULLS FIRST LIMIT $2`,
       [maxAgeSeconds, limit],

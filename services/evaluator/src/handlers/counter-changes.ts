@@ -28,6 +28,8 @@ export interface EvaluationDeps {
   publish: () => Promise<void>;
   /** fault injection for the crash test: called once new alerts are recorded, before publishing */
   afterRecord?: () => void;
+  /** sees every change read (the latency metric) */
+  onChange?: (change: CounterChange) => void;
 }
 
 /** One batch of counter changes: judge each moved counter against the resource's current plan,
@@ -37,13 +39,13 @@ export async function handleCounterChanges(deps: EvaluationDeps, batch: Batch): 
   const latest = new Map<string, CounterChange>();
   for (const m of batch.messages) {
     if (!m.value) continue;
-    let change: CounterChange;
-    try {
-      change = JSON.parse(m.value.toString()) as CounterChange;
-    } catch {
-      deps.log.error({ offset: m.offset }, 'unreadable counter change skipped');
+    const change = readChange(m.value);
+    if (!change) {
+      // Only the ingestor writes this topic; a bad record is a bug to see in the logs, not a reason to stall.
+      deps.log.error({ offset: m.offset, partition: batch.partition }, 'unreadable counter change skipped');
       continue;
     }
+    deps.onChange?.(change);
     const k = `${change.resourceId}|${change.metric}|${change.periodKey}`;
     const seen = latest.get(k);
     if (!seen || change.used >= seen.used) latest.set(k, change);
@@ -128,3 +130,24 @@ export async function refreshFlag(
 }
 
 const activeFromOf = (r: ResourceInfo) => r.provisionedAt ?? undefined;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function readChange(value: Buffer): CounterChange | null {
+  try {
+    const c = JSON.parse(value.toString()) as Partial<CounterChange> | null;
+    const ok =
+      typeof c === 'object' &&
+      c !== null &&
+      typeof c.resourceId === 'string' &&
+      UUID.test(c.resourceId) &&
+      typeof c.metric === 'string' &&
+      typeof c.periodKey === 'string' &&
+      /^\d{4}-\d{2}$/.test(c.periodKey) &&
+      typeof c.used === 'number' &&
+      Number.isFinite(c.used);
+    return ok ? (c as CounterChange) : null;
+  } catch {
+    return null;
+  }
+}
