@@ -10,4 +10,5 @@ export {
   readinessReport,
   startOpsServer,
 } from './ops.ts';
+export { serialQueue } from './serial.ts';
 export { Shutdown } from './shutdown.ts';

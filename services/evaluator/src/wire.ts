@@ -17,6 +17,7 @@ import {
   Histogram,
   type Logger,
   Shutdown,
+  serialQueue,
   startOpsServer,
 } from '@meterline/runtime';
 import type { PlanFlag, UsageAlert } from '@meterline/schemas';
@@ -107,31 +108,27 @@ export async function startEvaluator(
 
   // One publisher at a time, so alerts leave in decision order. A failed round (broker or Postgres
   // down) fails its callers, who retry; it must not poison the rounds after it.
-  let publishing: Promise<void> = Promise.resolve();
+  const serially = serialQueue();
   const firstEventAt = new Map<string, number>();
-  const publish = () => {
-    publishing = publishing
-      .catch(() => {})
-      .then(async () => {
-        for (;;) {
-          const sent = await outbox.publishPending(producer, alertCodec, config.topics.alerts);
-          const at = Date.now();
-          for (const a of sent) {
-            published.inc({ kind: a.kind, severity: a.severity });
-            const first = firstEventAt.get(`${a.resourceId}|${a.metric}`);
-            if (first !== undefined) alertLatency.observe(Math.max(0, at - first) / 1000);
-            log.info(
-              { alertId: a.id, resourceId: a.resourceId, metric: a.metric, kind: a.kind, tier: a.threshold },
-              'alert published',
-            );
-          }
-          if (sent.length < 500) break;
+  const publish = () =>
+    serially(async () => {
+      for (;;) {
+        const sent = await outbox.publishPending(producer, alertCodec, config.topics.alerts);
+        const at = Date.now();
+        for (const a of sent) {
+          published.inc({ kind: a.kind, severity: a.severity });
+          const first = firstEventAt.get(`${a.resourceId}|${a.metric}`);
+          if (first !== undefined) alertLatency.observe(Math.max(0, at - first) / 1000);
+          log.info(
+            { alertId: a.id, resourceId: a.resourceId, metric: a.metric, kind: a.kind, tier: a.threshold },
+            'alert published',
+          );
         }
-        const sentFlags = await flags.publishPending(producer, flagCodec, config.topics.flags);
-        flagsPublished.inc(sentFlags.length);
-      });
-    return publishing;
-  };
+        if (sent.length < 500) break;
+      }
+      const sentFlags = await flags.publishPending(producer, flagCodec, config.topics.flags);
+      flagsPublished.inc(sentFlags.length);
+    });
 
   let deps: EvaluationDeps;
   const directory = new ResourceDirectory(
