@@ -208,11 +208,18 @@ describe('ingestor on the real stack', () => {
     await eventually(async () => (await readUsage(world, r, start - 1)).storage_gb === 2);
     expect(await readUsage(world, r)).toEqual({ api_calls: 5, storage_gb: 3 });
     expect(await readUsage(world, r, start - 1)).toEqual({ storage_gb: 2 });
-    const { rows } = await world.pool.query(
-      'SELECT metric, sum(quantity)::float AS q FROM usage_ledger WHERE resource_id = $1 GROUP BY metric ORDER BY metric',
-      [r],
-    );
-    expect(rows).toEqual([
+    // The ledger commits just after Redis within the same batch: wait for it, then compare.
+    const ledgerRows = async () =>
+      (
+        await world.pool.query(
+          'SELECT metric, sum(quantity)::float AS q FROM usage_ledger WHERE resource_id = $1 GROUP BY metric ORDER BY metric',
+          [r],
+        )
+      ).rows;
+    await eventually(async () => (await ledgerRows()).find((x) => x.metric === 'storage_gb')?.q === 5, {
+      what: 'the ledger rows',
+    });
+    expect(await ledgerRows()).toEqual([
       { metric: 'api_calls', q: 5 },
       { metric: 'storage_gb', q: 5 },
     ]);
@@ -281,8 +288,19 @@ async function expectExact(
     { timeoutMs, intervalMs: 500, what: 'every counter exact' },
   );
   for (const [r, want] of byResource) expect(await readUsage(world, r)).toEqual(want);
+  // The ledger commits right after Redis in each batch: give the last batch its moment.
   const ledger = new UsageLedger(world.pool, `${world.groupPrefix}ingestor`);
-  const truth = await ledger.periodTotals(monthOf(Date.now()).start, monthOf(Date.now()).end);
+  const ledgerTotals = () => ledger.periodTotals(monthOf(Date.now()).start, monthOf(Date.now()).end);
+  const same = (a: Record<string, number> | undefined, b: Record<string, number>) =>
+    JSON.stringify(Object.entries(a ?? {}).sort()) === JSON.stringify(Object.entries(b).sort());
+  await eventually(
+    async () => {
+      const truth = await ledgerTotals();
+      return [...byResource].every(([r, want]) => same(truth.get(r), want));
+    },
+    { timeoutMs: 10_000, intervalMs: 200, what: 'the ledger exact' },
+  ).catch(() => {});
+  const truth = await ledgerTotals();
   for (const [r, want] of byResource) expect(truth.get(r), `ledger of ${r}`).toEqual(want);
 }
 
