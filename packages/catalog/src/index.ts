@@ -1,6 +1,12 @@
 import { inTransaction, type Pool } from '@meterline/db';
-import { loadPlanCatalog, type PlanCatalog, PlanCatalogError } from '@meterline/rules';
-import { ConfigError } from '@meterline/runtime';
+import {
+  DEFAULT_DOWNGRADE_RULE,
+  type DowngradeRule,
+  loadPlanCatalog,
+  type PlanCatalog,
+  PlanCatalogError,
+} from '@meterline/rules';
+import { ConfigError, type ConfigReader } from '@meterline/runtime';
 
 /** Reads PLANS_FILE; a bad file stops the service with a message naming the variable, the plan and
  * the field. */
@@ -52,4 +58,19 @@ export async function loadCatalog(pool: Pool, path: string | undefined): Promise
   const catalog = readCatalogFile(path);
   await storeCatalog(pool, catalog, path!);
   return catalog;
+}
+
+/** The downgrade rule's knobs (ADR 0002), read the same way by the evaluator and the api. */
+export function readDowngradeRule(c: ConfigReader): DowngradeRule {
+  return {
+    projectionMinElapsedFraction: c.number('DOWNGRADE_PROJECTION_MIN_ELAPSED', {
+      default: DEFAULT_DOWNGRADE_RULE.projectionMinElapsedFraction,
+      min: 0,
+      max: 1,
+    }),
+    projectionMargin: c.number('DOWNGRADE_PROJECTION_MARGIN', {
+      default: DEFAULT_DOWNGRADE_RULE.projectionMargin,
+      min: 0,
+    }),
+  };
 }

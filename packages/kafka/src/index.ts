@@ -9,6 +9,7 @@ export {
 } from './consumer.ts';
 export { dlqMessage, sendToDlq } from './dlq.ts';
 export {
+  connectKafka,
   defaultTopics,
   ensureTopics,
   type KafkaSettings as KafkaServiceSettings,

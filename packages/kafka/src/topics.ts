@@ -1,5 +1,6 @@
-import type { ConfigReader } from '@meterline/runtime';
-import type { Admin, ITopicConfig } from 'kafkajs';
+import type { ConfigReader, Logger } from '@meterline/runtime';
+import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
+import { createKafka } from './client.ts';
 
 /** Topic names of DESIGN.md; each overridable by configuration. `counters` is internal: the
  * ingestor's counter changes for the evaluator. */
@@ -81,4 +82,21 @@ export function readKafkaSettings(c: ConfigReader, service: string): KafkaSettin
     topics: readTopics(c),
     groupId: `${c.string('CONSUMER_GROUP_PREFIX', { default: 'meterline-' })}${service}`,
   };
+}
+
+/** A service's Kafka client, with every topic of the layout created (idempotent, race-safe). */
+export async function connectKafka(
+  settings: Pick<KafkaSettings, 'kafkaBrokers' | 'topics'>,
+  clientId: string,
+  log: Logger,
+): Promise<Kafka> {
+  const kafka = createKafka({ brokers: settings.kafkaBrokers, clientId }, log);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, topicLayout(settings.topics));
+  } finally {
+    await admin.disconnect();
+  }
+  return kafka;
 }

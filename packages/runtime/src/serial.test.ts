@@ -11,7 +11,11 @@ describe('serialQueue', () => {
       log.push(`end ${name}`);
       return name;
     };
-    const results = await Promise.all([enqueue(slow('a', 30)), enqueue(slow('b', 1)), enqueue(slow('c', 10))]);
+    const results = await Promise.all([
+      enqueue(slow('a', 30)),
+      enqueue(slow('b', 1)),
+      enqueue(slow('c', 10)),
+    ]);
     expect(results).toEqual(['a', 'b', 'c']);
     expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
   });

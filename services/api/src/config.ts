@@ -1,7 +1,8 @@
+import { readDowngradeRule } from '@meterline/catalog';
 import { type DatabaseSettings, readDatabaseSettings } from '@meterline/db';
 import { type ProvisionPolicy, policyFromEnv } from '@meterline/heroku';
 import { type RedisSettings, readRedisSettings } from '@meterline/redis';
-import { DEFAULT_DOWNGRADE_RULE, type DowngradeRule } from '@meterline/rules';
+import type { DowngradeRule } from '@meterline/rules';
 import { ConfigError, configReader } from '@meterline/runtime';
 
 export type ProvisioningMode = 'sync' | 'async';
@@ -63,17 +64,7 @@ export function readApiConfig(env: Record<string, string | undefined> = process.
       default: `oauth:${oauthClientSecret}`,
       secret: true,
     }),
-    downgradeRule: {
-      projectionMinElapsedFraction: c.number('DOWNGRADE_PROJECTION_MIN_ELAPSED', {
-        default: DEFAULT_DOWNGRADE_RULE.projectionMinElapsedFraction,
-        min: 0,
-        max: 1,
-      }),
-      projectionMargin: c.number('DOWNGRADE_PROJECTION_MARGIN', {
-        default: DEFAULT_DOWNGRADE_RULE.projectionMargin,
-        min: 0,
-      }),
-    },
+    downgradeRule: readDowngradeRule(c),
     provisionPolicy: readPolicy(env),
     configVarsPrefix: c.string('CONFIG_VARS_PREFIX', { default: 'METERLINE' }),
     publicUrl: c.optionalString('PUBLIC_URL'),

@@ -1,12 +1,8 @@
+import { readDowngradeRule } from '@meterline/catalog';
 import { type DatabaseSettings, readDatabaseSettings } from '@meterline/db';
 import { type KafkaServiceSettings, readKafkaSettings } from '@meterline/kafka';
 import { type RedisSettings, readRedisSettings } from '@meterline/redis';
-import {
-  DEFAULT_DOWNGRADE_RULE,
-  DEFAULT_PACE_GUARDS,
-  type DowngradeRule,
-  type PaceGuards,
-} from '@meterline/rules';
+import { DEFAULT_PACE_GUARDS, type DowngradeRule, type PaceGuards } from '@meterline/rules';
 import { configReader } from '@meterline/runtime';
 
 export interface EvaluatorConfig extends KafkaServiceSettings, DatabaseSettings, RedisSettings {
@@ -33,17 +29,7 @@ export function readEvaluatorConfig(env: Record<string, string | undefined> = pr
       }),
       minLimit: c.number('PACE_MIN_LIMIT', { default: DEFAULT_PACE_GUARDS.minLimit, min: 0 }),
     },
-    downgradeRule: {
-      projectionMinElapsedFraction: c.number('DOWNGRADE_PROJECTION_MIN_ELAPSED', {
-        default: DEFAULT_DOWNGRADE_RULE.projectionMinElapsedFraction,
-        min: 0,
-        max: 1,
-      }),
-      projectionMargin: c.number('DOWNGRADE_PROJECTION_MARGIN', {
-        default: DEFAULT_DOWNGRADE_RULE.projectionMargin,
-        min: 0,
-      }),
-    },
+    downgradeRule: readDowngradeRule(c),
     outboxIntervalMs: c.int('OUTBOX_INTERVAL_MS', { default: 2000, min: 50 }),
   };
   c.done();

@@ -2,12 +2,10 @@ import { loadCatalog } from '@meterline/catalog';
 import { createPool, migrate } from '@meterline/db';
 import {
   ContractCodec,
-  createKafka,
+  connectKafka,
   createRegistry,
-  ensureTopics,
   startBatchConsumer,
   subjectFor,
-  topicLayout,
 } from '@meterline/kafka';
 import { CounterStore, monthOf, ResourceDirectory } from '@meterline/metering';
 import { createRedis } from '@meterline/redis';
@@ -85,11 +83,7 @@ export async function startEvaluator(
     keyPrefix: config.redisKeyPrefix,
     name: 'meterline-evaluator',
   });
-  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'meterline-evaluator' }, log);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, topicLayout(config.topics));
-  await admin.disconnect();
+  const kafka = await connectKafka(config, 'meterline-evaluator', log);
   const producer = kafka.producer({ idempotent: true });
   await producer.connect();
   const schemaRegistry = createRegistry(config.registryUrl, 'meterline-evaluator');

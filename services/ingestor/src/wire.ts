@@ -1,5 +1,5 @@
 import { createPool, migrate } from '@meterline/db';
-import { createKafka, createRegistry, ensureTopics, startBatchConsumer, topicLayout } from '@meterline/kafka';
+import { connectKafka, createRegistry, startBatchConsumer } from '@meterline/kafka';
 import {
   CounterStore,
   findDrift,
@@ -38,11 +38,7 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
     keyPrefix: config.redisKeyPrefix,
     name: 'meterline-ingestor',
   });
-  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'meterline-ingestor' }, log);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, topicLayout(config.topics));
-  await admin.disconnect();
+  const kafka = await connectKafka(config, 'meterline-ingestor', log);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
   await producer.connect();
 

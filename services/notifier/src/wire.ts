@@ -2,12 +2,10 @@ import { loadCatalog } from '@meterline/catalog';
 import { createPool, migrate } from '@meterline/db';
 import {
   ContractCodec,
-  createKafka,
+  connectKafka,
   createRegistry,
-  ensureTopics,
   startBatchConsumer,
   subjectFor,
-  topicLayout,
 } from '@meterline/kafka';
 import { createMetricsRegistry, type Logger, Shutdown, startOpsServer } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
@@ -48,11 +46,7 @@ export async function startNotifier(
   await migrate(pool, { schema: config.databaseSchema });
   const catalog = await loadCatalog(pool, config.plansFile);
   const plans = await PlanBook.load(pool, catalog);
-  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: 'meterline-notifier' }, log);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, topicLayout(config.topics));
-  await admin.disconnect();
+  const kafka = await connectKafka(config, 'meterline-notifier', log);
   const codec = new ContractCodec<UsageAlert>(
     createRegistry(config.registryUrl, 'meterline-notifier'),
     subjectFor(config.topics.alerts),
