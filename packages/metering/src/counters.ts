@@ -83,25 +83,22 @@ export class CounterStore {
         coarseTtl > 0 ? target(keys.bucket(resourceId, e.metric, 'h', coarseStart), 's', coarseTtl) : 0;
       perEvent.push(e.offset, e.quantity, e.metric, pt, ft, ct);
     }
-    const keyList = [
-      keys.applied(resourceId),
-      ...events.map((e) => keys.dedupe(resourceId, e.id)),
-      ...targets.map((t) => t.key),
-    ];
-    const argv: (string | number)[] = [
+    // One flat argument list (numkeys, KEYS..., ARGV...), built without intermediate copies: this runs
+    // once per resource per batch on the hot path.
+    const args: (string | number)[] = [1 + events.length + targets.length, keys.applied(resourceId)];
+    for (const e of events) args.push(keys.dedupe(resourceId, e.id));
+    for (const t of targets) args.push(t.key);
+    args.push(
       partitionField,
       this.settings.dedupeWindowSeconds,
       events.length,
       this.settings.periodRetentionDays * 86_400 + 62 * 86_400,
       targets.length,
-      ...targets.flatMap((t) => [t.kind, t.ttl]),
-      ...perEvent,
-    ];
+    );
+    for (const t of targets) args.push(t.kind, t.ttl);
+    for (const v of perEvent) args.push(v);
     // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds the method at runtime
-    const raw = (await (this.redis as any).meterlineCount(keyList.length, ...keyList, ...argv)) as (
-      | string
-      | number
-    )[];
+    const raw = (await (this.redis as any).meterlineCount(args)) as (string | number)[];
     const flags = String(raw[0]);
     const totals: CountResult['totals'] = [];
     for (let i = 1; i + 2 < raw.length; i += 3) {
