@@ -84,6 +84,11 @@ export async function createTestWorld(name: string, opts: { partitions?: number 
       redis.disconnect();
       await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
       await pool.end();
+      // The world's topics go too, so a long-lived broker does not collect them run after run.
+      const cleaner = kafka.admin();
+      await cleaner.connect();
+      await cleaner.deleteTopics({ topics: Object.values(topics), timeout: 10_000 }).catch(() => {});
+      await cleaner.disconnect();
     },
   };
 }
