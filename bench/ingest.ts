@@ -104,9 +104,11 @@ out(
 // 2. The bare kafkajs consumer: no work at all, same topic, same machine.
 t0 = Date.now();
 let bare = 0;
+// The same fetch settings as the services' consumer (packages/kafka/src/consumer.ts).
 const bareConsumer = kafka.consumer({
   groupId: `${world.groupPrefix}bare`,
-  maxBytesPerPartition: 4 * 1024 * 1024,
+  maxBytesPerPartition: 16 * 1024 * 1024,
+  maxBytes: 64 * 1024 * 1024,
   maxWaitTimeInMs: 100,
 });
 await bareConsumer.connect();
