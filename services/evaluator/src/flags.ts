@@ -25,28 +25,12 @@ export class FlagStore {
   async prime(resourceIds: string[]): Promise<void> {
     const missing = resourceIds.filter((id) => !this.known.has(id));
     if (missing.length === 0) return;
-    const { rows } = await this.pool.query<{
-      resource_id: string;
-      downgrade_blocked: boolean;
-      blocked_plans: string[];
-      reason: string;
-      period_end: Date;
-    }>(
-      'SELECT resource_id, downgrade_blocked, blocked_plans, reason, period_end FROM plan_flags WHERE resource_id = ANY($1::uuid[])',
+    const { rows } = await this.pool.query<FlagRow>(
+      `SELECT ${FLAG_COLUMNS} FROM plan_flags WHERE resource_id = ANY($1::uuid[])`,
       [missing],
     );
     for (const id of missing) this.known.set(id, UNBLOCKED);
-    for (const r of rows) {
-      this.known.set(
-        r.resource_id,
-        signature({
-          downgradeBlocked: r.downgrade_blocked,
-          blockedPlans: r.blocked_plans,
-          reason: r.reason,
-          periodEnd: r.period_end.getTime(),
-        }),
-      );
-    }
+    for (const r of rows) this.known.set(r.resource_id, signature(toPlanFlag(r)));
   }
 
   /** Stores the flag if it differs from the stored one; returns whether it changed. */
@@ -104,27 +88,12 @@ export class FlagStore {
     topic: string,
     limit = 500,
   ): Promise<PlanFlag[]> {
-    const { rows } = await this.pool.query<{
-      resource_id: string;
-      downgrade_blocked: boolean;
-      blocked_plans: string[];
-      reason: string;
-      period_end: Date;
-      updated_at: Date;
-    }>(
-      `SELECT resource_id, downgrade_blocked, blocked_plans, reason, period_end, updated_at
-       FROM plan_flags WHERE published_at IS NULL ORDER BY updated_at LIMIT $1`,
+    const { rows } = await this.pool.query<FlagRow>(
+      `SELECT ${FLAG_COLUMNS} FROM plan_flags WHERE published_at IS NULL ORDER BY updated_at LIMIT $1`,
       [limit],
     );
     if (rows.length === 0) return [];
-    const flags: PlanFlag[] = rows.map((r) => ({
-      resourceId: r.resource_id,
-      downgradeBlocked: r.downgrade_blocked,
-      blockedPlans: r.blocked_plans,
-      reason: r.reason,
-      periodEnd: r.period_end.getTime(),
-      updatedAt: r.updated_at.getTime(),
-    }));
+    const flags = rows.map(toPlanFlag);
     const messages = await Promise.all(
       flags.map(async (f) => ({ key: f.resourceId, value: await codec.encode(f) })),
     );
@@ -154,6 +123,25 @@ export class FlagStore {
       .exec();
   }
 }
+
+interface FlagRow {
+  resource_id: string;
+  downgrade_blocked: boolean;
+  blocked_plans: string[];
+  reason: string;
+  period_end: Date;
+  updated_at: Date;
+}
+const FLAG_COLUMNS = 'resource_id, downgrade_blocked, blocked_plans, reason, period_end, updated_at';
+
+const toPlanFlag = (r: FlagRow): PlanFlag => ({
+  resourceId: r.resource_id,
+  downgradeBlocked: r.downgrade_blocked,
+  blockedPlans: r.blocked_plans,
+  reason: r.reason,
+  periodEnd: r.period_end.getTime(),
+  updatedAt: r.updated_at.getTime(),
+});
 
 /** A resource without a stored flag is unblocked: a first unblocked state is no change, so only
  * resources that were blocked at some point have a flag row and records on plan.flags.v1. */
