@@ -7,6 +7,8 @@ import { configReader } from '@meterline/runtime';
 export interface IngestorConfig extends KafkaServiceSettings, DatabaseSettings, RedisSettings {
   opsPort: number;
   partitionConcurrency: number;
+  /** the most bytes one fetch brings (bigger batches, more aggregation per resource) */
+  fetchMaxBytes: number;
   dedupeWindowSeconds: number;
   periodRetentionDays: number;
   reconcileIntervalSeconds: number;
@@ -21,6 +23,7 @@ export function readIngestorConfig(env: Record<string, string | undefined> = pro
     ...readRedisSettings(c),
     opsPort: c.int('INGESTOR_PORT', { default: 9101, min: 0, max: 65535 }),
     partitionConcurrency: c.int('INGEST_PARTITION_CONCURRENCY', { default: 3, min: 1, max: 64 }),
+    fetchMaxBytes: c.int('INGEST_FETCH_MAX_BYTES', { default: 64 * 1024 * 1024, min: 64 * 1024 }),
     dedupeWindowSeconds: c.int('DEDUPE_WINDOW_SECONDS', { default: 900, min: 1 }),
     periodRetentionDays: c.int('PERIOD_RETENTION_DAYS', { default: 62, min: 1 }),
     reconcileIntervalSeconds: c.int('RECONCILE_INTERVAL_SECONDS', { default: 300, min: 0 }),

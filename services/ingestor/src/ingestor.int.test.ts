@@ -310,7 +310,8 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
     try {
       const resources = await Promise.all(Array.from({ length: 50 }, () => seedResource(world.pool)));
       const expected = await produceLoad(world, resources, 100_000);
-      const env = { ...world.env, INGESTOR_PORT: '0' };
+      // Small fetches, so the load is counted in many batches and every kill lands in the middle of it.
+      const env = { ...world.env, INGESTOR_PORT: '0', INGEST_FETCH_MAX_BYTES: String(256 * 1024) };
       for (let kill = 0; kill < 3; kill++) {
         const proc = startServiceProcess('services/ingestor/src/main.ts', env);
         // Let it count part of the load, then kill it without warning.
@@ -325,6 +326,10 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
           throw new Error(`${err.message}\n${proc.output().slice(-3000)}`);
         });
         await proc.kill('SIGKILL');
+        const counted = await world.pool.query('SELECT coalesce(sum(events), 0)::int AS n FROM usage_ledger');
+        expect(counted.rows[0].n, `kill ${kill + 1} came before the end of the load`).toBeLessThan(
+          100_000 - 2_000,
+        );
       }
       const last = startServiceProcess('services/ingestor/src/main.ts', env);
       try {

@@ -70,6 +70,10 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
     topic: config.topics.usageEvents,
     log,
     partitionsConsumedConcurrently: config.partitionConcurrency,
+    consumerConfig: {
+      maxBytes: config.fetchMaxBytes,
+      maxBytesPerPartition: Math.min(16 * 1024 * 1024, config.fetchMaxBytes),
+    },
     handle: (batch, ctx) =>
       handleUsageBatch(
         {
