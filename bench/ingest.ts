@@ -156,9 +156,12 @@ let counterFields = 0;
 let dedupeBytes = 0;
 let dedupeEntries = 0;
 const periodKey = new Date(now).toISOString().slice(0, 7);
+const dedupeWindowMs = Number(process.env.DEDUPE_WINDOW_SECONDS ?? 900) * 1000;
+const slotNow = Math.floor(Date.now() / dedupeWindowMs);
 // Key names are derived from what was loaded (KEYS over millions of keys would measure nothing but KEYS).
 // MEMORY USAGE takes the full name: ioredis does not add its prefix to it.
-const usageOf = async (key: string) => Number((await redis.memory('USAGE', `${world.keyPrefix}${key}`)) ?? 0);
+const usageOf = async (key: string) =>
+  Number((await redis.memory('USAGE', `${world.keyPrefix}${key}`, 'SAMPLES', '0')) ?? 0);
 for (const [i, r] of sample.entries()) {
   const counterKeys = new Set<string>([keys.period(r, periodKey)]);
   for (let j = i; j < N; j += R) {
@@ -166,16 +169,33 @@ for (const [i, r] of sample.entries()) {
     const ts = now - ((N - j) % 3_600_000);
     counterKeys.add(keys.bucket(r, metric, 'm5', ts - (ts % 300_000)));
     counterKeys.add(keys.bucket(r, metric, 'h', ts - (ts % 3_600_000)));
-    dedupeBytes += await usageOf(keys.dedupe(r, `b${j}`));
-    dedupeEntries++;
   }
   for (const k of counterKeys) counterBytes += await usageOf(k);
   counterFields += Object.keys(await redis.hgetall(keys.period(r, periodKey))).length;
+  // The ids counted during the load sit in the dedupe slot of their time (or the one before it).
+  for (let slot = slotNow - 2; slot <= slotNow; slot++) {
+    dedupeBytes += await usageOf(keys.dedupeSlot(r, slot));
+    dedupeEntries += await redis.hlen(keys.dedupeSlot(r, slot));
+  }
 }
 const bytesPerCounter = counterBytes / Math.max(1, counterFields);
 const bytesPerDedupe = dedupeBytes / Math.max(1, dedupeEntries);
+// A busy resource: more than 128 ids in one slot turn Redis' compact listpack into a hash table.
+const busyKey = keys.dedupeSlot(randomUUID(), 0);
+for (let j = 0; j < 10_000; j += 1000)
+  await redis.hset(
+    busyKey,
+    Object.fromEntries(
+      Array.from({ length: 1000 }, (_, k) => [
+        `b${j + k}`,
+        `${world.topics.usageEvents}:3:${1_000_000 + j + k}`,
+      ]),
+    ),
+  );
+const bytesPerBusyDedupe = (await usageOf(busyKey)) / 10_000;
+await redis.del(busyKey);
 out(
-  `redis: ${Math.round(bytesPerCounter)} bytes per resource-metric (month + rolling windows), ${Math.round(bytesPerDedupe)} bytes per dedupe entry`,
+  `redis: ${Math.round(bytesPerCounter)} bytes per resource-metric (month + rolling windows), ${Math.round(bytesPerDedupe)} bytes per dedupe entry (${Math.round(bytesPerBusyDedupe)} for a resource with over 128 ids per window)`,
 );
 
 // 5. Latency under load: events at LATENCY_RATE/s, with the evaluator running; alert probes cross a tier.
@@ -278,6 +298,7 @@ const result = {
   ratioToBareConsumer: Number((ingestRate / bareRate).toFixed(2)),
   redisBytesPerResourceMetric: Math.round(bytesPerCounter),
   redisBytesPerDedupeEntry: Math.round(bytesPerDedupe),
+  redisBytesPerDedupeEntryBusyResource: Math.round(bytesPerBusyDedupe),
   latencyLoadEventsPerSecond: Math.round(achievedRate),
   eventToCounterMs: {
     p50: pct(counterLatencies, 50),

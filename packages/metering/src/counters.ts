@@ -8,107 +8,236 @@ import {
   DAY,
   FINE_BUCKET,
   FINE_KEEP,
+  hourOf,
   type MonthPeriod,
   monthOf,
 } from './period.ts';
 
 const countScript = readFileSync(new URL('./count.lua', import.meta.url), 'utf8');
 
-export interface CountableEvent {
-  offset: string;
-  id: string;
-  metric: string;
-  quantity: number;
-  timestamp: number;
+/** A dedupe slot outlives its second window by this much, for clocks of ingestor processes that differ. */
+const DEDUPE_SLACK_MS = 60_000;
+
+/** One resource's events from one partition, in offset order, as parallel arrays: the hot path keeps
+ * no object per event (a batch's events live across its Redis and Postgres round trips, and objects
+ * that survive a young-generation collection are what made the ingestor spend a third of its time in GC). */
+export class ResourceEvents {
+  readonly ids: string[] = [];
+  readonly offsets: string[] = [];
+  readonly metrics: string[] = [];
+  readonly quantities: number[] = [];
+  readonly timestamps: number[] = [];
+  /** where each event came from (the caller's index, e.g. into its batch) */
+  readonly refs: number[] = [];
+
+  push(id: string, offset: string, metric: string, quantity: number, timestamp: number, ref = 0): void {
+    this.ids.push(id);
+    this.offsets.push(offset);
+    this.metrics.push(metric);
+    this.quantities.push(quantity);
+    this.timestamps.push(timestamp);
+    this.refs.push(ref);
+  }
+
+  get length(): number {
+    return this.ids.length;
+  }
+
+  /** The events at the given positions, in order. */
+  pick(positions: number[]): ResourceEvents {
+    const out = new ResourceEvents();
+    for (const i of positions)
+      out.push(
+        this.ids[i]!,
+        this.offsets[i]!,
+        this.metrics[i]!,
+        this.quantities[i]!,
+        this.timestamps[i]!,
+        this.refs[i]!,
+      );
+    return out;
+  }
 }
 
-export type CountOutcome = 'counted' | 'counted-before' | 'duplicate';
+/** The events of one metric in one 5-minute bucket, on one side of the ledger watermark. */
+export interface CountedGroup {
+  metric: string;
+  periodKey: string;
+  /** the UTC hour of the bucket (the ledger's row) */
+  hour: number;
+  /** false when the ledger already holds these offsets (a redelivery below the ledger's watermark) */
+  ledgerNew: boolean;
+  /** events of the group that exist (counted now, or by an earlier delivery of the same record) */
+  events: number;
+  /** their summed quantity */
+  quantity: number;
+  /** the oldest event timestamp of the group */
+  oldest: number;
+}
 
 export interface CountResult {
-  /** per event, in input order */
-  outcomes: CountOutcome[];
+  counted: number;
+  /** redeliveries of records that were counted before */
+  countedBefore: number;
+  /** producer retries of ids already counted */
+  duplicates: number;
+  groups: CountedGroup[];
   /** new totals of every (period, metric) the events touched */
   totals: { periodKey: string; metric: string; used: number }[];
 }
 
 export interface CounterSettings {
-  /** how long a producer retry with the same (resourceId, id) is recognised */
+  /** how long a producer retry with the same (resourceId, id) is recognised, at least */
   dedupeWindowSeconds: number;
   /** how long a period's counters are kept after the period ends */
   periodRetentionDays: number;
 }
 
-const outcomeOf: Record<string, CountOutcome> = { '1': 'counted', '2': 'counted-before', '0': 'duplicate' };
+interface Group {
+  metric: string;
+  fineStart: number;
+  ledgerNew: boolean;
+  oldest: number;
+}
 
 /** The hot per-resource counters in Redis: calendar-month totals per metric, rolling windows,
  * dedupe state. Redis is a cache of the ledger: recount rebuilds it. */
 export class CounterStore {
+  private readonly slotMs: number;
+
   constructor(
     private readonly redis: Redis,
     private readonly settings: CounterSettings,
   ) {
     redis.defineCommand('meterlineCount', { lua: countScript });
+    this.slotMs = settings.dedupeWindowSeconds * 1000;
   }
 
-  /** Applies one resource's events from one partition, in offset order. Atomic per call. */
+  /** Applies one resource's events from one partition (`partitionField` = "topic:partition"), in offset
+   * order, in one atomic Redis call. Events at offsets below `ledgerFrom` are already in the ledger:
+   * their groups come back with `ledgerNew` false. */
   async count(
     resourceId: string,
     partitionField: string,
-    events: CountableEvent[],
+    events: ResourceEvents,
     now: number,
+    ledgerFrom = 0,
   ): Promise<CountResult> {
-    const targets: { key: string; kind: 'h' | 's'; ttl: number }[] = [];
+    const n = events.length;
+    // Groups: one per (metric, 5-minute bucket, ledger side); the script sums per group, so per-event
+    // work stays in the script's loop and everything else is per group.
+    const groups: Group[] = [];
+    const groupOf = new Map<string, Map<number, number>>();
+    const eventGroup: number[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const metric = events.metrics[i]!;
+      const ts = events.timestamps[i]!;
+      const fineStart = ts - (ts % FINE_BUCKET);
+      const ledgerNew = Number(events.offsets[i]) >= ledgerFrom;
+      const slot = ledgerNew ? fineStart + 1 : fineStart;
+      let byBucket = groupOf.get(metric);
+      if (!byBucket) {
+        byBucket = new Map();
+        groupOf.set(metric, byBucket);
+      }
+      let gi = byBucket.get(slot);
+      if (gi === undefined) {
+        groups.push({ metric, fineStart, ledgerNew, oldest: ts });
+        gi = groups.length;
+        byBucket.set(slot, gi);
+      } else {
+        const g = groups[gi - 1]!;
+        if (ts < g.oldest) g.oldest = ts;
+      }
+      eventGroup[i] = gi;
+    }
+
+    const targetKeys: string[] = [];
+    const targetSpecs: (string | number)[] = [];
     const index = new Map<string, number>();
     const periodKeyOfTarget = new Map<number, string>();
     const target = (key: string, kind: 'h' | 's', ttl: number) => {
       let i = index.get(key);
       if (i === undefined) {
-        targets.push({ key, kind, ttl });
-        i = targets.length;
+        targetKeys.push(key);
+        targetSpecs.push(kind, ttl);
+        i = targetKeys.length;
         index.set(key, i);
       }
       return i;
     };
-    const perEvent: (string | number)[] = [];
-    for (const e of events) {
-      const period = monthOf(e.timestamp);
+    const groupSpecs: (string | number)[] = [];
+    for (const g of groups) {
+      const period = monthOf(g.fineStart);
       const pt = target(keys.period(resourceId, period.key), 'h', this.periodTtl(period, now));
       periodKeyOfTarget.set(pt, period.key);
-      const fineStart = bucketStart(e.timestamp, FINE_BUCKET);
-      const coarseStart = bucketStart(e.timestamp, COARSE_BUCKET);
-      const fineTtl = Math.ceil((fineStart + FINE_KEEP - now) / 1000);
+      const coarseStart = bucketStart(g.fineStart, COARSE_BUCKET);
+      const fineTtl = Math.ceil((g.fineStart + FINE_KEEP - now) / 1000);
       const coarseTtl = Math.ceil((coarseStart + COARSE_KEEP - now) / 1000);
-      const ft = fineTtl > 0 ? target(keys.bucket(resourceId, e.metric, 'm5', fineStart), 's', fineTtl) : 0;
+      const ft = fineTtl > 0 ? target(keys.bucket(resourceId, g.metric, 'm5', g.fineStart), 's', fineTtl) : 0;
       const ct =
-        coarseTtl > 0 ? target(keys.bucket(resourceId, e.metric, 'h', coarseStart), 's', coarseTtl) : 0;
-      perEvent.push(e.offset, e.quantity, e.metric, pt, ft, ct);
+        coarseTtl > 0 ? target(keys.bucket(resourceId, g.metric, 'h', coarseStart), 's', coarseTtl) : 0;
+      groupSpecs.push(pt, g.metric, ft, ct);
     }
-    // One flat argument list (numkeys, KEYS..., ARGV...), built without intermediate copies: this runs
-    // once per resource per batch on the hot path.
-    const args: (string | number)[] = [1 + events.length + targets.length, keys.applied(resourceId)];
-    for (const e of events) args.push(keys.dedupe(resourceId, e.id));
-    for (const t of targets) args.push(t.key);
+
+    // Dedupe slots of one window each: the current and the previous slot are checked, new ids go into
+    // the current one, which expires when it stops being the previous one.
+    const slot = Math.floor(now / this.slotMs);
+    // One flat argument list (numkeys, KEYS..., ARGV...): this runs once per resource per batch.
+    const args: (string | number)[] = [
+      3 + targetKeys.length,
+      keys.applied(resourceId),
+      keys.dedupeSlot(resourceId, slot),
+      keys.dedupeSlot(resourceId, slot - 1),
+    ];
+    for (const k of targetKeys) args.push(k);
     args.push(
       partitionField,
-      this.settings.dedupeWindowSeconds,
-      events.length,
       this.settings.periodRetentionDays * 86_400 + 62 * 86_400,
-      targets.length,
+      (slot + 2) * this.slotMs + DEDUPE_SLACK_MS,
+      n,
+      targetKeys.length,
+      groups.length,
     );
-    for (const t of targets) args.push(t.kind, t.ttl);
-    for (const v of perEvent) args.push(v);
+    for (const v of targetSpecs) args.push(v);
+    for (const v of groupSpecs) args.push(v);
+    for (let i = 0; i < n; i++) args.push(events.ids[i]!);
+    for (let i = 0; i < n; i++) args.push(events.offsets[i]!);
+    for (let i = 0; i < n; i++) args.push(events.quantities[i]!);
+    for (let i = 0; i < n; i++) args.push(eventGroup[i]!);
     // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds the method at runtime
     const raw = (await (this.redis as any).meterlineCount(args)) as (string | number)[];
-    const flags = String(raw[0]);
+
+    const counted: CountedGroup[] = [];
+    let r = 3;
+    for (const g of groups) {
+      const period = monthOf(g.fineStart);
+      counted.push({
+        metric: g.metric,
+        periodKey: period.key,
+        hour: hourOf(g.fineStart),
+        ledgerNew: g.ledgerNew,
+        events: Number(raw[r]),
+        quantity: Number(raw[r + 1]),
+        oldest: g.oldest,
+      });
+      r += 2;
+    }
     const totals: CountResult['totals'] = [];
-    for (let i = 1; i + 2 < raw.length; i += 3) {
+    for (; r + 2 < raw.length; r += 3) {
       totals.push({
-        periodKey: periodKeyOfTarget.get(Number(raw[i]))!,
-        metric: String(raw[i + 1]),
-        used: Number(raw[i + 2]),
+        periodKey: periodKeyOfTarget.get(Number(raw[r]))!,
+        metric: String(raw[r + 1]),
+        used: Number(raw[r + 2]),
       });
     }
-    return { outcomes: [...flags].map((f) => outcomeOf[f]!), totals };
+    return {
+      counted: Number(raw[0]),
+      countedBefore: Number(raw[1]),
+      duplicates: Number(raw[2]),
+      groups: counted,
+      totals,
+    };
   }
 
   private periodTtl(period: MonthPeriod, now: number): number {

@@ -1,8 +1,20 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { isUsageEventV1, readUsageEventV1 } from './avro-usage-event.ts';
 import type { Checked } from './validate.ts';
 
-interface AvroReader {
+interface AvroType {
   fromBuffer(buf: Buffer): unknown;
+  schema?(): unknown;
+}
+
+/** Reads a whole message (Confluent header included). */
+type AvroReader = (message: Buffer) => unknown;
+
+/** The hand-written reader when the writer schema is UsageEvent v1's layout, avsc otherwise. */
+function readerFor(type: AvroType): AvroReader {
+  if (typeof type.schema === 'function' && isUsageEventV1(type.schema()))
+    return (message) => readUsageEventV1(message, 5);
+  return (message) => type.fromBuffer(message.subarray(5));
 }
 
 /** Decodes a usage event's bytes: the Confluent wire format (magic 0, schema id, Avro) or a UTF-8
@@ -58,9 +70,9 @@ export class UsageEventDecoder {
     const missSince = this.unknownIds.get(id);
     if (missSince !== undefined && Date.now() - missSince < 30_000) return null;
     try {
-      const schema = (await this.registry.getSchema(id)) as unknown as AvroReader;
-      this.readers.set(id, schema);
-      return schema;
+      const reader = readerFor((await this.registry.getSchema(id)) as unknown as AvroType);
+      this.readers.set(id, reader);
+      return reader;
     } catch (err) {
       const status = (err as { status?: number }).status;
       if (status === 404 || /not found|40403/i.test(String((err as Error).message))) {
@@ -77,7 +89,7 @@ function decodeAvro(value: Buffer, reader: AvroReader | null): Checked<unknown> 
   if (!reader)
     return { ok: false, reason: 'unknown-schema', error: `schema id ${id} is not in the registry` };
   try {
-    return { ok: true, value: reader.fromBuffer(value.subarray(5)) };
+    return { ok: true, value: reader(value) };
   } catch (err) {
     return {
       ok: false,

@@ -1,14 +1,14 @@
 export type { CounterChange } from './changes.ts';
 export {
-  type CountableEvent,
+  type CountedGroup,
   type CounterSettings,
   CounterStore,
-  type CountOutcome,
   type CountResult,
+  ResourceEvents,
 } from './counters.ts';
 export { UsageEventDecoder } from './decode.ts';
 export { keys } from './keys.ts';
-export { type LedgerEntry, UsageLedger } from './ledger.ts';
+export { type LedgerRow, UsageLedger } from './ledger.ts';
 export { DAY, HOUR, hourOf, type MonthPeriod, monthOf } from './period.ts';
 export { type CounterDifference, findDrift, recount } from './recount.ts';
 export { countsFor, ResourceDirectory, type ResourceInfo } from './resources.ts';

@@ -7,8 +7,9 @@ export const keys = {
   /** string: the window bucket's total for one metric */
   bucket: (resourceId: string, metric: string, size: 'm5' | 'h', start: number) =>
     `${resourceTag(resourceId)}:w:${metric}:${size}:${start}`,
-  /** string: where (topic:partition:offset) the event id was first counted; expires with the dedupe window */
-  dedupe: (resourceId: string, eventId: string) => `${resourceTag(resourceId)}:d:${eventId}`,
+  /** hash: event id -> where (topic:partition:offset) it was counted, for the ids counted in one dedupe
+   * slot (DEDUPE_WINDOW_SECONDS long, numbered from the epoch); expires two slots after it began */
+  dedupeSlot: (resourceId: string, slot: number) => `${resourceTag(resourceId)}:ds:${slot}`,
   /** hash: topic:partition -> highest offset already applied to this resource's counters */
   applied: (resourceId: string) => `${resourceTag(resourceId)}:o`,
   /** hash: the downgrade-block flag, read by the api in one round trip */

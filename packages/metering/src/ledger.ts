@@ -1,72 +1,71 @@
 import { inTransaction, type Pool } from '@meterline/db';
-import { hourOf } from './period.ts';
 
-export interface LedgerEntry {
-  offset: string;
+/** One ledger row's increment: usage of a resource's metric in one UTC hour. */
+export interface LedgerRow {
   resourceId: string;
   metric: string;
-  timestamp: number;
+  hour: number;
   quantity: number;
+  events: number;
 }
 
 /** The durable usage ledger in Postgres: usage per resource, metric and hour. Idempotent per
- * partition: rows at offsets below the stored watermark were written before and are skipped, in the
- * same transaction that moves the watermark. */
+ * partition: a watermark (the next offset not yet recorded) moves in the same transaction as the
+ * rows, and the caller leaves out the events below it (`watermark()` before counting). */
 export class UsageLedger {
   constructor(
     private readonly pool: Pool,
     private readonly consumer: string,
   ) {}
 
-  /** Records the counted events of one batch (offsets firstOffset..lastOffset of a partition). */
+  /** The partition's first offset the ledger does not hold yet. Compared as a double on the hot
+   * path: exact for offsets below 2^53 (9e15 records per partition). */
+  async watermark(topic: string, partition: number): Promise<number> {
+    const { rows } = await this.pool.query<{ next_offset: string }>(
+      'SELECT next_offset FROM ledger_watermarks WHERE consumer = $1 AND topic = $2 AND partition = $3',
+      [this.consumer, topic, partition],
+    );
+    return rows[0] ? Number(rows[0].next_offset) : 0;
+  }
+
+  /** Records the rows of one batch (offsets up to lastOffset of a partition), which hold only events
+   * at or above `from`, the watermark read before the batch was counted. Throws when the watermark has
+   * moved since (another consumer recorded the partition meanwhile): the caller retries the batch. */
   async record(
     topic: string,
     partition: number,
+    from: number,
     lastOffset: string,
-    entries: LedgerEntry[],
+    rows: Iterable<LedgerRow>,
   ): Promise<number> {
+    // Sorted so concurrent writers take row locks in one order.
+    const list = [...rows].sort((a, b) =>
+      a.resourceId === b.resourceId
+        ? a.metric === b.metric
+          ? a.hour - b.hour
+          : a.metric < b.metric
+            ? -1
+            : 1
+        : a.resourceId < b.resourceId
+          ? -1
+          : 1,
+    );
     return inTransaction(this.pool, async (client) => {
       await client.query(
         `INSERT INTO ledger_watermarks (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, 0)
          ON CONFLICT DO NOTHING`,
         [this.consumer, topic, partition],
       );
-      const { rows } = await client.query<{ next_offset: string }>(
+      const { rows: marks } = await client.query<{ next_offset: string }>(
         'SELECT next_offset FROM ledger_watermarks WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE',
         [this.consumer, topic, partition],
       );
-      const watermark = BigInt(rows[0]!.next_offset);
-      const sums = new Map<
-        string,
-        { resourceId: string; metric: string; hour: number; quantity: number; events: number }
-      >();
-      // Compared as doubles on the hot path: exact for offsets below 2^53 (9e15 records per partition).
-      const below = Number(watermark);
-      for (const e of entries) {
-        if (Number(e.offset) < below) continue;
-        const hour = hourOf(e.timestamp);
-        const k = `${e.resourceId}|${e.metric}|${hour}`;
-        const s = sums.get(k);
-        if (s) {
-          s.quantity += e.quantity;
-          s.events += 1;
-        } else {
-          sums.set(k, { resourceId: e.resourceId, metric: e.metric, hour, quantity: e.quantity, events: 1 });
-        }
-      }
-      if (sums.size > 0) {
-        // Sorted so concurrent writers take row locks in one order.
-        const list = [...sums.values()].sort((a, b) =>
-          a.resourceId === b.resourceId
-            ? a.metric === b.metric
-              ? a.hour - b.hour
-              : a.metric < b.metric
-                ? -1
-                : 1
-            : a.resourceId < b.resourceId
-              ? -1
-              : 1,
+      const watermark = BigInt(marks[0]!.next_offset);
+      if (Number(watermark) !== from)
+        throw new Error(
+          `ledger watermark of ${topic}:${partition} moved from ${from} to ${watermark} while the batch was counted`,
         );
+      if (list.length > 0) {
         await client.query(
           `INSERT INTO usage_ledger (resource_id, metric, hour, quantity, events)
            SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::float8[], $5::bigint[])
@@ -88,7 +87,7 @@ export class UsageLedger {
           [this.consumer, topic, partition, next.toString()],
         );
       }
-      return sums.size;
+      return list.length;
     });
   }
 

@@ -1,7 +1,7 @@
 /** Shared pieces of the api's integration tests (not used by the service itself). */
 import { randomUUID } from 'node:crypto';
 import { basicAuthHeader } from '@meterline/heroku';
-import { CounterStore } from '@meterline/metering';
+import { CounterStore, ResourceEvents } from '@meterline/metering';
 import { createLogger } from '@meterline/runtime';
 import type { TestWorld } from '@meterline/test/support';
 import { readApiConfig } from './config.ts';
@@ -104,12 +104,9 @@ export function usageSeeder(world: TestWorld) {
     counters,
     async add(resourceId: string, metric: string, quantity: number, timestamp: number, now = timestamp) {
       offset += 1;
-      await counters.count(
-        resourceId,
-        'test-seed:0',
-        [{ offset: String(offset), id: randomUUID(), metric, quantity, timestamp }],
-        now,
-      );
+      const events = new ResourceEvents();
+      events.push(randomUUID(), String(offset), metric, quantity, timestamp);
+      await counters.count(resourceId, 'test-seed:0', events, now);
     },
   };
 }

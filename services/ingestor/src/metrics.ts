@@ -22,7 +22,7 @@ export function ingestorMetrics(registry: Registry) {
     }),
     lagSeconds: new Histogram({
       name: 'meterline_ingest_lag_seconds',
-      help: 'From the event timestamp to its counter updated',
+      help: 'From the event timestamp to its counter updated: the oldest event of each metric and 5-minute bucket per resource and batch',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),

@@ -1,19 +1,18 @@
 import type { Batch, BatchContext, Message, Producer, Topics } from '@meterline/kafka';
 import { dlqMessage, sendToDlq } from '@meterline/kafka';
 import {
-  type CountableEvent,
   type CounterChange,
   type CounterStore,
   countsFor,
-  type LedgerEntry,
+  type LedgerRow,
   type ResourceDirectory,
+  ResourceEvents,
   type UsageEventDecoder,
   type UsageLedger,
   type ValidationSettings,
   validateUsageEvent,
 } from '@meterline/metering';
 import type { Logger } from '@meterline/runtime';
-import type { UsageEvent } from '@meterline/schemas';
 import type { IngestorMetrics } from '../metrics.ts';
 
 export interface UsageBatchDeps {
@@ -34,77 +33,95 @@ export interface UsageBatchDeps {
 export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: BatchContext): Promise<void> {
   const started = process.hrtime.bigint();
   const now = Date.now();
-  const { topic, partition } = batch;
+  const { topic, partition, messages } = batch;
   const rejected: Message[] = [];
   const reject = (m: Batch['messages'][number], reason: string, error: string) => {
     rejected.push(dlqMessage(m, { topic, partition }, reason, error));
     deps.metrics.dlq.inc({ reason });
   };
+  // Offsets below it are in the ledger already (a redelivery after the ledger step).
+  const ledgerFrom = await deps.ledger.watermark(topic, partition);
 
-  const valid: { offset: string; event: UsageEvent; message: Batch['messages'][number] }[] = [];
-  for (const m of batch.messages) {
+  // Decoded and validated one message at a time into per-resource columns: nothing per event
+  // outlives this loop but the columns.
+  const byResource = new Map<string, ResourceEvents>();
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
     const decoded = deps.decoder.decodeKnown(m.value) ?? (await deps.decoder.decode(m.value));
     if (!decoded.ok) {
       reject(m, decoded.reason, decoded.error);
       continue;
     }
     const checked = validateUsageEvent(decoded.value, now, deps.validation);
-    if (!checked.ok) reject(m, checked.reason, checked.error);
-    else valid.push({ offset: m.offset, event: checked.value, message: m });
+    if (!checked.ok) {
+      reject(m, checked.reason, checked.error);
+      continue;
+    }
+    const e = checked.value;
+    let events = byResource.get(e.resourceId);
+    if (!events) {
+      events = new ResourceEvents();
+      byResource.set(e.resourceId, events);
+    }
+    events.push(e.id, m.offset, e.metric, e.quantity, e.timestamp, i);
   }
 
-  const resources = await deps.directory.getMany(
-    valid.map((v) => v.event.resourceId),
-    now,
-  );
-  const byResource = new Map<string, CountableEvent[]>();
-  for (const v of valid) {
-    const resource = resources.get(v.event.resourceId);
+  const resources = await deps.directory.getMany(byResource.keys(), now);
+  for (const [resourceId, events] of byResource) {
+    const resource = resources.get(resourceId);
     if (!resource) {
-      reject(v.message, 'unknown-resource', `resource ${v.event.resourceId} is not known`);
-      continue;
+      for (const ref of events.refs)
+        reject(messages[ref]!, 'unknown-resource', `resource ${resourceId} is not known`);
+      byResource.delete(resourceId);
+    } else if (resource.state !== 'provisioned') {
+      const keep: number[] = [];
+      for (let i = 0; i < events.length; i++) {
+        if (countsFor(resource, events.timestamps[i]!)) keep.push(i);
+        else
+          reject(
+            messages[events.refs[i]!]!,
+            'resource-not-provisioned',
+            `resource ${resourceId} is ${resource.state}`,
+          );
+      }
+      if (keep.length === 0) byResource.delete(resourceId);
+      else if (keep.length < events.length) byResource.set(resourceId, events.pick(keep));
     }
-    if (!countsFor(resource, v.event.timestamp)) {
-      reject(v.message, 'resource-not-provisioned', `resource ${v.event.resourceId} is ${resource.state}`);
-      continue;
-    }
-    const list = byResource.get(v.event.resourceId) ?? [];
-    list.push({
-      offset: v.offset,
-      id: v.event.id,
-      metric: v.event.metric,
-      quantity: v.event.quantity,
-      timestamp: v.event.timestamp,
-    });
-    byResource.set(v.event.resourceId, list);
   }
   if (!ctx.isCurrent()) return;
 
   const field = `${topic}:${partition}`;
-  const ledgerEntries: LedgerEntry[] = [];
+  const ledgerRows = new Map<string, LedgerRow>();
   const changes: Message[] = [];
-  const counted = { counted: 0, 'counted-before': 0, duplicate: 0 };
+  const outcomes = { counted: 0, 'counted-before': 0, duplicate: 0 };
   await Promise.all(
     [...byResource].map(async ([resourceId, events]) => {
-      const result = await deps.counters.count(resourceId, field, events, now);
+      const result = await deps.counters.count(resourceId, field, events, now, ledgerFrom);
       const countedAt = Date.now();
-      const firstByMetric = new Map<string, number>();
-      result.outcomes.forEach((outcome, i) => {
-        const e = events[i]!;
-        counted[outcome]++;
-        if (outcome === 'duplicate') return;
-        ledgerEntries.push({
-          offset: e.offset,
-          resourceId,
-          metric: e.metric,
-          timestamp: e.timestamp,
-          quantity: e.quantity,
-        });
-        if (outcome === 'counted')
-          deps.metrics.lagSeconds.observe(Math.max(0, countedAt - e.timestamp) / 1000);
-        const k = e.metric;
-        firstByMetric.set(k, Math.min(firstByMetric.get(k) ?? e.timestamp, e.timestamp));
-      });
+      outcomes.counted += result.counted;
+      outcomes['counted-before'] += result.countedBefore;
+      outcomes.duplicate += result.duplicates;
+      const oldestByMetric = new Map<string, number>();
+      for (const g of result.groups) {
+        if (g.events === 0) continue;
+        if (g.ledgerNew) {
+          const k = `${resourceId}|${g.metric}|${g.hour}`;
+          const row = ledgerRows.get(k);
+          if (row) {
+            row.quantity += g.quantity;
+            row.events += g.events;
+          } else
+            ledgerRows.set(k, {
+              resourceId,
+              metric: g.metric,
+              hour: g.hour,
+              quantity: g.quantity,
+              events: g.events,
+            });
+          deps.metrics.lagSeconds.observe(Math.max(0, countedAt - g.oldest) / 1000);
+        }
+        oldestByMetric.set(g.metric, Math.min(oldestByMetric.get(g.metric) ?? g.oldest, g.oldest));
+      }
       const plan = resources.get(resourceId)!.plan;
       for (const t of result.totals) {
         const change: CounterChange = {
@@ -114,19 +131,19 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
           periodKey: t.periodKey,
           used: t.used,
           at: countedAt,
-          firstEventAt: firstByMetric.get(t.metric) ?? countedAt,
+          firstEventAt: oldestByMetric.get(t.metric) ?? countedAt,
         };
         changes.push({ key: resourceId, value: JSON.stringify(change) });
       }
     }),
   );
 
-  await deps.ledger.record(topic, partition, batch.lastOffset(), ledgerEntries);
+  await deps.ledger.record(topic, partition, ledgerFrom, batch.lastOffset(), ledgerRows.values());
   await sendToDlq(deps.producer, deps.topics.dlq, rejected);
   if (changes.length > 0)
     await deps.producer.send({ topic: deps.topics.counters, messages: changes, acks: -1 });
 
-  for (const [outcome, n] of Object.entries(counted)) if (n > 0) deps.metrics.events.inc({ outcome }, n);
+  for (const [outcome, n] of Object.entries(outcomes)) if (n > 0) deps.metrics.events.inc({ outcome }, n);
   if (rejected.length > 0) deps.metrics.events.inc({ outcome: 'dlq' }, rejected.length);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   deps.metrics.batchSeconds.observe(seconds);
@@ -134,7 +151,7 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
     {
       partition,
       offsets: [batch.firstOffset(), batch.lastOffset()],
-      ...counted,
+      ...outcomes,
       dlq: rejected.length,
       ms: Math.round(seconds * 1000),
     },
