@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { serviceNodeArgs } from '../packages/runtime/src/node-args.ts';
 
 // `pnpm start`: runs the four services, settings from the environment (falling back to what
 // `pnpm infra:up` wrote to .infra/env). SIGTERM/SIGINT reach every service, which shut down in
@@ -26,11 +27,15 @@ const exits: Promise<[string, number | null]>[] = [];
 const width = Math.max(...services.map((s) => s.length));
 
 for (const name of services) {
-  const child = spawn(process.execPath, ['--import', 'tsx', `services/${name}/src/main.ts`], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...serviceNodeArgs(name), '--import', 'tsx', `services/${name}/src/main.ts`],
+    {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.set(name, child);
   const prefix = `${name.padEnd(width)} | `;
   for (const stream of [child.stdout, child.stderr]) {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { serviceNodeArgs } from '@meterline/runtime';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -15,7 +16,11 @@ export interface ServiceProcess {
 /** Starts a service entry point (e.g. 'services/ingestor/src/main.ts') as its own process. */
 export function startServiceProcess(entry: string, env: Record<string, string>): ServiceProcess {
   // SERVICE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the services of a test or bench.
-  const nodeArgs = process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const service = /services\/([^/]+)\//.exec(entry)?.[1] ?? '';
+  const nodeArgs = [
+    ...serviceNodeArgs(service),
+    ...(process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+  ];
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
     cwd: repoRoot,
     // info level at least: `started()` waits for the service's "<name> started" line.

@@ -106,7 +106,7 @@ class Reader {
     const len = this.long();
     const end = this.pos + len;
     if (len < 0 || end > this.buf.length) throw new Error('truncated buffer');
-    const s = this.buf.toString('utf8', this.pos, end);
+    const s = utf8(this.buf, this.pos, end);
     this.pos = end;
     return s;
   }
@@ -118,3 +118,7 @@ class Reader {
     return v;
   }
 }
+
+// Buffer#utf8Slice: what toString('utf8', start, end) calls after checking its arguments (checked here).
+const utf8 = (buf: Buffer, start: number, end: number): string =>
+  (buf as unknown as { utf8Slice(start: number, end: number): string }).utf8Slice(start, end);

@@ -98,6 +98,8 @@ interface Group {
   fineStart: number;
   ledgerNew: boolean;
   oldest: number;
+  events: number;
+  quantity: number;
 }
 
 /** The hot per-resource counters in Redis: calendar-month totals per metric, rolling windows,
@@ -129,11 +131,13 @@ export class CounterStore {
     const groups: Group[] = [];
     const groupOf = new Map<string, Map<number, number>>();
     const eventGroup: number[] = new Array(n);
+    const allLedgerNew = Number(events.offsets[0]) >= ledgerFrom;
     for (let i = 0; i < n; i++) {
       const metric = events.metrics[i]!;
       const ts = events.timestamps[i]!;
       const fineStart = ts - (ts % FINE_BUCKET);
-      const ledgerNew = Number(events.offsets[i]) >= ledgerFrom;
+      // Offsets only rise within a call: compared only when the call starts below the watermark.
+      const ledgerNew = allLedgerNew || Number(events.offsets[i]) >= ledgerFrom;
       const slot = ledgerNew ? fineStart + 1 : fineStart;
       let byBucket = groupOf.get(metric);
       if (!byBucket) {
@@ -141,13 +145,16 @@ export class CounterStore {
         groupOf.set(metric, byBucket);
       }
       let gi = byBucket.get(slot);
+      const quantity = events.quantities[i]!;
       if (gi === undefined) {
-        groups.push({ metric, fineStart, ledgerNew, oldest: ts });
+        groups.push({ metric, fineStart, ledgerNew, oldest: ts, events: 1, quantity });
         gi = groups.length;
         byBucket.set(slot, gi);
       } else {
         const g = groups[gi - 1]!;
         if (ts < g.oldest) g.oldest = ts;
+        g.events++;
+        g.quantity += quantity;
       }
       eventGroup[i] = gi;
     }
@@ -177,11 +184,11 @@ export class CounterStore {
       const ft = fineTtl > 0 ? target(keys.bucket(resourceId, g.metric, 'm5', g.fineStart), 's', fineTtl) : 0;
       const ct =
         coarseTtl > 0 ? target(keys.bucket(resourceId, g.metric, 'h', coarseStart), 's', coarseTtl) : 0;
-      groupSpecs.push(pt, g.metric, ft, ct);
+      groupSpecs.push(pt, g.metric, ft, ct, g.events, g.quantity);
     }
 
-    // Dedupe slots of one window each: the current and the previous slot are checked, new ids go into
-    // the current one, which expires when it stops being the previous one.
+    // Dedupe slots of one window each: the current and the previous slot are checked, ids go into the
+    // current one, which expires when it stops being the previous one.
     const slot = Math.floor(now / this.slotMs);
     // One flat argument list (numkeys, KEYS..., ARGV...): this runs once per resource per batch.
     const args: (string | number)[] = [
@@ -198,30 +205,40 @@ export class CounterStore {
       n,
       targetKeys.length,
       groups.length,
+      ledgerFrom,
+      events.offsets[0]!,
+      events.offsets[n - 1]!,
     );
     for (const v of targetSpecs) args.push(v);
     for (const v of groupSpecs) args.push(v);
-    for (let i = 0; i < n; i++) args.push(events.ids[i]!);
-    for (let i = 0; i < n; i++) args.push(events.offsets[i]!);
-    for (let i = 0; i < n; i++) args.push(events.quantities[i]!);
-    for (let i = 0; i < n; i++) args.push(eventGroup[i]!);
+    args.push(events.offsets.join(','), events.quantities.join(','), eventGroup.join(','), 'j');
     // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds the method at runtime
-    const raw = (await (this.redis as any).meterlineCount(args)) as (string | number)[];
+    const script = (this.redis as any).meterlineCount.bind(this.redis) as (
+      a: (string | number)[],
+    ) => Promise<(string | number)[]>;
+    let raw = await script([...args, events.ids.join('\n')]);
+    if (Number(raw[0]) === -1) {
+      // An id holds a newline: the ids go one argument each.
+      args[args.length - 1] = 'a';
+      raw = await script([...args, ...events.ids]);
+    }
 
+    // exact: every event counted now, the groups stand as sent; otherwise the script says per group
+    // how many events exist (counted now or before) and their quantity.
+    const exact = Number(raw[3]) === 1;
     const counted: CountedGroup[] = [];
-    let r = 3;
+    let r = 4;
     for (const g of groups) {
-      const period = monthOf(g.fineStart);
       counted.push({
         metric: g.metric,
-        periodKey: period.key,
+        periodKey: monthOf(g.fineStart).key,
         hour: hourOf(g.fineStart),
         ledgerNew: g.ledgerNew,
-        events: Number(raw[r]),
-        quantity: Number(raw[r + 1]),
+        events: exact ? g.events : Number(raw[r]),
+        quantity: exact ? g.quantity : Number(raw[r + 1]),
         oldest: g.oldest,
       });
-      r += 2;
+      if (!exact) r += 2;
     }
     const totals: CountResult['totals'] = [];
     for (; r + 2 < raw.length; r += 3) {

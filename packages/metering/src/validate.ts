@@ -32,6 +32,26 @@ export const defaultValidation: ValidationSettings = {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const METRIC = /^[a-z][a-z0-9_.]{0,63}$/;
 
+/** Strings already found valid, so a resource id or metric that repeats is checked once (a set lookup
+ * costs less than the regular expression). Bounded: cleared when full. */
+class Accepted {
+  private readonly seen = new Set<string>();
+  constructor(
+    private readonly test: (s: string) => boolean,
+    private readonly max: number,
+  ) {}
+  has(s: string): boolean {
+    if (this.seen.has(s)) return true;
+    if (!this.test(s)) return false;
+    if (this.seen.size >= this.max) this.seen.clear();
+    this.seen.add(s);
+    return true;
+  }
+}
+/** lower-case resource uuids (an upper-case one is valid, and normalised, but not remembered) */
+const lowerUuids = new Accepted((s) => UUID.test(s) && s === s.toLowerCase(), 200_000);
+const validMetrics = new Accepted((s) => METRIC.test(s), 10_000);
+
 const reject = (reason: RejectReason, error: string): Checked<never> => ({ ok: false, reason, error });
 
 /** Checks the fields of a decoded event (Avro record or JSON object) and the time rules. The
@@ -44,10 +64,12 @@ export function validateUsageEvent(raw: unknown, now: number, s: ValidationSetti
   if (typeof r.id !== 'string' || r.id.length === 0 || r.id.length > 200) {
     return reject('invalid-field', 'id must be a non-empty string of at most 200 characters');
   }
-  if (typeof r.resourceId !== 'string' || !UUID.test(r.resourceId)) {
+  if (typeof r.resourceId !== 'string') return reject('invalid-field', 'resourceId must be a resource uuid');
+  const lowerCase = lowerUuids.has(r.resourceId);
+  if (!lowerCase && !UUID.test(r.resourceId)) {
     return reject('invalid-field', 'resourceId must be a resource uuid');
   }
-  if (typeof r.metric !== 'string' || !METRIC.test(r.metric)) {
+  if (typeof r.metric !== 'string' || !validMetrics.has(r.metric)) {
     return reject('invalid-field', 'metric must match [a-z][a-z0-9_.]{0,63}');
   }
   if (typeof r.quantity !== 'number') {
@@ -89,7 +111,7 @@ export function validateUsageEvent(raw: unknown, now: number, s: ValidationSetti
     ok: true,
     value: {
       id: r.id,
-      resourceId: r.resourceId.toLowerCase(),
+      resourceId: lowerCase ? r.resourceId : r.resourceId.toLowerCase(),
       metric: r.metric,
       quantity: r.quantity,
       timestamp,

@@ -3,6 +3,7 @@ export { ConfigError, type ConfigReader, configReader } from './config.ts';
 export { backoffMs, isRetryable, PermanentError, sleep } from './errors.ts';
 export { createLogger, type Logger } from './log.ts';
 export { runService } from './main.ts';
+export { serviceNodeArgs } from './node-args.ts';
 export {
   createMetricsRegistry,
   handleOpsRequest,

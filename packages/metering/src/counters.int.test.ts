@@ -1,0 +1,104 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createRedis, type Redis } from '@meterline/redis';
+import { serviceUrls } from '@meterline/test/support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CounterStore, ResourceEvents } from './counters.ts';
+import { keys } from './keys.ts';
+import { monthOf } from './period.ts';
+
+// The atomic Redis step on the real Redis: each path of count.lua.
+const WINDOW_S = 60;
+const FIELD = 'usage.events.v1:0';
+
+describe('CounterStore.count on the real Redis', () => {
+  let redis: Redis;
+  let counters: CounterStore;
+  beforeAll(async () => {
+    redis = createRedis((await serviceUrls()).redisUrl, {
+      keyPrefix: `t:counters_${randomBytes(4).toString('hex')}:`,
+    });
+    counters = new CounterStore(redis, { dedupeWindowSeconds: WINDOW_S, periodRetentionDays: 62 });
+  });
+  afterAll(async () => redis?.quit());
+
+  // Real time: dedupe slots expire at absolute times.
+  const now = Date.now();
+  const batch = (...events: [id: string, offset: number, quantity?: number, metric?: string][]) => {
+    const out = new ResourceEvents();
+    for (const [id, offset, quantity = 1, metric = 'api_calls'] of events)
+      out.push(id, String(offset), metric, quantity, now - 1000);
+    return out;
+  };
+  const used = async (r: string) => (await counters.periodUsage(r, monthOf(now).key)).api_calls ?? 0;
+
+  it('counts new events at once, and sums them per metric and 5-minute group for the ledger', async () => {
+    const r = randomUUID();
+    const events = batch(['a', 1, 2], ['b', 2, 3], ['c', 3, 0.5, 'storage_gb']);
+    const result = await counters.count(r, FIELD, events, now);
+    expect([result.counted, result.countedBefore, result.duplicates]).toEqual([3, 0, 0]);
+    expect(result.groups.map((g) => [g.metric, g.events, g.quantity, g.ledgerNew])).toEqual([
+      ['api_calls', 2, 5, true],
+      ['storage_gb', 1, 0.5, true],
+    ]);
+    expect(await used(r)).toBe(5);
+    expect(result.totals).toContainEqual({ periodKey: monthOf(now).key, metric: 'api_calls', used: 5 });
+  });
+
+  it('counts an id once when it comes twice in one call, and once more in a later call', async () => {
+    const r = randomUUID();
+    const first = await counters.count(r, FIELD, batch(['a', 1, 2], ['a', 2, 2], ['b', 3, 1]), now);
+    expect([first.counted, first.duplicates]).toEqual([2, 1]);
+    expect(first.groups[0]).toMatchObject({ events: 2, quantity: 3 });
+    const retry = await counters.count(r, FIELD, batch(['a', 4, 2], ['c', 5, 1]), now + 1000);
+    expect([retry.counted, retry.duplicates]).toEqual([1, 1]);
+    expect(await used(r)).toBe(4);
+  });
+
+  it('remembers an id into the next dedupe slot, and no longer than two', async () => {
+    const r = randomUUID();
+    const slotStart = Math.floor(now / (WINDOW_S * 1000)) * WINDOW_S * 1000;
+    await counters.count(r, FIELD, batch(['a', 1]), slotStart + WINDOW_S * 1000 - 1);
+    const nextSlot = await counters.count(r, FIELD, batch(['a', 2]), slotStart + 2 * WINDOW_S * 1000 - 1);
+    expect(nextSlot.duplicates).toBe(1);
+    // Nothing checks a slot two windows old: the id counts again (the window is a lower bound).
+    const later = await counters.count(r, FIELD, batch(['a', 3]), slotStart + 3 * WINDOW_S * 1000 + 1);
+    expect(later.counted).toBe(1);
+    const slot = Math.floor(slotStart / (WINDOW_S * 1000));
+    expect(await redis.pttl(keys.dedupeSlot(r, slot + 3))).toBeGreaterThan(2 * WINDOW_S * 1000);
+  });
+
+  it('never counts a redelivered record again, and tells the ledger which of them had counted', async () => {
+    const r = randomUUID();
+    const events = batch(['a', 10, 1], ['a', 11, 1], ['b', 12, 1]);
+    const first = await counters.count(r, FIELD, events, now);
+    expect([first.counted, first.duplicates]).toEqual([2, 1]);
+    // The same records again (a crash before the offset commit): nothing counts; offsets 10 and 12
+    // counted before, 11 was a producer retry and stays out of the ledger.
+    const again = await counters.count(r, FIELD, events, now + 500);
+    expect([again.counted, again.countedBefore, again.duplicates]).toEqual([0, 2, 1]);
+    expect(again.groups[0]).toMatchObject({ events: 2, quantity: 2 });
+    expect(await used(r)).toBe(2);
+    // Once the ledger holds those offsets (its watermark passed them), their groups say so.
+    const late = await counters.count(r, FIELD, events, now + 600, 13);
+    expect(late.groups.every((g) => !g.ledgerNew)).toBe(true);
+    expect(await used(r)).toBe(2);
+  });
+
+  it('takes ids that hold newlines, one argument each', async () => {
+    const r = randomUUID();
+    const tricky = await counters.count(r, FIELD, batch(['x\n', 1], ['\ny', 2], ['x', 3], ['y', 4]), now);
+    expect([tricky.counted, tricky.duplicates]).toEqual([4, 0]);
+    const again = await counters.count(r, FIELD, batch(['x\n', 5], ['y', 6]), now);
+    expect([again.counted, again.duplicates]).toEqual([0, 2]);
+    expect(await used(r)).toBe(4);
+  });
+
+  it('counts a batch larger than one Lua unpack', async () => {
+    const r = randomUUID();
+    const events = new ResourceEvents();
+    for (let i = 0; i < 5000; i++) events.push(`e${i % 4500}`, String(i), 'api_calls', 1, now - 1000);
+    const result = await counters.count(r, FIELD, events, now);
+    expect([result.counted, result.duplicates]).toEqual([4500, 500]);
+    expect(await used(r)).toBe(4500);
+  });
+});
