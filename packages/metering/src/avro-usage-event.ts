@@ -55,7 +55,7 @@ export function readUsageEventV1(buf: Buffer, start: number): AvroUsageEvent {
   const r = new Reader(buf, start);
   const id = r.string();
   const resourceId = r.string();
-  const metric = r.string();
+  const metric = r.metric();
   const quantity = r.double();
   const timestamp = r.long();
   const branch = r.long();
@@ -111,6 +111,29 @@ class Reader {
     return s;
   }
 
+  /** A metric name: one of a handful, so the string of equal bytes seen before is reused (events of a
+   * batch wait for Redis holding their metric; one shared string instead of one each). */
+  metric(): string {
+    const len = this.long();
+    const start = this.pos;
+    const end = start + len;
+    if (len < 0 || end > this.buf.length) throw new Error('truncated buffer');
+    this.pos = end;
+    for (const known of recentMetrics) {
+      const b = known.bytes;
+      if (b.length !== len) continue;
+      let i = 0;
+      while (i < len && b[i] === this.buf[start + i]) i++;
+      if (i === len) return known.value;
+    }
+    const value = utf8(this.buf, start, end);
+    if (len <= 64) {
+      if (recentMetrics.length >= 16) recentMetrics.pop();
+      recentMetrics.unshift({ bytes: Buffer.from(this.buf.subarray(start, end)), value });
+    }
+    return value;
+  }
+
   double(): number {
     if (this.pos + 8 > this.buf.length) throw new Error('truncated buffer');
     const v = this.buf.readDoubleLE(this.pos);
@@ -122,3 +145,5 @@ class Reader {
 // Buffer#utf8Slice: what toString('utf8', start, end) calls after checking its arguments (checked here).
 const utf8 = (buf: Buffer, start: number, end: number): string =>
   (buf as unknown as { utf8Slice(start: number, end: number): string }).utf8Slice(start, end);
+
+const recentMetrics: { bytes: Buffer; value: string }[] = [];

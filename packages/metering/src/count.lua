@@ -1,177 +1,196 @@
--- Counts one resource's events from one Kafka partition, atomically: dedupe and increment in one step.
--- Built by counters.ts; every key shares the resource's hash tag.
+-- Counts the events of several resources from one Kafka partition, atomically: dedupe and increment in
+-- one step. Built by counters.ts; every key of the call shares one hash tag (the resources' shard), so it
+-- runs unchanged on Redis Cluster.
 --
--- KEYS[1]              applied-offsets hash of the resource: "topic:partition" -> highest offset applied,
---                      "topic:partition|d" -> offsets (comma-separated) that were producer retries and may
---                      not be in the ledger yet
--- KEYS[2], KEYS[3]     dedupe sets (event ids) of the current and the previous dedupe slot: an id is
---                      remembered for at least one window after it counted
--- KEYS[4 ..]           targets (period hashes and window buckets), referenced by index below
--- ARGV[1] partition field ("topic:partition"), ARGV[2] applied-hash ttl (s), ARGV[3] expire-at of the
--- current dedupe slot (unix ms), ARGV[4] n events, ARGV[5] t targets, ARGV[6] g groups, ARGV[7] the
--- ledger's watermark (offsets below it are in the ledger), ARGV[8] the first and ARGV[9] the last offset,
--- then per target: kind ('h' hash / 's' string), ttl seconds (0 = none);
--- then per group (events of one metric and one 5-minute bucket, on one side of the ledger watermark):
---   period target, metric, fine target (0 = none), coarse target (0 = none), events, summed quantity;
--- then three comma-separated lists of n values each, in offset order: offsets, quantities, group numbers
--- (read only when some event is not simply new); then 'j' and the n event ids joined by newlines, or 'a'
--- and the n ids as arguments (when an id holds a newline; the client encodes arguments one by one, so a
--- joined list costs it far less).
+-- Per resource, its keys (KEYS[base + ...]):
+--   +1  applied-offsets hash: "topic:partition" -> highest offset applied; "topic:partition|d" ->
+--       offsets (comma-separated) that were producer retries and may not be in the ledger yet
+--   +2, +3  dedupe sets (event ids) of the current and the previous dedupe slot: an id is remembered for
+--       at least one window after it counted
+--   +4 ..   targets (period hashes and window buckets), referenced by index below
+-- ARGV[1] r resources, ARGV[2] partition field ("topic:partition"), ARGV[3] applied-hash ttl (s),
+-- ARGV[4] expire-at of the current dedupe slot (unix ms), ARGV[5] the ledger's watermark (offsets below
+-- it are in the ledger); then per resource:
+--   key base, n events, t targets, g groups, first offset, last offset;
+--   per target: kind ('h' hash / 's' string), ttl seconds (0 = none);
+--   per group (events of one metric and one 5-minute bucket, on one side of the ledger watermark):
+--     period target, metric, fine target (0 = none), coarse target (0 = none), events, summed quantity;
+--   three comma-separated lists of n values each, in offset order: offsets, quantities, group numbers
+--   (read only when some event is not simply new);
+--   'j' and the n event ids joined by newlines, or 'a' and the n ids as arguments (when an id holds a
+--   newline; the client encodes arguments one by one, so a joined list costs it far less).
 --
--- Returns { -1 } when the joined ids were not n (one held a newline): nothing was written, send them
--- as arguments. Otherwise { counted, countedBefore, duplicates, exact, [per group: events then quantity for the ledger
--- (counted now or by an earlier delivery of the same record), when exact is 0], then target/metric/total
--- triples of every period hash the events touched }. exact = 1 means every event counted now, so the
--- ledger takes the groups as sent.
-local field = ARGV[1]
-local appliedTtl = tonumber(ARGV[2])
-local slotExpireAt = ARGV[3]
-local n = tonumber(ARGV[4])
-local t = tonumber(ARGV[5])
-local g = tonumber(ARGV[6])
-local ledgerFrom = tonumber(ARGV[7])
-local firstOffset, lastOffset = tonumber(ARGV[8]), tonumber(ARGV[9])
-local targetKind, targetTtl = {}, {}
-local a = 10
-for i = 1, t do
-  targetKind[i] = ARGV[a]; targetTtl[i] = tonumber(ARGV[a + 1]); a = a + 2
-end
-local groupPeriod, groupMetric, groupFine, groupCoarse, groupN, groupQty = {}, {}, {}, {}, {}, {}
-for i = 1, g do
-  groupPeriod[i] = tonumber(ARGV[a]); groupMetric[i] = ARGV[a + 1]
-  groupFine[i] = tonumber(ARGV[a + 2]); groupCoarse[i] = tonumber(ARGV[a + 3])
-  groupN[i] = tonumber(ARGV[a + 4]); groupQty[i] = tonumber(ARGV[a + 5])
-  a = a + 6
-end
-local offsetList, quantityList, groupList = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-local ids = {}
-if ARGV[a + 3] == 'j' then
-  -- n non-empty parts with n - 1 newlines between them means no id held a newline.
-  local i, bytes = 0, 0
-  for id in string.gmatch(ARGV[a + 4], '[^\n]+') do i = i + 1; ids[i] = id; bytes = bytes + #id end
-  if i ~= n or bytes + n - 1 ~= #ARGV[a + 4] then return { -1 } end
-else
-  for i = 1, n do ids[i] = ARGV[a + 3 + i] end
-end
-local T = 3 -- KEYS[T + i] is target i
+-- Returns { -1, i } when the joined ids of the i-th resource were not n ids (one held a newline): nothing
+-- was written; send that resource's ids as arguments. Otherwise, per resource: counted, countedBefore,
+-- duplicates, exact, [per group: events then quantity for the ledger (counted now or by an earlier
+-- delivery of the same record), when exact is 0], the number of totals, then target/metric/total triples
+-- of every period hash the events touched. exact = 1 means every event counted now, so the ledger takes
+-- the groups as sent.
+local resources = tonumber(ARGV[1])
+local field = ARGV[2]
+local appliedTtl = tonumber(ARGV[3])
+local slotExpireAt = ARGV[4]
+local ledgerFrom = tonumber(ARGV[5])
+local dupField = field .. '|d'
 local CHUNK = 2000 -- Lua's unpack has a small stack
 
--- Which ids either dedupe slot holds already (native bulk lookups; the loop only scans the answers).
-local known = {}
-local anyKnown = false
-for s = 2, 3 do
-  for from = 1, n, CHUNK do
-    local to = math.min(n, from + CHUNK - 1)
-    local got = redis.call('SMISMEMBER', KEYS[s], unpack(ids, from, to))
-    for j = 1, #got do
-      if got[j] == 1 then known[from + j - 1] = true; anyKnown = true end
+local function split(list)
+  local out, i = {}, 0
+  for v in string.gmatch(list, '[^,]+') do i = i + 1; out[i] = v end
+  return out
+end
+
+-- First pass, no writes: read every resource's arguments.
+local specs = {}
+local a = 6
+for r = 1, resources do
+  local s = { base = tonumber(ARGV[a]), n = tonumber(ARGV[a + 1]), t = tonumber(ARGV[a + 2]),
+    g = tonumber(ARGV[a + 3]), firstOffset = tonumber(ARGV[a + 4]), lastOffset = ARGV[a + 5] }
+  a = a + 6
+  s.targetTtl = {}
+  for i = 1, s.t do s.targetTtl[i] = tonumber(ARGV[a + 1]); a = a + 2 end
+  s.period, s.metric, s.fine, s.coarse, s.groupN, s.groupQty = {}, {}, {}, {}, {}, {}
+  for i = 1, s.g do
+    s.period[i] = tonumber(ARGV[a]); s.metric[i] = ARGV[a + 1]
+    s.fine[i] = tonumber(ARGV[a + 2]); s.coarse[i] = tonumber(ARGV[a + 3])
+    s.groupN[i] = tonumber(ARGV[a + 4]); s.groupQty[i] = tonumber(ARGV[a + 5])
+    a = a + 6
+  end
+  s.offsetList, s.quantityList, s.groupList = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local ids = {}
+  if ARGV[a + 3] == 'j' then
+    -- n non-empty parts with n - 1 newlines between them means no id held a newline.
+    local i, bytes = 0, 0
+    for id in string.gmatch(ARGV[a + 4], '[^\n]+') do i = i + 1; ids[i] = id; bytes = bytes + #id end
+    if i ~= s.n or bytes + s.n - 1 ~= #ARGV[a + 4] then return { -1, r } end
+    a = a + 5
+  else
+    for i = 1, s.n do ids[i] = ARGV[a + 3 + i] end
+    a = a + 4 + s.n
+  end
+  s.ids = ids
+  specs[r] = s
+end
+
+local function count(s)
+  local n, g, ids = s.n, s.g, s.ids
+  local KA, KC, KP, T = KEYS[s.base + 1], KEYS[s.base + 2], KEYS[s.base + 3], s.base + 3
+  -- Which ids either dedupe slot holds already (native bulk lookups; the loop only scans the answers).
+  local known = {}
+  local anyKnown = false
+  for _, key in ipairs({ KC, KP }) do
+    for from = 1, n, CHUNK do
+      local got = redis.call('SMISMEMBER', key, unpack(ids, from, math.min(n, from + CHUNK - 1)))
+      for j = 1, #got do
+        if got[j] == 1 then known[from + j - 1] = true; anyKnown = true end
+      end
     end
   end
-end
-local added = 0
-for from = 1, n, CHUNK do
-  added = added + redis.call('SADD', KEYS[2], unpack(ids, from, math.min(n, from + CHUNK - 1)))
-end
-redis.call('PEXPIREAT', KEYS[2], slotExpireAt)
+  local added = 0
+  for from = 1, n, CHUNK do
+    added = added + redis.call('SADD', KC, unpack(ids, from, math.min(n, from + CHUNK - 1)))
+  end
+  redis.call('PEXPIREAT', KC, slotExpireAt)
 
-local applied = tonumber(redis.call('HGET', KEYS[1], field) or '-1')
-local dupField = field .. '|d'
-local counted, countedBefore, duplicates = 0, 0, 0
-local exact = 1
-local ledgerQty, ledgerN = groupQty, groupN
-if firstOffset <= applied or anyKnown or added < n then
-  -- Not simply new: a redelivery, a producer retry, or the same id twice in this call. Per event.
-  exact = 0
-  local function split(list)
-    local out, i = {}, 0
-    for v in string.gmatch(list, '[^,]+') do i = i + 1; out[i] = v end
-    return out
-  end
-  local offsets, quantities, eventGroups = split(offsetList), split(quantityList), split(groupList)
-  -- Producer retries at offsets the ledger may not hold yet: a redelivery of one of them is not
-  -- counted-before. Older ones are dropped.
-  local retries = {}
-  local kept = {}
-  for v in string.gmatch(redis.call('HGET', KEYS[1], dupField) or '', '[^,]+') do
-    if tonumber(v) >= ledgerFrom then retries[v] = true; kept[#kept + 1] = v end
-  end
-  local countedQty = {}
-  ledgerQty, ledgerN = {}, {}
-  for i = 1, g do countedQty[i] = 0; ledgerQty[i] = 0; ledgerN[i] = 0 end
-  local fresh = {}
-  for i = 1, n do
-    local offset = tonumber(offsets[i])
-    local gi = tonumber(eventGroups[i])
-    local id = ids[i]
-    if offset <= applied then
-      -- A redelivery of a record this resource's counters already include: never count again.
-      if retries[offsets[i]] then
+  local applied = tonumber(redis.call('HGET', KA, field) or '-1')
+  local counted, countedBefore, duplicates = 0, 0, 0
+  local exact = 1
+  local groupQty, ledgerQty, ledgerN = s.groupQty, s.groupQty, s.groupN
+  if s.firstOffset <= applied or anyKnown or added < n then
+    -- Not simply new: a redelivery, a producer retry, or the same id twice in this call. Per event.
+    exact = 0
+    local offsets, quantities, eventGroups = split(s.offsetList), split(s.quantityList), split(s.groupList)
+    -- Producer retries at offsets the ledger may not hold yet: a redelivery of one of them is not
+    -- counted-before. Older ones are dropped.
+    local retries, kept = {}, {}
+    for v in string.gmatch(redis.call('HGET', KA, dupField) or '', '[^,]+') do
+      if tonumber(v) >= ledgerFrom then retries[v] = true; kept[#kept + 1] = v end
+    end
+    groupQty, ledgerQty, ledgerN = {}, {}, {}
+    for i = 1, g do groupQty[i] = 0; ledgerQty[i] = 0; ledgerN[i] = 0 end
+    local fresh = {}
+    for i = 1, n do
+      local offset = tonumber(offsets[i])
+      local gi = tonumber(eventGroups[i])
+      local id = ids[i]
+      if offset <= applied then
+        -- A redelivery of a record this resource's counters already include: never count again.
+        if retries[offsets[i]] then
+          duplicates = duplicates + 1
+        else
+          countedBefore = countedBefore + 1
+          local q = tonumber(quantities[i])
+          ledgerQty[gi] = ledgerQty[gi] + q; ledgerN[gi] = ledgerN[gi] + 1
+        end
+      elseif known[i] or fresh[id] then
         duplicates = duplicates + 1
+        if offset >= ledgerFrom then kept[#kept + 1] = offsets[i] end
       else
-        countedBefore = countedBefore + 1
+        fresh[id] = true
+        counted = counted + 1
         local q = tonumber(quantities[i])
+        groupQty[gi] = groupQty[gi] + q
         ledgerQty[gi] = ledgerQty[gi] + q; ledgerN[gi] = ledgerN[gi] + 1
       end
-    elseif known[i] or fresh[id] then
-      duplicates = duplicates + 1
-      if offset >= ledgerFrom then kept[#kept + 1] = offsets[i] end
-    else
-      fresh[id] = true
-      counted = counted + 1
-      local q = tonumber(quantities[i])
-      countedQty[gi] = countedQty[gi] + q
-      ledgerQty[gi] = ledgerQty[gi] + q; ledgerN[gi] = ledgerN[gi] + 1
+    end
+    if #kept > 0 then redis.call('HSET', KA, dupField, table.concat(kept, ','))
+    else redis.call('HDEL', KA, dupField) end
+  else
+    counted = n
+  end
+
+  -- Increments per target. A key's expiry is set when the increment created it (the new total equals
+  -- what was added): one EXPIRE per key's life instead of one per call.
+  local hashAdd, strAdd, touched = {}, {}, {}
+  for i = 1, g do
+    local pkey = s.period[i] .. '|' .. s.metric[i]
+    touched[pkey] = true
+    local q = groupQty[i]
+    if q > 0 then
+      hashAdd[pkey] = (hashAdd[pkey] or 0) + q
+      if s.fine[i] > 0 then strAdd[s.fine[i]] = (strAdd[s.fine[i]] or 0) + q end
+      if s.coarse[i] > 0 then strAdd[s.coarse[i]] = (strAdd[s.coarse[i]] or 0) + q end
     end
   end
-  if #kept > 0 then redis.call('HSET', KEYS[1], dupField, table.concat(kept, ','))
-  else redis.call('HDEL', KEYS[1], dupField) end
-  groupQty = countedQty
-else
-  counted = n
+  local totals = {}
+  for pkey, q in pairs(hashAdd) do
+    local sep = string.find(pkey, '|', 1, true)
+    local ti = tonumber(string.sub(pkey, 1, sep - 1))
+    local total = redis.call('HINCRBYFLOAT', KEYS[T + ti], string.sub(pkey, sep + 1), q)
+    totals[pkey] = total
+    if tonumber(total) == q and s.targetTtl[ti] > 0 then redis.call('EXPIRE', KEYS[T + ti], s.targetTtl[ti]) end
+  end
+  for ti, q in pairs(strAdd) do
+    local total = redis.call('INCRBYFLOAT', KEYS[T + ti], q)
+    if tonumber(total) == q and s.targetTtl[ti] > 0 then redis.call('EXPIRE', KEYS[T + ti], s.targetTtl[ti]) end
+  end
+  if tonumber(s.lastOffset) > applied then
+    if redis.call('HSET', KA, field, s.lastOffset) == 1 then redis.call('EXPIRE', KA, appliedTtl) end
+  end
+
+  local out = { counted, countedBefore, duplicates, exact }
+  if exact == 0 then
+    for i = 1, g do
+      out[#out + 1] = ledgerN[i]
+      out[#out + 1] = string.format('%.17g', ledgerQty[i])
+    end
+  end
+  local triples = {}
+  for pkey, _ in pairs(touched) do
+    local sep = string.find(pkey, '|', 1, true)
+    local ti = tonumber(string.sub(pkey, 1, sep - 1))
+    local metric = string.sub(pkey, sep + 1)
+    triples[#triples + 1] = ti
+    triples[#triples + 1] = metric
+    triples[#triples + 1] = totals[pkey] or redis.call('HGET', KEYS[T + ti], metric) or '0'
+  end
+  out[#out + 1] = #triples / 3
+  for _, v in ipairs(triples) do out[#out + 1] = v end
+  return out
 end
 
--- Increments per target. A key's expiry is set when the increment created it (the new total equals
--- what was added): one EXPIRE per key's life instead of one per call.
-local hashAdd, strAdd, touched = {}, {}, {}
-for i = 1, g do
-  local pkey = groupPeriod[i] .. '|' .. groupMetric[i]
-  touched[pkey] = true
-  local q = groupQty[i]
-  if q > 0 then
-    hashAdd[pkey] = (hashAdd[pkey] or 0) + q
-    if groupFine[i] > 0 then strAdd[groupFine[i]] = (strAdd[groupFine[i]] or 0) + q end
-    if groupCoarse[i] > 0 then strAdd[groupCoarse[i]] = (strAdd[groupCoarse[i]] or 0) + q end
-  end
+local result = {}
+for r = 1, resources do
+  for _, v in ipairs(count(specs[r])) do result[#result + 1] = v end
 end
-local totals = {}
-for pkey, q in pairs(hashAdd) do
-  local sep = string.find(pkey, '|', 1, true)
-  local ti = tonumber(string.sub(pkey, 1, sep - 1))
-  local total = redis.call('HINCRBYFLOAT', KEYS[T + ti], string.sub(pkey, sep + 1), q)
-  totals[pkey] = total
-  if tonumber(total) == q and targetTtl[ti] > 0 then redis.call('EXPIRE', KEYS[T + ti], targetTtl[ti]) end
-end
-for ti, q in pairs(strAdd) do
-  local total = redis.call('INCRBYFLOAT', KEYS[T + ti], q)
-  if tonumber(total) == q and targetTtl[ti] > 0 then redis.call('EXPIRE', KEYS[T + ti], targetTtl[ti]) end
-end
-if lastOffset > applied then
-  if redis.call('HSET', KEYS[1], field, ARGV[9]) == 1 then redis.call('EXPIRE', KEYS[1], appliedTtl) end
-end
-
-local out = { counted, countedBefore, duplicates, exact }
-if exact == 0 then
-  for i = 1, g do
-    out[#out + 1] = ledgerN[i]
-    out[#out + 1] = string.format('%.17g', ledgerQty[i])
-  end
-end
-for pkey, _ in pairs(touched) do
-  local sep = string.find(pkey, '|', 1, true)
-  local ti = tonumber(string.sub(pkey, 1, sep - 1))
-  local metric = string.sub(pkey, sep + 1)
-  out[#out + 1] = ti
-  out[#out + 1] = metric
-  out[#out + 1] = totals[pkey] or redis.call('HGET', KEYS[T + ti], metric) or '0'
-end
-return out
+return result

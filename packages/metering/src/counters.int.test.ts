@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createRedis, type Redis } from '@meterline/redis';
+import { createRedis, type Redis, shardOf } from '@meterline/redis';
 import { serviceUrls } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CounterStore, ResourceEvents } from './counters.ts';
@@ -100,5 +100,24 @@ describe('CounterStore.count on the real Redis', () => {
     const result = await counters.count(r, FIELD, events, now);
     expect([result.counted, result.duplicates]).toEqual([4500, 500]);
     expect(await used(r)).toBe(4500);
+  });
+
+  it('counts many resources in one call per shard, each on its own, results in input order', async () => {
+    const ids = Array.from({ length: 300 }, () => randomUUID());
+    expect(new Set(ids.map(shardOf)).size).toBeLessThan(ids.length); // some share a shard, hence a call
+    const work = ids.map((resourceId, i) => ({
+      resourceId,
+      // one resource's ids hold newlines: its part of the call is sent again, one argument per id
+      events:
+        i === 150 ? batch(['p\n', 1], ['\nq', 2], ['p', 3]) : batch(['a', i * 10], ['b', i * 10 + 1, i]),
+    }));
+    const results = await counters.countMany(FIELD, work, now);
+    results.forEach((result, i) => {
+      expect(result.counted).toBe(i === 150 ? 3 : 2);
+      expect(result.totals[0]?.used).toBe(i === 150 ? 3 : 1 + i);
+    });
+    for (const [i, r] of ids.entries()) expect(await used(r)).toBe(i === 150 ? 3 : 1 + i);
+    const again = await counters.countMany(FIELD, work, now);
+    expect(again.every((r) => r.counted === 0 && r.countedBefore === (r.groups[0]?.events ?? -1))).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from '@meterline/redis';
+import { type Redis, shardOf } from '@meterline/redis';
 import { keys } from './keys.ts';
 import {
   bucketStart,
@@ -93,6 +93,16 @@ export interface CounterSettings {
   periodRetentionDays: number;
 }
 
+interface Prepared {
+  keys: string[];
+  argv: (string | number)[];
+  events: ResourceEvents;
+  groups: Group[];
+  periodKeyOfTarget: Map<number, string>;
+  /** ids joined by newlines in one argument, or one argument each */
+  joinedIds: boolean;
+}
+
 interface Group {
   metric: string;
   fineStart: number;
@@ -116,8 +126,8 @@ export class CounterStore {
   }
 
   /** Applies one resource's events from one partition (`partitionField` = "topic:partition"), in offset
-   * order, in one atomic Redis call. Events at offsets below `ledgerFrom` are already in the ledger:
-   * their groups come back with `ledgerNew` false. */
+   * order, atomically. Events at offsets below `ledgerFrom` are already in the ledger: their groups come
+   * back with `ledgerNew` false. */
   async count(
     resourceId: string,
     partitionField: string,
@@ -125,6 +135,90 @@ export class CounterStore {
     now: number,
     ledgerFrom = 0,
   ): Promise<CountResult> {
+    return (await this.countMany(partitionField, [{ resourceId, events }], now, ledgerFrom))[0]!;
+  }
+
+  /** `count` for many resources of one partition: one atomic Redis call per shard (the resources whose
+   * keys share a hash tag), so a batch of many resources with few events each costs few round trips.
+   * Results in input order. */
+  async countMany(
+    partitionField: string,
+    work: { resourceId: string; events: ResourceEvents }[],
+    now: number,
+    ledgerFrom = 0,
+  ): Promise<CountResult[]> {
+    const slot = Math.floor(now / this.slotMs);
+    const byShard = new Map<number, number[]>();
+    work.forEach((w, i) => {
+      const shard = shardOf(w.resourceId);
+      const list = byShard.get(shard);
+      if (list) list.push(i);
+      else byShard.set(shard, [i]);
+    });
+    const results: CountResult[] = new Array(work.length);
+    await Promise.all(
+      [...byShard.values()].map(async (indices) => {
+        const prepared = indices.map((i) =>
+          this.prepare(work[i]!.resourceId, work[i]!.events, now, slot, ledgerFrom),
+        );
+        const keysOf = prepared.flatMap((p) => p.keys);
+        const head: (string | number)[] = [
+          prepared.length,
+          partitionField,
+          this.settings.periodRetentionDays * 86_400 + 62 * 86_400,
+          (slot + 2) * this.slotMs + DEDUPE_SLACK_MS,
+          ledgerFrom,
+        ];
+        let raw = await this.run(keysOf, head, prepared);
+        // An id held a newline: that resource's ids go one argument each, and the call is repeated
+        // (the script wrote nothing).
+        while (Number(raw[0]) === -1) {
+          prepared[Number(raw[1]) - 1]!.joinedIds = false;
+          raw = await this.run(keysOf, head, prepared);
+        }
+        let pos = 0;
+        prepared.forEach((p, k) => {
+          const [result, next] = this.parse(raw, pos, p);
+          results[indices[k]!] = result;
+          pos = next;
+        });
+      }),
+    );
+    return results;
+  }
+
+  private run(
+    keysOf: string[],
+    head: (string | number)[],
+    prepared: Prepared[],
+  ): Promise<(string | number)[]> {
+    const args: (string | number)[] = [keysOf.length];
+    for (const k of keysOf) args.push(k);
+    for (const v of head) args.push(v);
+    let base = 0;
+    for (const p of prepared) {
+      args.push(base);
+      for (const v of p.argv) args.push(v);
+      if (p.joinedIds) args.push('j', p.events.ids.join('\n'));
+      else {
+        args.push('a');
+        for (const id of p.events.ids) args.push(id);
+      }
+      base += p.keys.length;
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds the method at runtime
+    return (this.redis as any).meterlineCount(args);
+  }
+
+  /** One resource's part of the call: its keys and arguments (count.lua's layout), in one flat list each
+   * (this runs once per resource per batch on the hot path). */
+  private prepare(
+    resourceId: string,
+    events: ResourceEvents,
+    now: number,
+    slot: number,
+    ledgerFrom: number,
+  ): Prepared {
     const n = events.length;
     // Groups: one per (metric, 5-minute bucket, ledger side); the script sums per group, so per-event
     // work stays in the script's loop and everything else is per group.
@@ -138,18 +232,18 @@ export class CounterStore {
       const fineStart = ts - (ts % FINE_BUCKET);
       // Offsets only rise within a call: compared only when the call starts below the watermark.
       const ledgerNew = allLedgerNew || Number(events.offsets[i]) >= ledgerFrom;
-      const slot = ledgerNew ? fineStart + 1 : fineStart;
+      const bucketSlot = ledgerNew ? fineStart + 1 : fineStart;
       let byBucket = groupOf.get(metric);
       if (!byBucket) {
         byBucket = new Map();
         groupOf.set(metric, byBucket);
       }
-      let gi = byBucket.get(slot);
+      let gi = byBucket.get(bucketSlot);
       const quantity = events.quantities[i]!;
       if (gi === undefined) {
         groups.push({ metric, fineStart, ledgerNew, oldest: ts, events: 1, quantity });
         gi = groups.length;
-        byBucket.set(slot, gi);
+        byBucket.set(bucketSlot, gi);
       } else {
         const g = groups[gi - 1]!;
         if (ts < g.oldest) g.oldest = ts;
@@ -159,16 +253,22 @@ export class CounterStore {
       eventGroup[i] = gi;
     }
 
-    const targetKeys: string[] = [];
+    // Dedupe slots of one window each: the current and the previous slot are checked, ids go into the
+    // current one, which expires when it stops being the previous one.
+    const keysOf = [
+      keys.applied(resourceId),
+      keys.dedupeSlot(resourceId, slot),
+      keys.dedupeSlot(resourceId, slot - 1),
+    ];
     const targetSpecs: (string | number)[] = [];
     const index = new Map<string, number>();
     const periodKeyOfTarget = new Map<number, string>();
     const target = (key: string, kind: 'h' | 's', ttl: number) => {
       let i = index.get(key);
       if (i === undefined) {
-        targetKeys.push(key);
+        keysOf.push(key);
         targetSpecs.push(kind, ttl);
-        i = targetKeys.length;
+        i = keysOf.length - 3;
         index.set(key, i);
       }
       return i;
@@ -186,50 +286,34 @@ export class CounterStore {
         coarseTtl > 0 ? target(keys.bucket(resourceId, g.metric, 'h', coarseStart), 's', coarseTtl) : 0;
       groupSpecs.push(pt, g.metric, ft, ct, g.events, g.quantity);
     }
-
-    // Dedupe slots of one window each: the current and the previous slot are checked, ids go into the
-    // current one, which expires when it stops being the previous one.
-    const slot = Math.floor(now / this.slotMs);
-    // One flat argument list (numkeys, KEYS..., ARGV...): this runs once per resource per batch.
-    const args: (string | number)[] = [
-      3 + targetKeys.length,
-      keys.applied(resourceId),
-      keys.dedupeSlot(resourceId, slot),
-      keys.dedupeSlot(resourceId, slot - 1),
-    ];
-    for (const k of targetKeys) args.push(k);
-    args.push(
-      partitionField,
-      this.settings.periodRetentionDays * 86_400 + 62 * 86_400,
-      (slot + 2) * this.slotMs + DEDUPE_SLACK_MS,
+    const argv: (string | number)[] = [
       n,
-      targetKeys.length,
+      keysOf.length - 3,
       groups.length,
-      ledgerFrom,
       events.offsets[0]!,
       events.offsets[n - 1]!,
-    );
-    for (const v of targetSpecs) args.push(v);
-    for (const v of groupSpecs) args.push(v);
-    args.push(events.offsets.join(','), events.quantities.join(','), eventGroup.join(','), 'j');
-    // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds the method at runtime
-    const script = (this.redis as any).meterlineCount.bind(this.redis) as (
-      a: (string | number)[],
-    ) => Promise<(string | number)[]>;
-    let raw = await script([...args, events.ids.join('\n')]);
-    if (Number(raw[0]) === -1) {
-      // An id holds a newline: the ids go one argument each.
-      args[args.length - 1] = 'a';
-      raw = await script([...args, ...events.ids]);
-    }
+    ];
+    for (const v of targetSpecs) argv.push(v);
+    for (const v of groupSpecs) argv.push(v);
+    argv.push(events.offsets.join(','), events.quantities.join(','), eventGroup.join(','));
+    return { keys: keysOf, argv, events, groups, periodKeyOfTarget, joinedIds: true };
+  }
 
+  /** One resource's part of the script's answer, from `pos`; returns the position after it. */
+  private parse(raw: (string | number)[], pos: number, p: Prepared): [CountResult, number] {
     // exact: every event counted now, the groups stand as sent; otherwise the script says per group
     // how many events exist (counted now or before) and their quantity.
-    const exact = Number(raw[3]) === 1;
-    const counted: CountedGroup[] = [];
-    let r = 4;
-    for (const g of groups) {
-      counted.push({
+    const exact = Number(raw[pos + 3]) === 1;
+    const result: CountResult = {
+      counted: Number(raw[pos]),
+      countedBefore: Number(raw[pos + 1]),
+      duplicates: Number(raw[pos + 2]),
+      groups: [],
+      totals: [],
+    };
+    let r = pos + 4;
+    for (const g of p.groups) {
+      result.groups.push({
         metric: g.metric,
         periodKey: monthOf(g.fineStart).key,
         hour: hourOf(g.fineStart),
@@ -240,21 +324,15 @@ export class CounterStore {
       });
       if (!exact) r += 2;
     }
-    const totals: CountResult['totals'] = [];
-    for (; r + 2 < raw.length; r += 3) {
-      totals.push({
-        periodKey: periodKeyOfTarget.get(Number(raw[r]))!,
+    const totals = Number(raw[r++]);
+    for (let k = 0; k < totals; k++, r += 3) {
+      result.totals.push({
+        periodKey: p.periodKeyOfTarget.get(Number(raw[r]))!,
         metric: String(raw[r + 1]),
         used: Number(raw[r + 2]),
       });
     }
-    return {
-      counted: Number(raw[0]),
-      countedBefore: Number(raw[1]),
-      duplicates: Number(raw[2]),
-      groups: counted,
-      totals,
-    };
+    return [result, r];
   }
 
   private periodTtl(period: MonthPeriod, now: number): number {

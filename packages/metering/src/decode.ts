@@ -29,9 +29,12 @@ export class UsageEventDecoder {
   /** The synchronous answer when no registry lookup is needed (JSON, or a schema id already known);
    * undefined otherwise. Saves a promise per event on the hot path. */
   decodeKnown(value: Buffer | null): Checked<unknown> | undefined {
-    if (value && value.length >= 5 && value[0] === 0 && !this.readers.has(value.readInt32BE(1)))
-      return undefined;
-    return this.decodeWith(value, (id) => this.readers.get(id) ?? null) as Checked<unknown>;
+    if (value && value.length >= 5 && value[0] === 0) {
+      // The hot path: Avro with a writer schema already cached.
+      const reader = this.readers.get(value.readInt32BE(1));
+      return reader ? decodeAvro(value, reader) : undefined;
+    }
+    return this.decodeWith(value, () => null) as Checked<unknown>;
   }
 
   async decode(value: Buffer | null): Promise<Checked<unknown>> {

@@ -17,8 +17,20 @@ export function createRedis(url: string, opts: { keyPrefix?: string; name?: stri
   });
 }
 
-/** The hash tag shared by every key of one resource. */
-export const resourceTag = (resourceId: string) => `{r:${resourceId}}`;
+/** Resources are spread over this many hash tags ("shards"). One atomic Redis call can then count many
+ * resources of a shard at once (all its keys share the tag), and a Redis Cluster still spreads the keys
+ * over up to this many slots. */
+export const REDIS_SHARDS = 128;
+
+/** A resource's shard: a hash of its id (FNV-1a over its characters). */
+export function shardOf(resourceId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < resourceId.length; i++) h = Math.imul(h ^ resourceId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % REDIS_SHARDS;
+}
+
+/** The prefix of every key of one resource: its shard's hash tag, then the resource. */
+export const resourceTag = (resourceId: string) => `{s${shardOf(resourceId)}}:r:${resourceId}`;
 
 export interface RedisSettings {
   redisUrl: string;

@@ -94,49 +94,49 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
   const ledgerRows = new Map<string, LedgerRow>();
   const changes: Message[] = [];
   const outcomes = { counted: 0, 'counted-before': 0, duplicate: 0 };
-  await Promise.all(
-    [...byResource].map(async ([resourceId, events]) => {
-      const result = await deps.counters.count(resourceId, field, events, now, ledgerFrom);
-      const countedAt = Date.now();
-      outcomes.counted += result.counted;
-      outcomes['counted-before'] += result.countedBefore;
-      outcomes.duplicate += result.duplicates;
-      const oldestByMetric = new Map<string, number>();
-      for (const g of result.groups) {
-        if (g.events === 0) continue;
-        if (g.ledgerNew) {
-          const k = `${resourceId}|${g.metric}|${g.hour}`;
-          const row = ledgerRows.get(k);
-          if (row) {
-            row.quantity += g.quantity;
-            row.events += g.events;
-          } else
-            ledgerRows.set(k, {
-              resourceId,
-              metric: g.metric,
-              hour: g.hour,
-              quantity: g.quantity,
-              events: g.events,
-            });
-          deps.metrics.lagSeconds.observe(Math.max(0, countedAt - g.oldest) / 1000);
-        }
-        oldestByMetric.set(g.metric, Math.min(oldestByMetric.get(g.metric) ?? g.oldest, g.oldest));
+  const work = [...byResource].map(([resourceId, events]) => ({ resourceId, events }));
+  const results = await deps.counters.countMany(field, work, now, ledgerFrom);
+  const countedAt = Date.now();
+  work.forEach(({ resourceId }, i) => {
+    const result = results[i]!;
+    outcomes.counted += result.counted;
+    outcomes['counted-before'] += result.countedBefore;
+    outcomes.duplicate += result.duplicates;
+    const oldestByMetric = new Map<string, number>();
+    for (const g of result.groups) {
+      if (g.events === 0) continue;
+      if (g.ledgerNew) {
+        const k = `${resourceId}|${g.metric}|${g.hour}`;
+        const row = ledgerRows.get(k);
+        if (row) {
+          row.quantity += g.quantity;
+          row.events += g.events;
+        } else
+          ledgerRows.set(k, {
+            resourceId,
+            metric: g.metric,
+            hour: g.hour,
+            quantity: g.quantity,
+            events: g.events,
+          });
+        deps.metrics.lagSeconds.observe(Math.max(0, countedAt - g.oldest) / 1000);
       }
-      const plan = resources.get(resourceId)!.plan;
-      for (const t of result.totals) {
-        const change: CounterChange = {
-          resourceId,
-          plan,
-          metric: t.metric,
-          periodKey: t.periodKey,
-          used: t.used,
-          at: countedAt,
-          firstEventAt: oldestByMetric.get(t.metric) ?? countedAt,
-        };
-        changes.push({ key: resourceId, value: JSON.stringify(change) });
-      }
-    }),
-  );
+      oldestByMetric.set(g.metric, Math.min(oldestByMetric.get(g.metric) ?? g.oldest, g.oldest));
+    }
+    const plan = resources.get(resourceId)!.plan;
+    for (const t of result.totals) {
+      const change: CounterChange = {
+        resourceId,
+        plan,
+        metric: t.metric,
+        periodKey: t.periodKey,
+        used: t.used,
+        at: countedAt,
+        firstEventAt: oldestByMetric.get(t.metric) ?? countedAt,
+      };
+      changes.push({ key: resourceId, value: JSON.stringify(change) });
+    }
+  });
 
   await deps.ledger.record(topic, partition, ledgerFrom, batch.lastOffset(), ledgerRows.values());
   await sendToDlq(deps.producer, deps.topics.dlq, rejected);
