@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createKafka, createRegistry, type Message } from '@meterline/kafka';
 import { keys } from '@meterline/metering';
 import { createLogger } from '@meterline/runtime';
@@ -75,7 +77,7 @@ async function produce(messages: Message[]) {
 
 // 1. Load N events into the broker.
 out(`loading ${N.toLocaleString('en-US')} events over ${R.toLocaleString('en-US')} resources...`);
-let t0 = Date.now();
+const t0 = Date.now();
 const now = Date.now();
 const CHUNK = 5000;
 for (let i = 0; i < N; i += CHUNK) {
@@ -101,34 +103,50 @@ out(
   `  produced in ${produceSeconds.toFixed(1)} s (${Math.round(N / produceSeconds).toLocaleString('en-US')} events/s)`,
 );
 
-// 2. The bare kafkajs consumer: no work at all, same topic, same machine.
-t0 = Date.now();
-let bare = 0;
-// The same fetch settings as the services' consumer (packages/kafka/src/consumer.ts).
-const bareConsumer = kafka.consumer({
-  groupId: `${world.groupPrefix}bare`,
-  maxBytesPerPartition: 16 * 1024 * 1024,
-  maxBytes: 64 * 1024 * 1024,
-  maxWaitTimeInMs: 100,
+// 2. The bare kafkajs consumer: no work at all, same topic, same machine, as many processes as the
+// ingestor gets (BENCH_INGESTORS). Timed from the first fetch request: kafkajs decodes a whole fetch
+// before the first batch reaches eachBatch, so timing from the first batch would leave out the decoding
+// of up to 64 MB of records.
+const PROCESSES = Number(process.env.BENCH_INGESTORS ?? 1);
+const bareCounts = new Array<number>(PROCESSES).fill(0);
+let bareStart = Number.POSITIVE_INFINITY;
+const bareProcesses = bareCounts.map((_, k) => {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./bare-consumer.ts', import.meta.url))],
+    {
+      env: {
+        ...process.env,
+        BARE_BROKERS: world.urls.kafkaBrokers.join(','),
+        BARE_TOPIC: world.topics.usageEvents,
+        BARE_GROUP: `${world.groupPrefix}bare`,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let rest = '';
+  child.stdout.on('data', (d: Buffer) => {
+    const lines = (rest + d.toString()).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      const [what, value] = line.split(' ');
+      if (what === 'fetch') bareStart = Math.min(bareStart, Number(value));
+      if (what === 'count') bareCounts[k] = Number(value);
+    }
+  });
+  return child;
 });
-await bareConsumer.connect();
-await bareConsumer.subscribe({ topic: world.topics.usageEvents, fromBeginning: true });
-// Timed from its first fetch request: kafkajs decodes a whole fetch before the first batch reaches
-// eachBatch, so timing from the first batch would leave out the decoding of up to 64 MB of records.
-let bareStart = 0;
-bareConsumer.on(bareConsumer.events.FETCH_START, () => {
-  if (bareStart === 0) bareStart = Date.now();
+await eventually(async () => bareCounts.reduce((a, b) => a + b, 0) >= N, {
+  timeoutMs: 600_000,
+  intervalMs: 20,
 });
-await bareConsumer.run({
-  partitionsConsumedConcurrently: 3,
-  eachBatch: async ({ batch }) => {
-    bare += batch.messages.length;
-  },
-});
-await eventually(async () => bare >= N, { timeoutMs: 600_000, intervalMs: 50 });
 const bareRate = N / ((Date.now() - bareStart) / 1000);
-await bareConsumer.disconnect();
-out(`bare kafkajs consumer: ${Math.round(bareRate).toLocaleString('en-US')} events/s`);
+await Promise.all(
+  bareProcesses.map((c) => new Promise((resolve) => c.once('exit', resolve).kill('SIGTERM'))),
+);
+out(
+  `bare kafkajs consumer: ${Math.round(bareRate).toLocaleString('en-US')} events/s (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''})`,
+);
 
 // 3. The ingestor (its own process) on the same backlog.
 const counted = async () =>
@@ -136,12 +154,12 @@ const counted = async () =>
     (await world.pool.query('SELECT coalesce(sum(events), 0)::bigint AS n FROM usage_ledger')).rows[0].n,
   );
 // BENCH_INGESTORS processes share the partitions in one consumer group (scale-out on one machine).
-const ingestors = Array.from({ length: Number(process.env.BENCH_INGESTORS ?? 1) }, () =>
+const ingestors = Array.from({ length: PROCESSES }, () =>
   startServiceProcess('services/ingestor/src/main.ts', env),
 );
-// Timed like the bare consumer: from the moment the ingestor has joined its group and starts fetching
-// (it logs "ingestor started" then) to the last event in the ledger.
-await Promise.all(ingestors.map((i) => i.started()));
+// Timed like the bare consumer: from the moment the first ingestor has joined its group and starts
+// fetching (it logs "ingestor started" then) to the last event in the ledger.
+await Promise.race(ingestors.map((i) => i.started()));
 const ingestStart = Date.now();
 // Where the CPU goes meanwhile: the ingestor processes (from /proc) and Redis (INFO cpu).
 const processCpuSeconds = (pid: number | undefined) => {
