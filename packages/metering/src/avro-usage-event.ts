@@ -1,17 +1,11 @@
 /** A reader for the one writer schema every producer uses today: UsageEvent v1 exactly as
  * `schemas/usage-event.avsc` lays it out. It reads the fields straight off the buffer, with the same
- * errors avsc gives (truncated buffer, trailing data), at about a quarter of avsc's cost per event: on
- * the ingestor's hot path, decoding was the largest item after kafkajs itself. Any other writer
- * schema (a later version, another field order) goes through avsc. */
+ * errors avsc gives (truncated buffer, trailing data), without a Buffer slice per event, and with one
+ * shared string per metric name. Measured on the 2-core machine: 370-430 ns an event against avsc's
+ * 570-660 (a few per cent of the ingestor's CPU). Any other writer schema (a later version, another
+ * field order) goes through avsc. */
 
-export interface AvroUsageEvent {
-  id: string;
-  resourceId: string;
-  metric: string;
-  quantity: number;
-  timestamp: number;
-  source: string | null;
-}
+import type { UsageEvent } from '@meterline/schemas';
 
 interface FieldSchema {
   name: string;
@@ -51,7 +45,7 @@ function canonical(type: unknown): string {
 }
 
 /** Decodes the Avro body (after the 5-byte Confluent header) of a UsageEvent v1. Throws on bad bytes. */
-export function readUsageEventV1(buf: Buffer, start: number): AvroUsageEvent {
+export function readUsageEventV1(buf: Buffer, start: number): UsageEvent {
   const r = new Reader(buf, start);
   const id = r.string();
   const resourceId = r.string();

@@ -141,24 +141,24 @@ local function count(s)
 
   -- Increments per target. A key's expiry is set when the increment created it (the new total equals
   -- what was added): one EXPIRE per key's life instead of one per call.
-  local hashAdd, strAdd, touched = {}, {}, {}
+  -- touched: per (period target, metric) the quantity to add and, once added, the new total.
+  local touched, strAdd = {}, {}
   for i = 1, g do
     local pkey = s.period[i] .. '|' .. s.metric[i]
-    touched[pkey] = true
+    local t = touched[pkey]
+    if not t then t = { ti = s.period[i], metric = s.metric[i], q = 0 }; touched[pkey] = t end
     local q = groupQty[i]
     if q > 0 then
-      hashAdd[pkey] = (hashAdd[pkey] or 0) + q
+      t.q = t.q + q
       if s.fine[i] > 0 then strAdd[s.fine[i]] = (strAdd[s.fine[i]] or 0) + q end
       if s.coarse[i] > 0 then strAdd[s.coarse[i]] = (strAdd[s.coarse[i]] or 0) + q end
     end
   end
-  local totals = {}
-  for pkey, q in pairs(hashAdd) do
-    local sep = string.find(pkey, '|', 1, true)
-    local ti = tonumber(string.sub(pkey, 1, sep - 1))
-    local total = redis.call('HINCRBYFLOAT', KEYS[T + ti], string.sub(pkey, sep + 1), q)
-    totals[pkey] = total
-    if tonumber(total) == q and s.targetTtl[ti] > 0 then redis.call('EXPIRE', KEYS[T + ti], s.targetTtl[ti]) end
+  for _, t in pairs(touched) do
+    if t.q > 0 then
+      t.total = redis.call('HINCRBYFLOAT', KEYS[T + t.ti], t.metric, t.q)
+      if tonumber(t.total) == t.q and s.targetTtl[t.ti] > 0 then redis.call('EXPIRE', KEYS[T + t.ti], s.targetTtl[t.ti]) end
+    end
   end
   for ti, q in pairs(strAdd) do
     local total = redis.call('INCRBYFLOAT', KEYS[T + ti], q)
@@ -176,13 +176,10 @@ local function count(s)
     end
   end
   local triples = {}
-  for pkey, _ in pairs(touched) do
-    local sep = string.find(pkey, '|', 1, true)
-    local ti = tonumber(string.sub(pkey, 1, sep - 1))
-    local metric = string.sub(pkey, sep + 1)
-    triples[#triples + 1] = ti
-    triples[#triples + 1] = metric
-    triples[#triples + 1] = totals[pkey] or redis.call('HGET', KEYS[T + ti], metric) or '0'
+  for _, t in pairs(touched) do
+    triples[#triples + 1] = t.ti
+    triples[#triples + 1] = t.metric
+    triples[#triples + 1] = t.total or redis.call('HGET', KEYS[T + t.ti], t.metric) or '0'
   end
   out[#out + 1] = #triples / 3
   for _, v in ipairs(triples) do out[#out + 1] = v end
