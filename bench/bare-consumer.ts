@@ -1,4 +1,4 @@
-import { createKafka } from '@meterline/kafka';
+import { batchFetchSettings, createKafka } from '@meterline/kafka';
 import { createLogger } from '@meterline/runtime';
 
 // One bare kafkajs consumer process for `pnpm bench`: it does no work with the records. It prints
@@ -11,13 +11,8 @@ const [brokers, topic, groupId] = [
 ];
 const log = createLogger('bare', { level: 'error' });
 const kafka = createKafka({ brokers: brokers.split(','), clientId: 'bench-bare' }, log);
-// The same fetch settings as the services' consumer (packages/kafka/src/consumer.ts).
-const consumer = kafka.consumer({
-  groupId,
-  maxBytesPerPartition: 16 * 1024 * 1024,
-  maxBytes: 64 * 1024 * 1024,
-  maxWaitTimeInMs: 100,
-});
+// The same fetch settings as the services' consumer.
+const consumer = kafka.consumer({ groupId, ...batchFetchSettings });
 let fetched = false;
 consumer.on(consumer.events.FETCH_START, () => {
   if (fetched) return;

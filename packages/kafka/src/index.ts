@@ -4,6 +4,7 @@ export { ContractCodec, subjectFor } from './codec.ts';
 export {
   type BatchConsumerOptions,
   type BatchContext,
+  batchFetchSettings,
   type RunningConsumer,
   startBatchConsumer,
 } from './consumer.ts';

@@ -1,5 +1,5 @@
 import { createPool, migrate } from '@meterline/db';
-import { connectKafka, createRegistry, startBatchConsumer } from '@meterline/kafka';
+import { batchFetchSettings, connectKafka, createRegistry, startBatchConsumer } from '@meterline/kafka';
 import {
   CounterStore,
   findDrift,
@@ -72,7 +72,7 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
     partitionsConsumedConcurrently: config.partitionConcurrency,
     consumerConfig: {
       maxBytes: config.fetchMaxBytes,
-      maxBytesPerPartition: Math.min(16 * 1024 * 1024, config.fetchMaxBytes),
+      maxBytesPerPartition: Math.min(batchFetchSettings.maxBytesPerPartition, config.fetchMaxBytes),
     },
     handle: (batch, ctx) =>
       handleUsageBatch(
