@@ -12,7 +12,7 @@
 -- ARGV[4] expire-at of the current dedupe slot (unix ms), ARGV[5] the ledger's watermark (offsets below
 -- it are in the ledger); then per resource:
 --   key base, n events, t targets, g groups, first offset, last offset;
---   per target: kind ('h' hash / 's' string), ttl seconds (0 = none);
+--   per target: ttl seconds (0 = none);
 --   per group (events of one metric and one 5-minute bucket, on one side of the ledger watermark):
 --     period target, metric, fine target (0 = none), coarse target (0 = none), events, summed quantity;
 --   three comma-separated lists of n values each, in offset order: offsets, quantities, group numbers
@@ -48,7 +48,7 @@ for r = 1, resources do
     g = tonumber(ARGV[a + 3]), firstOffset = tonumber(ARGV[a + 4]), lastOffset = ARGV[a + 5] }
   a = a + 6
   s.targetTtl = {}
-  for i = 1, s.t do s.targetTtl[i] = tonumber(ARGV[a + 1]); a = a + 2 end
+  for i = 1, s.t do s.targetTtl[i] = tonumber(ARGV[a]); a = a + 1 end
   s.period, s.metric, s.fine, s.coarse, s.groupN, s.groupQty = {}, {}, {}, {}, {}, {}
   for i = 1, s.g do
     s.period[i] = tonumber(ARGV[a]); s.metric[i] = ARGV[a + 1]

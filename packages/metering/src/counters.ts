@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Redis, shardOf } from '@meterline/redis';
-import { keys } from './keys.ts';
+import { keys, resourceKeys } from './keys.ts';
 import {
   bucketStart,
   COARSE_BUCKET,
@@ -155,6 +155,13 @@ export class CounterStore {
       if (list) list.push(i);
       else byShard.set(shard, [i]);
     });
+    // The call's arguments after the resource count (count.lua's layout), the same for every shard.
+    const head: (string | number)[] = [
+      partitionField,
+      this.settings.periodRetentionDays * 86_400 + 62 * 86_400,
+      (slot + 2) * this.slotMs + DEDUPE_SLACK_MS,
+      ledgerFrom,
+    ];
     const results: CountResult[] = new Array(work.length);
     await Promise.all(
       [...byShard.values()].map(async (indices) => {
@@ -162,13 +169,6 @@ export class CounterStore {
           this.prepare(work[i]!.resourceId, work[i]!.events, now, slot, ledgerFrom),
         );
         const keysOf = prepared.flatMap((p) => p.keys);
-        const head: (string | number)[] = [
-          prepared.length,
-          partitionField,
-          this.settings.periodRetentionDays * 86_400 + 62 * 86_400,
-          (slot + 2) * this.slotMs + DEDUPE_SLACK_MS,
-          ledgerFrom,
-        ];
         let raw = await this.run(keysOf, head, prepared);
         // An id held a newline: that resource's ids go one argument each, and the call is repeated
         // (the script wrote nothing).
@@ -194,6 +194,7 @@ export class CounterStore {
   ): Promise<(string | number)[]> {
     const args: (string | number)[] = [keysOf.length];
     for (const k of keysOf) args.push(k);
+    args.push(prepared.length);
     for (const v of head) args.push(v);
     let base = 0;
     for (const p of prepared) {
@@ -255,20 +256,18 @@ export class CounterStore {
 
     // Dedupe slots of one window each: the current and the previous slot are checked, ids go into the
     // current one, which expires when it stops being the previous one.
-    const keysOf = [
-      keys.applied(resourceId),
-      keys.dedupeSlot(resourceId, slot),
-      keys.dedupeSlot(resourceId, slot - 1),
-    ];
-    const targetSpecs: (string | number)[] = [];
+    const k = resourceKeys(resourceId);
+    const keysOf = [k.applied, k.dedupeSlot(slot), k.dedupeSlot(slot - 1)];
+    // Targets: the period hashes and window buckets the groups add to, each with its ttl (seconds).
+    const targetTtls: number[] = [];
     const index = new Map<string, number>();
     const periodKeyOfTarget = new Map<number, string>();
-    const target = (key: string, kind: 'h' | 's', ttl: number) => {
+    const target = (key: string, ttl: number) => {
       let i = index.get(key);
       if (i === undefined) {
         keysOf.push(key);
-        targetSpecs.push(kind, ttl);
-        i = keysOf.length - 3;
+        targetTtls.push(ttl);
+        i = targetTtls.length;
         index.set(key, i);
       }
       return i;
@@ -276,24 +275,23 @@ export class CounterStore {
     const groupSpecs: (string | number)[] = [];
     for (const g of groups) {
       const period = monthOf(g.fineStart);
-      const pt = target(keys.period(resourceId, period.key), 'h', this.periodTtl(period, now));
+      const pt = target(k.period(period.key), this.periodTtl(period, now));
       periodKeyOfTarget.set(pt, period.key);
       const coarseStart = bucketStart(g.fineStart, COARSE_BUCKET);
       const fineTtl = Math.ceil((g.fineStart + FINE_KEEP - now) / 1000);
       const coarseTtl = Math.ceil((coarseStart + COARSE_KEEP - now) / 1000);
-      const ft = fineTtl > 0 ? target(keys.bucket(resourceId, g.metric, 'm5', g.fineStart), 's', fineTtl) : 0;
-      const ct =
-        coarseTtl > 0 ? target(keys.bucket(resourceId, g.metric, 'h', coarseStart), 's', coarseTtl) : 0;
+      const ft = fineTtl > 0 ? target(k.bucket(g.metric, 'm5', g.fineStart), fineTtl) : 0;
+      const ct = coarseTtl > 0 ? target(k.bucket(g.metric, 'h', coarseStart), coarseTtl) : 0;
       groupSpecs.push(pt, g.metric, ft, ct, g.events, g.quantity);
     }
     const argv: (string | number)[] = [
       n,
-      keysOf.length - 3,
+      targetTtls.length,
       groups.length,
       events.offsets[0]!,
       events.offsets[n - 1]!,
     ];
-    for (const v of targetSpecs) argv.push(v);
+    for (const v of targetTtls) argv.push(v);
     for (const v of groupSpecs) argv.push(v);
     argv.push(events.offsets.join(','), events.quantities.join(','), eventGroup.join(','));
     return { keys: keysOf, argv, events, groups, periodKeyOfTarget, joinedIds: true };
@@ -351,13 +349,14 @@ export class CounterStore {
     metric: string,
     now: number,
   ): Promise<{ lastHour: number; last24h: number; last7d: number }> {
+    const k = resourceKeys(resourceId);
     const fine: string[] = [];
     for (let s = bucketStart(now - FINE_KEEP + FINE_BUCKET, FINE_BUCKET); s <= now; s += FINE_BUCKET) {
-      fine.push(keys.bucket(resourceId, metric, 'm5', s));
+      fine.push(k.bucket(metric, 'm5', s));
     }
     const coarse: string[] = [];
     for (let s = bucketStart(now - 7 * DAY + COARSE_BUCKET, COARSE_BUCKET); s <= now; s += COARSE_BUCKET) {
-      coarse.push(keys.bucket(resourceId, metric, 'h', s));
+      coarse.push(k.bucket(metric, 'h', s));
     }
     const [fineVals, coarseVals] = await Promise.all([this.redis.mget(fine), this.redis.mget(coarse)]);
     const sum = (vals: (string | null)[]) => vals.reduce((acc, v) => acc + (v ? Number(v) : 0), 0);
@@ -388,10 +387,11 @@ export class CounterStore {
     hours: { hour: number; quantity: number }[],
     now: number,
   ) {
+    const k = resourceKeys(resourceId);
     const multi = this.redis.multi();
     for (const { hour, quantity } of hours) {
       const ttl = Math.ceil((hour + COARSE_KEEP - now) / 1000);
-      if (ttl > 0) multi.set(keys.bucket(resourceId, metric, 'h', hour), String(quantity), 'EX', ttl);
+      if (ttl > 0) multi.set(k.bucket(metric, 'h', hour), String(quantity), 'EX', ttl);
     }
     await multi.exec();
   }

@@ -7,7 +7,7 @@ export {
   ResourceEvents,
 } from './counters.ts';
 export { UsageEventDecoder } from './decode.ts';
-export { keys } from './keys.ts';
+export { keys, resourceKeys } from './keys.ts';
 export { type LedgerRow, UsageLedger } from './ledger.ts';
 export { DAY, HOUR, hourOf, type MonthPeriod, monthOf } from './period.ts';
 export { type CounterDifference, findDrift, recount } from './recount.ts';

@@ -1,18 +1,31 @@
 import { resourceTag } from '@meterline/redis';
 
-/** Every Redis key of one resource, in one place. All share the resource's hash tag. */
+/** Every Redis key of one resource, in one place. All share the resource's hash tag (its shard's), which
+ * is hashed once here: code that builds many keys of one resource takes them from one `resourceKeys`. */
+export function resourceKeys(resourceId: string) {
+  const tag = resourceTag(resourceId);
+  return {
+    /** hash: metric -> total for the calendar month periodKey ('2026-11') */
+    period: (periodKey: string) => `${tag}:u:${periodKey}`,
+    /** string: the window bucket's total for one metric */
+    bucket: (metric: string, size: 'm5' | 'h', start: number) => `${tag}:w:${metric}:${size}:${start}`,
+    /** set: the event ids counted in one dedupe slot (DEDUPE_WINDOW_SECONDS long, numbered from the
+     * epoch); expires two slots after it began */
+    dedupeSlot: (slot: number) => `${tag}:ds:${slot}`,
+    /** hash: topic:partition -> highest offset already applied to this resource's counters;
+     * topic:partition|d -> offsets of producer retries that the ledger may not have passed yet */
+    applied: `${tag}:o`,
+    /** hash: the downgrade-block flag, read by the api in one round trip */
+    flag: `${tag}:f`,
+  };
+}
+
+/** The same keys, one at a time by resource id. */
 export const keys = {
-  /** hash: metric -> total for the calendar month periodKey ('2026-11') */
-  period: (resourceId: string, periodKey: string) => `${resourceTag(resourceId)}:u:${periodKey}`,
-  /** string: the window bucket's total for one metric */
+  period: (resourceId: string, periodKey: string) => resourceKeys(resourceId).period(periodKey),
   bucket: (resourceId: string, metric: string, size: 'm5' | 'h', start: number) =>
-    `${resourceTag(resourceId)}:w:${metric}:${size}:${start}`,
-  /** set: the event ids counted in one dedupe slot (DEDUPE_WINDOW_SECONDS long, numbered from the
-   * epoch); expires two slots after it began */
-  dedupeSlot: (resourceId: string, slot: number) => `${resourceTag(resourceId)}:ds:${slot}`,
-  /** hash: topic:partition -> highest offset already applied to this resource's counters;
-   * topic:partition|d -> offsets of producer retries that the ledger may not have passed yet */
-  applied: (resourceId: string) => `${resourceTag(resourceId)}:o`,
-  /** hash: the downgrade-block flag, read by the api in one round trip */
-  flag: (resourceId: string) => `${resourceTag(resourceId)}:f`,
+    resourceKeys(resourceId).bucket(metric, size, start),
+  dedupeSlot: (resourceId: string, slot: number) => resourceKeys(resourceId).dedupeSlot(slot),
+  applied: (resourceId: string) => resourceKeys(resourceId).applied,
+  flag: (resourceId: string) => resourceKeys(resourceId).flag,
 };
