@@ -96,23 +96,25 @@ class Reader {
     return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
   }
 
-  string(): string {
+  /** The bytes of a length-prefixed string: where they start; `pos` is then past them. */
+  private bytes(): number {
     const len = this.long();
-    const end = this.pos + len;
-    if (len < 0 || end > this.buf.length) throw new Error('truncated buffer');
-    const s = utf8(this.buf, this.pos, end);
-    this.pos = end;
-    return s;
+    const start = this.pos;
+    if (len < 0 || start + len > this.buf.length) throw new Error('truncated buffer');
+    this.pos = start + len;
+    return start;
+  }
+
+  string(): string {
+    const start = this.bytes();
+    return utf8(this.buf, start, this.pos);
   }
 
   /** A metric name: one of a handful, so the string of equal bytes seen before is reused (events of a
    * batch wait for Redis holding their metric; one shared string instead of one each). */
   metric(): string {
-    const len = this.long();
-    const start = this.pos;
-    const end = start + len;
-    if (len < 0 || end > this.buf.length) throw new Error('truncated buffer');
-    this.pos = end;
+    const start = this.bytes();
+    const len = this.pos - start;
     for (const known of recentMetrics) {
       const b = known.bytes;
       if (b.length !== len) continue;
@@ -120,10 +122,10 @@ class Reader {
       while (i < len && b[i] === this.buf[start + i]) i++;
       if (i === len) return known.value;
     }
-    const value = utf8(this.buf, start, end);
+    const value = utf8(this.buf, start, this.pos);
     if (len <= 64) {
       if (recentMetrics.length >= 16) recentMetrics.pop();
-      recentMetrics.unshift({ bytes: Buffer.from(this.buf.subarray(start, end)), value });
+      recentMetrics.unshift({ bytes: Buffer.from(this.buf.subarray(start, this.pos)), value });
     }
     return value;
   }
