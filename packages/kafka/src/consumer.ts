@@ -15,6 +15,10 @@ export interface BatchConsumerOptions {
    * with backoff, never skipped. Bad input must be handled (DLQ) inside, not thrown. */
   handle: (batch: Batch, ctx: BatchContext) => Promise<void>;
   partitionsConsumedConcurrently?: number;
+  /** Let kafkajs fetch and decode a partition's next batch while this one is handled (see
+   * `startBatchConsumer`). Only for handlers whose effects are idempotent per record: a crash, a stop
+   * or a rebalance can then redeliver up to two batches per partition instead of one. */
+  overlapFetch?: boolean;
   fromBeginning?: boolean;
   consumerConfig?: Partial<ConsumerConfig>;
 }
@@ -36,7 +40,13 @@ export const batchFetchSettings = {
   maxWaitTimeInMs: 100,
 } as const;
 
-/** A consumer that commits offsets only after the work they cover is done, in order. */
+/** A consumer that commits offsets only after the work they cover is done, in order.
+ *
+ * kafkajs fetches, hands the batches out, and fetches again only when every handler returned. With
+ * `overlapFetch`, a partition's batch is handed to a per-partition chain and the handler returns at once
+ * (the fetch position moves on, the commit does not): kafkajs fetches and decodes the next batches
+ * while this one is handled. A partition's batches are still handled one after another, each commits
+ * only when it and every batch before it are done, and at most one waits behind the one in hand. */
 export async function startBatchConsumer(opts: BatchConsumerOptions): Promise<RunningConsumer> {
   const log = opts.log.child({ group: opts.groupId, topic: opts.topic });
   const consumer = opts.kafka.consumer({
@@ -53,35 +63,72 @@ export async function startBatchConsumer(opts: BatchConsumerOptions): Promise<Ru
   });
   consumer.on(consumer.events.GROUP_JOIN, () => markJoined());
 
+  /** Handles one batch, retrying while a dependency fails. false: it was given up (stopping, or the
+   * partition was taken back) and nothing may be committed at or after it. */
+  const handleWithRetry = async (batch: Batch, ctx: BatchContext, heartbeat: () => Promise<void>) => {
+    for (let attempt = 0; ; attempt++) {
+      if (!ctx.isCurrent() || (attempt > 0 && stopping)) return false;
+      try {
+        await opts.handle(batch, ctx);
+        return ctx.isCurrent();
+      } catch (err) {
+        if (stopping) return false;
+        const wait = backoffMs(attempt, 200, 10_000);
+        log.warn({ err, partition: batch.partition, attempt, retryInMs: wait }, 'batch failed; retrying');
+        await sleep(wait);
+        await heartbeat().catch(() => {});
+      }
+    }
+  };
+  const nextOffset = (batch: Batch) => (BigInt(batch.lastOffset()) + 1n).toString();
+
+  /** Per partition: the batch being handled in the background (overlapFetch only). */
+  const inHand = new Map<number, Promise<boolean>>();
+
   await consumer.connect();
   await consumer.subscribe({ topics: [opts.topic], fromBeginning: opts.fromBeginning ?? true });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
-    eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+    eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary }) => {
       if (batch.messages.length === 0) return;
       const ctx: BatchContext = { isCurrent: () => isRunning() && !isStale() };
-      for (let attempt = 0; ; attempt++) {
-        if (!ctx.isCurrent()) return;
-        try {
-          await opts.handle(batch, ctx);
-          break;
-        } catch (err) {
-          if (stopping) throw err;
-          const wait = backoffMs(attempt, 200, 10_000);
-          log.warn({ err, partition: batch.partition, attempt, retryInMs: wait }, 'batch failed; retrying');
-          await sleep(wait);
-          await heartbeat().catch(() => {});
-        }
+      if (!opts.overlapFetch) {
+        if (!(await handleWithRetry(batch, ctx, heartbeat))) return;
+        resolveOffset(batch.lastOffset());
+        await consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: nextOffset(batch) },
+        ]);
+        await heartbeat();
+        return;
       }
-      if (!ctx.isCurrent()) return;
-      const last = batch.lastOffset();
-      resolveOffset(last);
-      await consumer.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-      ]);
-      await heartbeat();
+
+      const { partition } = batch;
+      // The one before must be done (and committed) first: in order, and at most two in memory.
+      const before = inHand.get(partition);
+      if (before && !(await before)) return;
+      if (stopping || !ctx.isCurrent()) return;
+      resolveOffset(batch.lastOffset());
+      const work = (async () => {
+        // Given up (stopping, the runner restarting, a seek): the batch waiting behind it stops too.
+        // kafkajs has fetched past it, but each of those cases starts the partition again from the
+        // last commit, which is before it.
+        if (!(await handleWithRetry(batch, ctx, heartbeat))) return false;
+        // Straight to the group (kafkajs' consumer.commitOffsets refuses once its runner stopped, and
+        // a stop waits for this commit): a failed commit is covered by the next one or redelivered.
+        await commitOffsetsIfNecessary({
+          topics: [{ topic: batch.topic, partitions: [{ partition, offset: nextOffset(batch) }] }],
+        }).catch((err: unknown) =>
+          log.warn({ err, partition }, 'offset commit failed; the next one covers it'),
+        );
+        await heartbeat().catch(() => {});
+        return true;
+      })();
+      inHand.set(partition, work);
+      void work.finally(() => {
+        if (inHand.get(partition) === work) inHand.delete(partition);
+      });
     },
   });
 
@@ -89,7 +136,13 @@ export async function startBatchConsumer(opts: BatchConsumerOptions): Promise<Ru
     consumer,
     joined,
     async stop() {
+      // Fetch no more, let the batches in hand finish and commit (a failing one is given up, not
+      // retried), then leave the group.
       stopping = true;
+      if (opts.overlapFetch) {
+        consumer.pause([{ topic: opts.topic }]);
+        await Promise.all(inHand.values());
+      }
       await consumer.disconnect();
     },
   };

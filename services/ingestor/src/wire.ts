@@ -70,6 +70,8 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
     topic: config.topics.usageEvents,
     log,
     partitionsConsumedConcurrently: config.partitionConcurrency,
+    // Counting is idempotent per record (ADR 0007), so the next fetch may run beside this batch's work.
+    overlapFetch: true,
     consumerConfig: {
       maxBytes: config.fetchMaxBytes,
       maxBytesPerPartition: Math.min(batchFetchSettings.maxBytesPerPartition, config.fetchMaxBytes),
