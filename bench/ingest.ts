@@ -106,46 +106,62 @@ out(
 // 2. The bare kafkajs consumer: no work at all, same topic, same machine, as many processes as the
 // ingestor gets (BENCH_INGESTORS). Timed from the first fetch request: kafkajs decodes a whole fetch
 // before the first batch reaches eachBatch, so timing from the first batch would leave out the decoding
-// of up to 64 MB of records.
+// of up to 64 MB of records. A first, untimed read warms the broker (a freshly started broker serves
+// the same fetches up to 2x slower for its first few million records, which flattered the ratio) and
+// the page cache; BENCH_WARMUP=0 skips it.
 const PROCESSES = Number(process.env.BENCH_INGESTORS ?? 1);
-const bareCounts = new Array<number>(PROCESSES).fill(0);
-let bareStart = Number.POSITIVE_INFINITY;
-const bareProcesses = bareCounts.map((_, k) => {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./bare-consumer.ts', import.meta.url))],
-    {
-      env: {
-        ...process.env,
-        BARE_BROKERS: world.urls.kafkaBrokers.join(','),
-        BARE_TOPIC: world.topics.usageEvents,
-        BARE_GROUP: `${world.groupPrefix}bare`,
+const processCpuSeconds = (pid: number | undefined) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
+};
+async function runBareConsumers(group: string): Promise<{ rate: number; cpuSeconds: number }> {
+  const counts = new Array<number>(PROCESSES).fill(0);
+  let start = Number.POSITIVE_INFINITY;
+  let cpuAtStart = 0;
+  const children = counts.map((_, k) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./bare-consumer.ts', import.meta.url))],
+      {
+        env: {
+          ...process.env,
+          BARE_BROKERS: world.urls.kafkaBrokers.join(','),
+          BARE_TOPIC: world.topics.usageEvents,
+          BARE_GROUP: `${world.groupPrefix}${group}`,
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
       },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let rest = '';
-  child.stdout.on('data', (d: Buffer) => {
-    const lines = (rest + d.toString()).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) {
-      const [what, value] = line.split(' ');
-      if (what === 'fetch') bareStart = Math.min(bareStart, Number(value));
-      if (what === 'count') bareCounts[k] = Number(value);
-    }
+    );
+    let rest = '';
+    child.stdout.on('data', (d: Buffer) => {
+      const lines = (rest + d.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        const [what, value] = line.split(' ');
+        if (what === 'fetch') {
+          if (start === Number.POSITIVE_INFINITY) cpuAtStart = sumCpu();
+          start = Math.min(start, Number(value));
+        }
+        if (what === 'count') counts[k] = Number(value);
+      }
+    });
+    return child;
   });
-  return child;
-});
-await eventually(async () => bareCounts.reduce((a, b) => a + b, 0) >= N, {
-  timeoutMs: 600_000,
-  intervalMs: 20,
-});
-const bareRate = N / ((Date.now() - bareStart) / 1000);
-await Promise.all(
-  bareProcesses.map((c) => new Promise((resolve) => c.once('exit', resolve).kill('SIGTERM'))),
-);
+  const sumCpu = () => children.reduce((sum, c) => sum + processCpuSeconds(c.pid), 0);
+  await eventually(async () => counts.reduce((a, b) => a + b, 0) >= N, {
+    timeoutMs: 600_000,
+    intervalMs: 20,
+  });
+  const rate = N / ((Date.now() - start) / 1000);
+  const cpuSeconds = sumCpu() - cpuAtStart;
+  await Promise.all(children.map((c) => new Promise((resolve) => c.once('exit', resolve).kill('SIGTERM'))));
+  return { rate, cpuSeconds };
+}
+if (process.env.BENCH_WARMUP !== '0') await runBareConsumers('warmup');
+const bare = await runBareConsumers('bare');
+const bareRate = bare.rate;
 out(
-  `bare kafkajs consumer: ${Math.round(bareRate).toLocaleString('en-US')} events/s (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''})`,
+  `bare kafkajs consumer: ${Math.round(bareRate).toLocaleString('en-US')} events/s (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''}; ${bare.cpuSeconds.toFixed(1)} s CPU from its first fetch)`,
 );
 
 // 3. The ingestor (its own process) on the same backlog.
@@ -162,10 +178,6 @@ const ingestors = Array.from({ length: PROCESSES }, () =>
 await Promise.race(ingestors.map((i) => i.started()));
 const ingestStart = Date.now();
 // Where the CPU goes meanwhile: the ingestor processes (from /proc) and Redis (INFO cpu).
-const processCpuSeconds = (pid: number | undefined) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
-};
 const redisCpuSeconds = async () => {
   const info = await world.redis.info('cpu');
   return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
@@ -338,7 +350,9 @@ const result = {
   resources: R,
   ingestorProcesses: ingestors.length,
   produceEventsPerSecond: Math.round(N / produceSeconds),
+  brokerWarmedUp: process.env.BENCH_WARMUP !== '0',
   bareConsumerEventsPerSecond: Math.round(bareRate),
+  bareConsumerCpuSeconds: Number(bare.cpuSeconds.toFixed(1)),
   ingestorEventsPerSecond: Math.round(ingestRate),
   ratioToBareConsumer: Number((ingestRate / bareRate).toFixed(2)),
   counterChanges,
