@@ -2,7 +2,7 @@
 -- one step. Built by counters.ts; every key of the call shares one hash tag (the resources' shard), so it
 -- runs unchanged on Redis Cluster.
 --
--- Per resource, its keys (KEYS[base + ...]):
+-- KEYS[1] is the shard's generation marker (ADR 0011). Then per resource, its keys (KEYS[base + ...]):
 --   +1  applied-offsets hash: "topic:partition" -> highest offset applied; "topic:partition|d" ->
 --       offsets (comma-separated) that were producer retries and may not be in the ledger yet
 --   +2, +3  dedupe sets (event ids) of the current and the previous dedupe slot: an id is remembered for
@@ -20,12 +20,16 @@
 --   'j' and the n event ids joined by newlines, or 'a' and the n ids as arguments (when an id holds a
 --   newline; the client encodes arguments one by one, so a joined list costs it far less).
 --
--- Returns { -1, i } when the joined ids of the i-th resource were not n ids (one held a newline): nothing
--- was written; send that resource's ids as arguments. Otherwise, per resource: counted, countedBefore,
+-- Returns { -3 } when the generation marker is missing (Redis lost the shard's data: the counters must be
+-- rebuilt from the ledger first), and { -1, i } when the joined ids of the i-th resource were not n ids
+-- (one held a newline; send that resource's ids as arguments); nothing was written then. Otherwise the
+-- generation, then per resource: counted, countedBefore,
 -- duplicates, exact, [per group: events then quantity for the ledger (counted now or by an earlier
 -- delivery of the same record), when exact is 0], the number of totals, then target/metric/total triples
 -- of every period hash the events touched. exact = 1 means every event counted now, so the ledger takes
 -- the groups as sent.
+local generation = redis.call('GET', KEYS[1])
+if not generation then return { -3 } end
 local resources = tonumber(ARGV[1])
 local field = ARGV[2]
 local appliedTtl = tonumber(ARGV[3])
@@ -92,7 +96,9 @@ local function count(s)
   end
   redis.call('PEXPIREAT', KC, slotExpireAt)
 
-  local applied = tonumber(redis.call('HGET', KA, field) or '-1')
+  -- Every offset below the ledger's watermark is in these counters: counted here, or rebuilt from the
+  -- ledger after Redis lost its data (which is how a lost applied-offsets hash is never a double count).
+  local applied = math.max(tonumber(redis.call('HGET', KA, field) or '-1'), ledgerFrom - 1)
   local counted, countedBefore, duplicates = 0, 0, 0
   local exact = 1
   local groupQty, ledgerQty, ledgerN = s.groupQty, s.groupQty, s.groupN
@@ -186,7 +192,7 @@ local function count(s)
   return out
 end
 
-local result = {}
+local result = { generation }
 for r = 1, resources do
   for _, v in ipairs(count(specs[r])) do result[#result + 1] = v end
 end

@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createRedis, type Redis, shardOf } from '@meterline/redis';
 import { serviceUrls } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CounterStore, ResourceEvents } from './counters.ts';
-import { keys } from './keys.ts';
+import { CounterStore, CountersLostError, ResourceEvents } from './counters.ts';
+import { generationKey, keys } from './keys.ts';
 import { monthOf } from './period.ts';
 
 // The atomic Redis step on the real Redis: each path of count.lua.
@@ -18,6 +18,7 @@ describe('CounterStore.count on the real Redis', () => {
       keyPrefix: `t:counters_${randomBytes(4).toString('hex')}:`,
     });
     counters = new CounterStore(redis, { dedupeWindowSeconds: WINDOW_S, periodRetentionDays: 62 });
+    await counters.setGeneration(1);
   });
   afterAll(async () => redis?.quit());
 
@@ -111,13 +112,49 @@ describe('CounterStore.count on the real Redis', () => {
       events:
         i === 150 ? batch(['p\n', 1], ['\nq', 2], ['p', 3]) : batch(['a', i * 10], ['b', i * 10 + 1, i]),
     }));
-    const results = await counters.countMany(FIELD, work, now);
+    const { results, generation } = await counters.countMany(FIELD, work, now);
+    expect(generation).toBe(1);
     results.forEach((result, i) => {
       expect(result.counted).toBe(i === 150 ? 3 : 2);
       expect(result.totals[0]?.used).toBe(i === 150 ? 3 : 1 + i);
     });
     for (const [i, r] of ids.entries()) expect(await used(r)).toBe(i === 150 ? 3 : 1 + i);
-    const again = await counters.countMany(FIELD, work, now);
+    const again = (await counters.countMany(FIELD, work, now)).results;
     expect(again.every((r) => r.counted === 0 && r.countedBefore === (r.groups[0]?.events ?? -1))).toBe(true);
+  });
+
+  it('counts nothing into a shard whose generation marker is missing (Redis lost its data)', async () => {
+    const r = randomUUID();
+    await redis.del(generationKey(shardOf(r)));
+    try {
+      const other = randomUUID();
+      const work = [
+        { resourceId: r, events: batch(['a', 1, 5]) },
+        { resourceId: other, events: batch(['a', 1, 5]) },
+      ];
+      const err = await counters.countMany(FIELD, work, now).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CountersLostError);
+      expect((err as CountersLostError).shards).toEqual([shardOf(r)]);
+      expect(await used(r)).toBe(0);
+      expect(
+        await redis.exists(keys.applied(r), keys.dedupeSlot(r, Math.floor(now / (WINDOW_S * 1000)))),
+      ).toBe(0);
+    } finally {
+      await counters.setGeneration(1);
+    }
+    expect((await counters.count(r, FIELD, batch(['a', 1, 5]), now)).counted).toBe(1);
+  });
+
+  it("takes every offset below the ledger's watermark as counted, even when the applied offsets are gone", async () => {
+    const r = randomUUID();
+    await counters.count(r, FIELD, batch(['a', 10, 1], ['b', 11, 2], ['c', 12, 4]), now);
+    // Redis lost the resource's data; the ledger holds offsets 10 and 11 (watermark 12) and the counters
+    // were rebuilt from it. The batch comes again: only offset 12 counts.
+    const slot = Math.floor(now / (WINDOW_S * 1000));
+    await redis.del(keys.applied(r), keys.dedupeSlot(r, slot), keys.dedupeSlot(r, slot - 1));
+    await counters.setPeriodUsage(r, monthOf(now).key, { api_calls: 3 }, 3600);
+    const again = await counters.count(r, FIELD, batch(['a', 10, 1], ['b', 11, 2], ['c', 12, 4]), now, 12);
+    expect([again.counted, again.countedBefore]).toEqual([1, 2]);
+    expect(await used(r)).toBe(7);
   });
 });

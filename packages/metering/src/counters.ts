@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { type Redis, shardOf } from '@meterline/redis';
-import { keys, resourceKeys } from './keys.ts';
+import { REDIS_SHARDS, type Redis, shardOf } from '@meterline/redis';
+import { generationKey, keys, resourceKeys } from './keys.ts';
 import {
   bucketStart,
   COARSE_BUCKET,
@@ -17,6 +17,22 @@ const countScript = readFileSync(new URL('./count.lua', import.meta.url), 'utf8'
 
 /** A dedupe slot outlives its second window by this much, for clocks of ingestor processes that differ. */
 const DEDUPE_SLACK_MS = 60_000;
+
+/** A shard's generation marker is missing: Redis lost its data, and nothing may count into it until the
+ * counters are rebuilt from the ledger (`CounterRebuilder`). Nothing was written. */
+export class CountersLostError extends Error {
+  constructor(readonly shards: number[]) {
+    super(`Redis lost the counters of shard(s) ${shards.join(', ')}: they are rebuilt from the ledger first`);
+    this.name = 'CountersLostError';
+  }
+}
+
+/** The counters of a batch, and the generation they were counted under (all shards agree on it; null
+ * when there was nothing to count). */
+export interface CountedBatch {
+  results: CountResult[];
+  generation: number | null;
+}
 
 /** One resource's events from one partition, in offset order, as parallel arrays: the hot path keeps
  * no object per event (a batch's events live across its Redis and Postgres round trips, and objects
@@ -135,18 +151,37 @@ export class CounterStore {
     now: number,
     ledgerFrom = 0,
   ): Promise<CountResult> {
-    return (await this.countMany(partitionField, [{ resourceId, events }], now, ledgerFrom))[0]!;
+    return (await this.countMany(partitionField, [{ resourceId, events }], now, ledgerFrom)).results[0]!;
+  }
+
+  /** The generation marker of every shard, null where it is missing (ADR 0011). */
+  async shardGenerations(): Promise<(number | null)[]> {
+    const values = await Promise.all(
+      Array.from({ length: REDIS_SHARDS }, (_, shard) => this.redis.get(generationKey(shard))),
+    );
+    return values.map((v) => (v === null ? null : Number(v)));
+  }
+
+  /** Sets every shard's generation marker: counting into it is allowed from now on. */
+  async setGeneration(generation: number): Promise<void> {
+    await Promise.all(
+      Array.from({ length: REDIS_SHARDS }, (_, shard) =>
+        this.redis.set(generationKey(shard), String(generation)),
+      ),
+    );
   }
 
   /** `count` for many resources of one partition: one atomic Redis call per shard (the resources whose
    * keys share a hash tag), so a batch of many resources with few events each costs few round trips.
-   * Results in input order. */
+   * Results in input order. Throws `CountersLostError` (nothing written in that shard) when a shard's
+   * generation marker is missing, and an error when shards answer with different generations (a
+   * rebuild finished meanwhile): the caller retries the batch. */
   async countMany(
     partitionField: string,
     work: { resourceId: string; events: ResourceEvents }[],
     now: number,
     ledgerFrom = 0,
-  ): Promise<CountResult[]> {
+  ): Promise<CountedBatch> {
     const slot = Math.floor(now / this.slotMs);
     const byShard = new Map<number, number[]>();
     work.forEach((w, i) => {
@@ -163,12 +198,14 @@ export class CounterStore {
       ledgerFrom,
     ];
     const results: CountResult[] = new Array(work.length);
+    const generations = new Set<number>();
+    const lost: number[] = [];
     await Promise.all(
-      [...byShard.values()].map(async (indices) => {
+      [...byShard].map(async ([shard, indices]) => {
         const prepared = indices.map((i) =>
           this.prepare(work[i]!.resourceId, work[i]!.events, now, slot, ledgerFrom),
         );
-        const keysOf = prepared.flatMap((p) => p.keys);
+        const keysOf = [generationKey(shard), ...prepared.flatMap((p) => p.keys)];
         let raw = await this.run(keysOf, head, prepared);
         // An id held a newline: that resource's ids go one argument each, and the call is repeated
         // (the script wrote nothing).
@@ -176,7 +213,12 @@ export class CounterStore {
           prepared[Number(raw[1]) - 1]!.joinedIds = false;
           raw = await this.run(keysOf, head, prepared);
         }
-        let pos = 0;
+        if (Number(raw[0]) === -3) {
+          lost.push(shard);
+          return;
+        }
+        generations.add(Number(raw[0]));
+        let pos = 1;
         prepared.forEach((p, k) => {
           const [result, next] = this.parse(raw, pos, p);
           results[indices[k]!] = result;
@@ -184,7 +226,10 @@ export class CounterStore {
         });
       }),
     );
-    return results;
+    if (lost.length > 0) throw new CountersLostError(lost.sort((a, b) => a - b));
+    if (generations.size > 1)
+      throw new Error(`counter generations changed during the batch (${[...generations].join(', ')})`);
+    return { results, generation: [...generations][0] ?? null };
   }
 
   private run(
@@ -196,7 +241,7 @@ export class CounterStore {
     for (const k of keysOf) args.push(k);
     args.push(prepared.length);
     for (const v of head) args.push(v);
-    let base = 0;
+    let base = 1; // KEYS[1] is the shard's generation marker
     for (const p of prepared) {
       args.push(base);
       for (const v of p.argv) args.push(v);

@@ -1,15 +1,18 @@
 export type { CounterChange } from './changes.ts';
 export {
+  type CountedBatch,
   type CountedGroup,
   type CounterSettings,
   CounterStore,
+  CountersLostError,
   type CountResult,
   ResourceEvents,
 } from './counters.ts';
 export { UsageEventDecoder } from './decode.ts';
-export { keys, resourceKeys } from './keys.ts';
-export { type LedgerRow, UsageLedger } from './ledger.ts';
+export { generationKey, keys, resourceKeys } from './keys.ts';
+export { GenerationMismatchError, type LedgerRow, UsageLedger } from './ledger.ts';
 export { DAY, HOUR, hourOf, type MonthPeriod, monthOf } from './period.ts';
+export { CounterRebuilder, type RebuildReport, rebuildLostCounters, retainedPeriods } from './rebuild.ts';
 export { type CounterDifference, findDrift, recount } from './recount.ts';
 export { countsFor, ResourceDirectory, type ResourceInfo } from './resources.ts';
 export {

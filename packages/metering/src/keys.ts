@@ -20,6 +20,10 @@ export function resourceKeys(resourceId: string) {
   };
 }
 
+/** string: the counters' generation, one marker per Redis shard (ADR 0011). Missing: the shard lost its
+ * data, and nothing counts into it until the counters are rebuilt from the ledger. */
+export const generationKey = (shard: number) => `{s${shard}}:gen`;
+
 /** The same keys, one at a time by resource id. */
 export const keys = {
   period: (resourceId: string, periodKey: string) => resourceKeys(resourceId).period(periodKey),

@@ -9,6 +9,23 @@ export interface LedgerRow {
   events: number;
 }
 
+/** The batch was counted under another generation of the Redis counters than the ledger's (ADR 0011).
+ * `ahead`: Redis holds a newer one than Postgres (a rebuild that did not commit) - rebuild again. Either
+ * way the batch is retried. */
+export class GenerationMismatchError extends Error {
+  constructor(
+    readonly counted: number,
+    readonly current: number,
+  ) {
+    super(`the batch was counted under counter generation ${counted}, the ledger is at ${current}`);
+    this.name = 'GenerationMismatchError';
+  }
+
+  get ahead(): boolean {
+    return this.counted > this.current;
+  }
+}
+
 /** The durable usage ledger in Postgres: usage per resource, metric and hour. Idempotent per
  * partition: a watermark (the next offset not yet recorded) moves in the same transaction as the
  * rows, and the caller leaves out the events below it (`watermark()` before counting). */
@@ -30,13 +47,16 @@ export class UsageLedger {
 
   /** Records the rows of one batch (offsets up to lastOffset of a partition), which hold only events
    * at or above `from`, the watermark read before the batch was counted. Throws when the watermark has
-   * moved since (another consumer recorded the partition meanwhile): the caller retries the batch. */
+   * moved since (another consumer recorded the partition meanwhile), or when the batch was counted under
+   * another generation of the counters than the current one (`generation`, null when nothing was
+   * counted): the caller retries the batch. */
   async record(
     topic: string,
     partition: number,
     from: number,
     lastOffset: string,
     rows: Iterable<LedgerRow>,
+    generation: number | null,
   ): Promise<number> {
     // Sorted so concurrent writers take row locks in one order.
     const list = [...rows].sort((a, b) =>
@@ -51,6 +71,15 @@ export class UsageLedger {
           : 1,
     );
     return inTransaction(this.pool, async (client) => {
+      if (generation !== null) {
+        // Shared: batches record side by side; a rebuild (exclusive) waits for them and they for it.
+        const { rows: gens } = await client.query<{ generation: string }>(
+          'SELECT generation FROM counter_generations WHERE consumer = $1 FOR SHARE',
+          [this.consumer],
+        );
+        const current = Number(gens[0]?.generation ?? 0);
+        if (current !== generation) throw new GenerationMismatchError(generation, current);
+      }
       await client.query(
         `INSERT INTO ledger_watermarks (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, 0)
          ON CONFLICT DO NOTHING`,
@@ -88,6 +117,28 @@ export class UsageLedger {
         );
       }
       return list.length;
+    });
+  }
+
+  /** Runs `fn` holding the counters' generation exclusively (ADR 0011): batches recording meanwhile wait,
+   * and every batch recorded before is visible to `fn`'s reads. `fn` returns the new generation to store,
+   * or null to leave it. */
+  async withGeneration(fn: (generation: number) => Promise<number | null>): Promise<void> {
+    await inTransaction(this.pool, async (client) => {
+      await client.query(
+        'INSERT INTO counter_generations (consumer, generation) VALUES ($1, 0) ON CONFLICT DO NOTHING',
+        [this.consumer],
+      );
+      const { rows } = await client.query<{ generation: string }>(
+        'SELECT generation FROM counter_generations WHERE consumer = $1 FOR UPDATE',
+        [this.consumer],
+      );
+      const next = await fn(Number(rows[0]!.generation));
+      if (next !== null)
+        await client.query('UPDATE counter_generations SET generation = $2 WHERE consumer = $1', [
+          this.consumer,
+          next,
+        ]);
     });
   }
 

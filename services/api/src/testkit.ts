@@ -100,12 +100,16 @@ export function provisionBody(over: Record<string, unknown> = {}): Record<string
 export function usageSeeder(world: TestWorld) {
   const counters = new CounterStore(world.redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
   let offset = 0;
+  let live: Promise<void> | null = null;
   return {
     counters,
     async add(resourceId: string, metric: string, quantity: number, timestamp: number, now = timestamp) {
       offset += 1;
       const events = new ResourceEvents();
       events.push(randomUUID(), String(offset), metric, quantity, timestamp);
+      // The counters' generation markers (ADR 0011), as the ingestor's first start sets them.
+      live ??= counters.setGeneration(1);
+      await live;
       await counters.count(resourceId, 'test-seed:0', events, now);
     },
   };

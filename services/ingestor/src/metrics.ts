@@ -26,6 +26,11 @@ export function ingestorMetrics(registry: Registry) {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    rebuilds: new Counter({
+      name: 'meterline_counter_rebuilds_total',
+      help: 'Times this process rebuilt lost Redis counters from the ledger (or gave them their first generation)',
+      registers: [registry],
+    }),
     driftResources: new Gauge({
       name: 'meterline_counter_drift',
       help: 'Resource-metric counters of the current period that differ between Redis and the ledger at the last reconciliation',

@@ -1,6 +1,7 @@
 import { createPool, migrate } from '@meterline/db';
 import { batchFetchSettings, connectKafka, createRegistry, startBatchConsumer } from '@meterline/kafka';
 import {
+  CounterRebuilder,
   CounterStore,
   findDrift,
   monthOf,
@@ -52,6 +53,15 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
     periodRetentionDays: config.periodRetentionDays,
   });
   const ledger = new UsageLedger(pool, config.groupId);
+  // Redis lost data (or this is the first start): rebuild from the ledger before counting (ADR 0011).
+  const rebuilder = new CounterRebuilder(ledger, counters, {
+    retentionDays: config.periodRetentionDays,
+    onRebuilt: (report) => {
+      metrics.rebuilds.inc();
+      log.warn(report, 'counters rebuilt from the ledger');
+    },
+  });
+  await rebuilder.ensure();
   const decoder = new UsageEventDecoder(createRegistry(config.registryUrl, 'meterline-ingestor'));
 
   const ops = await startOpsServer({
@@ -82,6 +92,7 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
           decoder,
           directory,
           counters,
+          rebuilder,
           ledger,
           producer,
           topics: config.topics,
@@ -110,11 +121,17 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
         }, config.reconcileIntervalSeconds * 1000)
       : null;
   reconcile?.unref();
+  // Redis losing its data while no events come is noticed within seconds, not at the next event.
+  const watchCounters = setInterval(() => {
+    rebuilder.check().catch((err: unknown) => log.warn({ err }, 'counter generation check failed'));
+  }, 5_000);
+  watchCounters.unref();
 
   shutdown
     .add('not ready', () => {
       accepting = false;
       if (reconcile) clearInterval(reconcile);
+      clearInterval(watchCounters);
     })
     .add('drain consumer and commit', () => consumer.stop())
     .add('flush producer', () => producer.disconnect())

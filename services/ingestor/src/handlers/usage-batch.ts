@@ -2,8 +2,11 @@ import type { Batch, BatchContext, Message, Producer, Topics } from '@meterline/
 import { dlqMessage, sendToDlq } from '@meterline/kafka';
 import {
   type CounterChange,
+  type CounterRebuilder,
   type CounterStore,
+  CountersLostError,
   countsFor,
+  GenerationMismatchError,
   type LedgerRow,
   type ResourceDirectory,
   ResourceEvents,
@@ -19,6 +22,8 @@ export interface UsageBatchDeps {
   decoder: UsageEventDecoder;
   directory: ResourceDirectory;
   counters: CounterStore;
+  /** rebuilds lost counters from the ledger (ADR 0011) */
+  rebuilder: CounterRebuilder;
   ledger: UsageLedger;
   producer: Producer;
   topics: Topics;
@@ -95,7 +100,9 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
   const changes: Message[] = [];
   const outcomes = { counted: 0, 'counted-before': 0, duplicate: 0 };
   const work = [...byResource].map(([resourceId, events]) => ({ resourceId, events }));
-  const results = await deps.counters.countMany(field, work, now, ledgerFrom);
+  const { results, generation } = await countOrRebuild(deps, () =>
+    deps.counters.countMany(field, work, now, ledgerFrom),
+  );
   const countedAt = Date.now();
   work.forEach(({ resourceId }, i) => {
     const result = results[i]!;
@@ -138,7 +145,9 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
     }
   });
 
-  await deps.ledger.record(topic, partition, ledgerFrom, batch.lastOffset(), ledgerRows.values());
+  await countOrRebuild(deps, () =>
+    deps.ledger.record(topic, partition, ledgerFrom, batch.lastOffset(), ledgerRows.values(), generation),
+  );
   await sendToDlq(deps.producer, deps.topics.dlq, rejected);
   if (changes.length > 0)
     await deps.producer.send({ topic: deps.topics.counters, messages: changes, acks: -1 });
@@ -157,4 +166,18 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
     },
     'batch handled',
   );
+}
+
+/** Runs a step of the batch; when Redis lost counters (or a rebuild did not finish), starts the rebuild
+ * from the ledger before the error goes up and the batch is retried (ADR 0011). */
+async function countOrRebuild<T>(deps: UsageBatchDeps, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof CountersLostError || (err instanceof GenerationMismatchError && err.ahead)) {
+      deps.log.warn({ err: err.message }, 'counters lost or behind: rebuilding them from the ledger');
+      await deps.rebuilder.ensure();
+    }
+    throw err;
+  }
 }
