@@ -56,9 +56,11 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
   // Redis lost data (or this is the first start): rebuild from the ledger before counting (ADR 0011).
   const rebuilder = new CounterRebuilder(ledger, counters, {
     retentionDays: config.periodRetentionDays,
-    onRebuilt: (report) => {
+    onRebuilt: ({ shards, counters: written, generation }) => {
       metrics.rebuilds.inc();
-      log.warn(report, 'counters rebuilt from the ledger');
+      const what = { shards: shards.length, counters: written, generation };
+      if (generation === 1) log.info(what, 'counters given their first generation (rebuilt from the ledger)');
+      else log.warn(what, 'Redis had lost counters: rebuilt from the ledger');
     },
   });
   await rebuilder.ensure();
