@@ -1,4 +1,7 @@
-import { inTransaction, type Pool } from '@meterline/db';
+import { inTransaction, type Pool, type PoolClient } from '@meterline/db';
+
+/** Where the ledger's reads run: the pool, or the client of a transaction in progress. */
+type Db = Pool | PoolClient;
 
 /** One ledger row's increment: usage of a resource's metric in one UTC hour. */
 export interface LedgerRow {
@@ -121,9 +124,10 @@ export class UsageLedger {
   }
 
   /** Runs `fn` holding the counters' generation exclusively (ADR 0011): batches recording meanwhile wait,
-   * and every batch recorded before is visible to `fn`'s reads. `fn` returns the new generation to store,
-   * or null to leave it. */
-  async withGeneration(fn: (generation: number) => Promise<number | null>): Promise<void> {
+   * and every batch recorded before is visible to `fn`'s reads, which go through `db` (the same
+   * connection: blocked batches may hold every other one of the pool). `fn` returns the new generation
+   * to store, or null to leave it. */
+  async withGeneration(fn: (generation: number, db: PoolClient) => Promise<number | null>): Promise<void> {
     await inTransaction(this.pool, async (client) => {
       await client.query(
         'INSERT INTO counter_generations (consumer, generation) VALUES ($1, 0) ON CONFLICT DO NOTHING',
@@ -133,7 +137,7 @@ export class UsageLedger {
         'SELECT generation FROM counter_generations WHERE consumer = $1 FOR UPDATE',
         [this.consumer],
       );
-      const next = await fn(Number(rows[0]!.generation));
+      const next = await fn(Number(rows[0]!.generation), client);
       if (next !== null)
         await client.query('UPDATE counter_generations SET generation = $2 WHERE consumer = $1', [
           this.consumer,
@@ -147,6 +151,7 @@ export class UsageLedger {
     start: number,
     end: number,
     resourceIds?: string[],
+    db: Db = this.pool,
   ): Promise<Map<string, Record<string, number>>> {
     const params: unknown[] = [new Date(start).toISOString(), new Date(end).toISOString()];
     let filter = '';
@@ -154,7 +159,7 @@ export class UsageLedger {
       params.push(resourceIds);
       filter = 'AND resource_id = ANY($3::uuid[])';
     }
-    const { rows } = await this.pool.query<{ resource_id: string; metric: string; total: number }>(
+    const { rows } = await db.query<{ resource_id: string; metric: string; total: number }>(
       `SELECT resource_id, metric, sum(quantity) AS total FROM usage_ledger
        WHERE hour >= $1 AND hour < $2 ${filter} GROUP BY resource_id, metric`,
       params,
@@ -172,6 +177,7 @@ export class UsageLedger {
   async hoursSince(
     from: number,
     resourceIds?: string[],
+    db: Db = this.pool,
   ): Promise<{ resourceId: string; metric: string; hour: number; quantity: number }[]> {
     const params: unknown[] = [new Date(from).toISOString()];
     let filter = '';
@@ -179,7 +185,7 @@ export class UsageLedger {
       params.push(resourceIds);
       filter = 'AND resource_id = ANY($2::uuid[])';
     }
-    const { rows } = await this.pool.query<{
+    const { rows } = await db.query<{
       resource_id: string;
       metric: string;
       hour: Date;

@@ -36,7 +36,7 @@ export async function rebuildLostCounters(
   opts: { now?: () => number; retentionDays: number },
 ): Promise<RebuildReport | null> {
   let report: RebuildReport | null = null;
-  await ledger.withGeneration(async (generation) => {
+  await ledger.withGeneration(async (generation, db) => {
     const markers = await counters.shardGenerations();
     if (generation > 0 && markers.every((g) => g === generation)) return null;
     const lost = new Set(markers.flatMap((g, shard) => (g === null ? [shard] : [])));
@@ -44,7 +44,7 @@ export async function rebuildLostCounters(
     let written = 0;
     if (lost.size > 0) {
       for (const period of retainedPeriods(now, opts.retentionDays)) {
-        const totals = await ledger.periodTotals(period.start, period.end);
+        const totals = await ledger.periodTotals(period.start, period.end, undefined, db);
         const ttl = counters.periodTtlSeconds(period, now);
         const writes: (() => Promise<unknown>)[] = [];
         for (const [resourceId, usage] of totals) {
@@ -55,7 +55,7 @@ export async function rebuildLostCounters(
         await inChunks(writes);
       }
       const hours = new Map<string, { hour: number; quantity: number }[]>();
-      for (const h of await ledger.hoursSince(now - COARSE_KEEP)) {
+      for (const h of await ledger.hoursSince(now - COARSE_KEEP, undefined, db)) {
         if (!lost.has(shardOf(h.resourceId))) continue;
         const k = `${h.resourceId}|${h.metric}`;
         const list = hours.get(k) ?? [];
