@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createKafka, createRegistry, type Message } from '@meterline/kafka';
-import { keys } from '@meterline/metering';
+import { CounterStore, keys, rebuildLostCounters, UsageLedger } from '@meterline/metering';
 import { createLogger } from '@meterline/runtime';
 import { avroSchema, type UsageAlert } from '@meterline/schemas';
 import { createTestWorld, eventually, startServiceProcess, tailTopic } from '@meterline/test/support';
@@ -255,6 +255,40 @@ out(
   `redis: ${Math.round(bytesPerCounter)} bytes per resource-metric (month + rolling windows), ${Math.round(bytesPerDedupe)} bytes per dedupe entry (${Math.round(bytesPerBusyDedupe)} in a set of 10,000 ids)`,
 );
 
+// 4b. Redis loses its data (every key of this run) while the ingestor idles: how long the counters take
+// to come back from the ledger (ADR 0011). The bench starts the rebuild itself to time it; the ingestor
+// would within 5 s.
+const periodOf = async (r: string) => redis.hgetall(keys.period(r, periodKey));
+const before = await Promise.all(sample.map(periodOf));
+const lostKeys = (await redis.keys(`${world.keyPrefix}*`)).map((k) => k.slice(world.keyPrefix.length));
+for (let i = 0; i < lostKeys.length; i += 1000) await redis.del(...lostKeys.slice(i, i + 1000));
+const lossAt = Date.now();
+const rebuilt = await rebuildLostCounters(
+  new UsageLedger(world.pool, `${world.groupPrefix}ingestor`),
+  new CounterStore(redis, {
+    dedupeWindowSeconds: dedupeWindowMs / 1000,
+    periodRetentionDays: Number(process.env.PERIOD_RETENTION_DAYS ?? 62),
+  }),
+  { retentionDays: Number(process.env.PERIOD_RETENTION_DAYS ?? 62) },
+);
+const rebuildSeconds = (Date.now() - lossAt) / 1000;
+const same = (a: Record<string, string>, b: Record<string, string>) =>
+  Object.keys(a).length === Object.keys(b).length &&
+  Object.entries(a).every(
+    ([m, v]) => Math.abs(Number(v) - Number(b[m])) <= 1e-6 * Math.max(1, Math.abs(Number(v))),
+  );
+await eventually(async () => (await Promise.all(sample.map(periodOf))).every((h, i) => same(h, before[i]!)), {
+  timeoutMs: 120_000,
+  what: 'the sampled counters back as they were',
+});
+out(
+  `redis lost its data (${lostKeys.length.toLocaleString('en-US')} keys): ${
+    rebuilt
+      ? `${rebuilt.counters.toLocaleString('en-US')} counters rebuilt from the ledger in ${rebuildSeconds.toFixed(1)} s`
+      : 'the ingestor rebuilt the counters first'
+  }; the ${sample.length} sampled resources are exact again`,
+);
+
 // 5. Latency under load: events at LATENCY_RATE/s, with the evaluator running; alert probes cross a tier.
 const evaluator = startServiceProcess('services/evaluator/src/main.ts', env);
 const changes = await tailTopic<{ at: number; firstEventAt: number }>(world, world.topics.counters);
@@ -362,6 +396,11 @@ const result = {
   redisBytesPerResourceMetric: Math.round(bytesPerCounter),
   redisBytesPerDedupeEntry: Math.round(bytesPerDedupe),
   redisBytesPerDedupeEntryBusyResource: Math.round(bytesPerBusyDedupe),
+  redisLoss: {
+    keysLost: lostKeys.length,
+    countersRebuilt: rebuilt?.counters ?? null,
+    rebuildSeconds: rebuilt ? Number(rebuildSeconds.toFixed(2)) : null,
+  },
   latencyLoadEventsPerSecond: Math.round(achievedRate),
   eventToCounterMs: {
     p50: pct(counterLatencies, 50),
