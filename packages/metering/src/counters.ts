@@ -162,6 +162,26 @@ export class CounterStore {
     return values.map((v) => (v === null ? null : Number(v)));
   }
 
+  /** Deletes every counter key of the given shards (totals, window buckets, dedupe ids, applied offsets;
+   * not the evaluator's flags), before they are rebuilt from the ledger: a shard whose marker went
+   * missing may still hold some of them (an evicted marker), and offsets or ids it remembers for counts
+   * the rebuild replaced would make a retried batch count nothing. Returns how many keys went. */
+  async wipeShards(shards: Set<number>): Promise<number> {
+    const prefix = this.redis.options.keyPrefix ?? '';
+    let deleted = 0;
+    // SCAN patterns and answers carry the full key name: ioredis prefixes neither.
+    for await (const found of this.redis.scanStream({ match: `${prefix}{s*}:r:*`, count: 1000 })) {
+      const doomed: string[] = [];
+      for (const full of found as string[]) {
+        const key = full.slice(prefix.length);
+        const shard = /^\{s(\d+)\}:r:/.exec(key)?.[1];
+        if (shard !== undefined && shards.has(Number(shard)) && !key.endsWith(':f')) doomed.push(key);
+      }
+      if (doomed.length > 0) deleted += await this.redis.del(...doomed);
+    }
+    return deleted;
+  }
+
   /** Sets every shard's generation marker: counting into it is allowed from now on. */
   async setGeneration(generation: number): Promise<void> {
     await Promise.all(

@@ -27,7 +27,8 @@ export function retainedPeriods(now: number, retentionDays: number): MonthPeriod
 /** Makes Redis's counters whole again after it lost data (ADR 0011), or gives them their first
  * generation. Holding the ledger's generation exclusively (batches that recorded before are in the
  * ledger; batches recording meanwhile wait), it rebuilds every shard whose generation marker is missing
- * from the ledger (period totals of the retained months, hourly window buckets of the last 7 days), then
+ * from the ledger (whatever the shard still holds goes first; then the period totals of the retained months and
+ * the hourly window buckets of the last 7 days), then
  * moves every shard and the ledger to the next generation: a batch counted before is refused by the
  * ledger and retried. Returns null when every marker already holds the ledger's generation. */
 export async function rebuildLostCounters(
@@ -43,6 +44,7 @@ export async function rebuildLostCounters(
     const now = (opts.now ?? Date.now)();
     let written = 0;
     if (lost.size > 0) {
+      await counters.wipeShards(lost);
       for (const period of retainedPeriods(now, opts.retentionDays)) {
         const totals = await ledger.periodTotals(period.start, period.end, undefined, db);
         const ttl = counters.periodTtlSeconds(period, now);

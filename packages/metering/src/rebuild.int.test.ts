@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { shardOf } from '@meterline/redis';
+import { createTestWorld, type TestWorld } from '@meterline/test/support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CounterStore, CountersLostError, ResourceEvents } from './counters.ts';
+import { generationKey, keys } from './keys.ts';
+import { GenerationMismatchError, type LedgerRow, UsageLedger } from './ledger.ts';
+import { hourOf, monthOf } from './period.ts';
+import { rebuildLostCounters } from './rebuild.ts';
+
+// The counter generations of ADR 0011 on the real Redis and Postgres.
+const FIELD = 'usage.events.v1:0';
+
+describe('rebuilding lost counters from the ledger', () => {
+  let world: TestWorld;
+  let counters: CounterStore;
+  let ledger: UsageLedger;
+  beforeAll(async () => {
+    world = await createTestWorld('rebuild');
+    counters = new CounterStore(world.redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
+    ledger = new UsageLedger(world.pool, 'rebuild-test');
+  });
+  afterAll(async () => world?.close());
+
+  const now = Date.now();
+  const events = (from: number, to: number) => {
+    const out = new ResourceEvents();
+    for (let o = from; o <= to; o++) out.push(`e${o}`, String(o), 'api_calls', 1, now - 1000);
+    return out;
+  };
+  /** One batch as the ingestor does it: count, then record (the ledger refuses another generation). */
+  const countBatch = async (resourceId: string, from: number, to: number) => {
+    const ledgerFrom = await ledger.watermark('usage.events.v1', 0);
+    const { results, generation } = await counters.countMany(
+      FIELD,
+      [{ resourceId, events: events(from, to) }],
+      now,
+      ledgerFrom,
+    );
+    const rows: LedgerRow[] = results[0]!.groups
+      .filter((g) => g.ledgerNew && g.events > 0)
+      .map((g) => ({ resourceId, metric: g.metric, hour: g.hour, quantity: g.quantity, events: g.events }));
+    return { record: () => ledger.record('usage.events.v1', 0, ledgerFrom, String(to), rows, generation) };
+  };
+  const used = async (r: string) => (await counters.periodUsage(r, monthOf(now).key)).api_calls ?? 0;
+  const ledgerTotal = async (r: string) =>
+    (await ledger.periodTotals(monthOf(now).start, monthOf(now).end, [r])).get(r)?.api_calls ?? 0;
+
+  it('gives the counters their first generation, and refuses to count before it', async () => {
+    const r = randomUUID();
+    await expect(countBatch(r, 0, 0)).rejects.toBeInstanceOf(CountersLostError);
+    const first = await rebuildLostCounters(ledger, counters, { retentionDays: 62 });
+    expect(first).toMatchObject({ generation: 1, counters: 0 });
+    expect(first!.shards).toHaveLength(128);
+    expect(await rebuildLostCounters(ledger, counters, { retentionDays: 62 })).toBeNull();
+  });
+
+  it('rebuilds a shard whose marker went missing, and a batch counted before it counts again, once', async () => {
+    const r = randomUUID();
+    await (await countBatch(r, 10, 12)).record();
+    // A batch is counted into Redis, and before it reaches the ledger the shard's marker is evicted.
+    const inFlight = await countBatch(r, 13, 14);
+    await world.redis.del(generationKey(shardOf(r)));
+    expect(await used(r)).toBe(5);
+    const report = await rebuildLostCounters(ledger, counters, { retentionDays: 62 });
+    expect(report).toMatchObject({ shards: [shardOf(r)], generation: 2 });
+    // The shard holds what the ledger holds: the in-flight batch's counts are gone, and so are the
+    // offsets and ids that would have made its retry count nothing.
+    expect(await used(r)).toBe(3);
+    expect(await world.redis.exists(keys.applied(r))).toBe(0);
+    const err = await inFlight.record().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GenerationMismatchError);
+    expect((err as GenerationMismatchError).ahead).toBe(false);
+    // The retry.
+    await (await countBatch(r, 13, 14)).record();
+    expect(await used(r)).toBe(5);
+    expect(await ledgerTotal(r)).toBe(5);
+    // And the hourly window bucket came back from the ledger too.
+    const hour = hourOf(now - 1000);
+    expect(Number(await world.redis.get(keys.bucket(r, 'api_calls', 'h', hour)))).toBe(5);
+  });
+});
