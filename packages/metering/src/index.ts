@@ -9,7 +9,7 @@ export {
   ResourceEvents,
 } from './counters.ts';
 export { UsageEventDecoder } from './decode.ts';
-export { generationKey, keys, resourceKeys } from './keys.ts';
+export { flagsCopyKey, generationKey, keys, resourceKeys } from './keys.ts';
 export { GenerationMismatchError, type LedgerRow, UsageLedger } from './ledger.ts';
 export { DAY, HOUR, hourOf, type MonthPeriod, monthOf } from './period.ts';
 export { CounterRebuilder, type RebuildReport, rebuildLostCounters, retainedPeriods } from './rebuild.ts';

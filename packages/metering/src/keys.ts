@@ -24,6 +24,10 @@ export function resourceKeys(resourceId: string) {
  * data, and nothing counts into it until the counters are rebuilt from the ledger. */
 export const generationKey = (shard: number) => `{s${shard}}:gen`;
 
+/** string: set once the evaluator's Redis copy of the flags is whole; missing after Redis lost its data,
+ * when the evaluator writes every flag from Postgres again. */
+export const flagsCopyKey = 'flags:copy';
+
 /** The same keys, one at a time by resource id. */
 export const keys = {
   period: (resourceId: string, periodKey: string) => resourceKeys(resourceId).period(periodKey),

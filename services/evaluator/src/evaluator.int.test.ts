@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningIngestor, readIngestorConfig, startIngestor } from '@meterline/ingestor';
 import { createKafka } from '@meterline/kafka';
-import { CounterStore, keys, monthOf } from '@meterline/metering';
+import { CounterStore, flagsCopyKey, keys, monthOf } from '@meterline/metering';
 import { createLogger } from '@meterline/runtime';
 import type { PlanFlag, UsageAlert } from '@meterline/schemas';
 import {
@@ -358,6 +358,10 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
         [r],
       );
       expect(row.rows[0]).toEqual({ downgrade_blocked: true, blocked_plans: ['small'] });
+      // Redis loses its data: the evaluator writes the flags' copy again from Postgres by itself.
+      await world.redis.del(keys.flag(r), flagsCopyKey);
+      const restored = await eventually(async () => (await readFlag(world.redis, r)) ?? false);
+      expect(restored).toEqual(blocked);
       // The period ends: the block lifts by itself.
       now = period.end + 1000;
       const lifted = await eventually(async () => {

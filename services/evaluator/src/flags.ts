@@ -1,6 +1,6 @@
 import type { Pool } from '@meterline/db';
 import type { ContractCodec, Producer } from '@meterline/kafka';
-import { keys } from '@meterline/metering';
+import { flagsCopyKey, keys } from '@meterline/metering';
 import type { Redis } from '@meterline/redis';
 import type { PlanFlagState } from '@meterline/rules';
 import type { PlanFlag } from '@meterline/schemas';
@@ -14,7 +14,24 @@ export class FlagStore {
   constructor(
     private readonly pool: Pool,
     private readonly redis: Redis,
-  ) {}
+  ) {
+    redis.defineCommand('meterlineWriteFlag', { numberOfKeys: 1, lua: writeFlagScript });
+  }
+
+  /** When Redis lost its copy of the flags (the copy marker is gone: a Redis restart, or the first
+   * start), writes every flag that Redis would still hold from Postgres again. Returns how many, or null
+   * when the copy was whole. */
+  async restoreRedis(now: number): Promise<number | null> {
+    if ((await this.redis.exists(flagsCopyKey)) === 1) return null;
+    const { rows } = await this.pool.query<FlagRow>(
+      `SELECT ${FLAG_COLUMNS} FROM plan_flags WHERE period_end > $1`,
+      [new Date(now - FLAG_COPY_KEEP_MS).toISOString()],
+    );
+    for (let i = 0; i < rows.length; i += 200)
+      await Promise.all(rows.slice(i, i + 200).map((r) => this.writeRedis(toPlanFlag(r))));
+    await this.redis.set(flagsCopyKey, String(now));
+    return rows.length;
+  }
 
   /** Forgets what it knew: another evaluator may have changed flags while it did not own them. */
   clear(): void {
@@ -108,21 +125,32 @@ export class FlagStore {
     return flags;
   }
 
+  /** Writes the Redis copy unless it already holds a newer one (a restore may race with a change). */
   private async writeRedis(flag: PlanFlag): Promise<void> {
-    const key = keys.flag(flag.resourceId);
-    await this.redis
-      .multi()
-      .hset(key, {
-        downgradeBlocked: String(flag.downgradeBlocked),
-        blockedPlans: JSON.stringify(flag.blockedPlans),
-        reason: flag.reason,
-        periodEnd: String(flag.periodEnd),
-        updatedAt: String(flag.updatedAt),
-      })
-      .pexpireat(key, flag.periodEnd + 7 * 86_400_000)
-      .exec();
+    // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds the method at runtime
+    await (this.redis as any).meterlineWriteFlag(
+      keys.flag(flag.resourceId),
+      String(flag.updatedAt),
+      String(flag.downgradeBlocked),
+      JSON.stringify(flag.blockedPlans),
+      flag.reason,
+      String(flag.periodEnd),
+      String(flag.periodEnd + FLAG_COPY_KEEP_MS),
+    );
   }
 }
+
+/** How long Redis keeps a flag's copy after its period ended. */
+const FLAG_COPY_KEEP_MS = 7 * 86_400_000;
+
+const writeFlagScript = `
+local have = redis.call('HGET', KEYS[1], 'updatedAt')
+if have and tonumber(have) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1], 'downgradeBlocked', ARGV[2], 'blockedPlans', ARGV[3],
+  'reason', ARGV[4], 'periodEnd', ARGV[5])
+redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+return 1
+`;
 
 interface FlagRow {
   resource_id: string;

@@ -203,10 +203,20 @@ export async function startEvaluator(
   });
   accepting = true;
 
-  // Retries publishing after a broker outage, and lifts flags whose period has ended.
+  // Redis lost its copy of the flags (or this is the first start): written again from Postgres.
+  const restoreFlags = () =>
+    flags.restoreRedis(clock()).then((n) => {
+      if (n !== null && n > 0)
+        log.warn({ flags: n }, "Redis had lost the flags' copy: written again from Postgres");
+    });
+  await restoreFlags();
+
+  // Retries publishing after a broker outage, lifts flags whose period has ended, and restores the
+  // flags' Redis copy after Redis lost its data.
   const timer = setInterval(() => {
     flags
       .liftExpired(clock())
+      .then(() => restoreFlags())
       .then(() => publish())
       .catch((err: unknown) => log.warn({ err }, 'outbox round failed'));
   }, config.outboxIntervalMs);
