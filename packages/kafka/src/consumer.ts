@@ -2,7 +2,8 @@ import { backoffMs, type Logger, sleep } from '@meterline/runtime';
 import type { Batch, Consumer, ConsumerConfig, Kafka } from 'kafkajs';
 
 export interface BatchContext {
-  /** false once the batch's partition was revoked or the consumer is stopping: stop early, commit nothing. */
+  /** false once the batch is no longer this consumer's to finish (its kafkajs runner stopped, or the
+   * partition was sought elsewhere): stop early, commit nothing. */
   isCurrent(): boolean;
 }
 
