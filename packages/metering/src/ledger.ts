@@ -52,7 +52,7 @@ export class UsageLedger {
    * at or above `from`, the watermark read before the batch was counted. Throws when the watermark has
    * moved since (another consumer recorded the partition meanwhile), or when the batch was counted under
    * another generation of the counters than the current one (`generation`, null when nothing was
-   * counted): the caller retries the batch. */
+   * counted): the caller retries the batch. One round trip (`ledger_record`, migration 008). */
   async record(
     topic: string,
     partition: number,
@@ -73,54 +73,32 @@ export class UsageLedger {
           ? -1
           : 1,
     );
-    return inTransaction(this.pool, async (client) => {
-      if (generation !== null) {
-        // Shared: batches record side by side; a rebuild (exclusive) waits for them and they for it.
-        const { rows: gens } = await client.query<{ generation: string }>(
-          'SELECT generation FROM counter_generations WHERE consumer = $1 FOR SHARE',
-          [this.consumer],
-        );
-        const current = Number(gens[0]?.generation ?? 0);
-        if (current !== generation) throw new GenerationMismatchError(generation, current);
-      }
-      await client.query(
-        `INSERT INTO ledger_watermarks (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, 0)
-         ON CONFLICT DO NOTHING`,
-        [this.consumer, topic, partition],
+    const next = BigInt(lastOffset) + 1n;
+    const { rows: out } = await this.pool.query<{ status: string; current_value: string | null }>(
+      `SELECT status, current_value FROM ledger_record($1, $2, $3, $4, $5, $6,
+           $7::uuid[], $8::text[], $9::timestamptz[], $10::float8[], $11::bigint[])`,
+      [
+        this.consumer,
+        topic,
+        partition,
+        from,
+        next.toString(),
+        generation,
+        list.map((s) => s.resourceId),
+        list.map((s) => s.metric),
+        list.map((s) => new Date(s.hour).toISOString()),
+        list.map((s) => s.quantity),
+        list.map((s) => s.events),
+      ],
+    );
+    const answer = out[0]!;
+    if (answer.status === 'generation')
+      throw new GenerationMismatchError(generation!, Number(answer.current_value));
+    if (answer.status === 'watermark')
+      throw new Error(
+        `ledger watermark of ${topic}:${partition} moved from ${from} to ${answer.current_value} while the batch was counted`,
       );
-      const { rows: marks } = await client.query<{ next_offset: string }>(
-        'SELECT next_offset FROM ledger_watermarks WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE',
-        [this.consumer, topic, partition],
-      );
-      const watermark = BigInt(marks[0]!.next_offset);
-      if (Number(watermark) !== from)
-        throw new Error(
-          `ledger watermark of ${topic}:${partition} moved from ${from} to ${watermark} while the batch was counted`,
-        );
-      if (list.length > 0) {
-        await client.query(
-          `INSERT INTO usage_ledger (resource_id, metric, hour, quantity, events)
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::float8[], $5::bigint[])
-           ON CONFLICT (resource_id, metric, hour) DO UPDATE
-             SET quantity = usage_ledger.quantity + excluded.quantity, events = usage_ledger.events + excluded.events`,
-          [
-            list.map((s) => s.resourceId),
-            list.map((s) => s.metric),
-            list.map((s) => new Date(s.hour).toISOString()),
-            list.map((s) => s.quantity),
-            list.map((s) => s.events),
-          ],
-        );
-      }
-      const next = BigInt(lastOffset) + 1n;
-      if (next > watermark) {
-        await client.query(
-          'UPDATE ledger_watermarks SET next_offset = $4 WHERE consumer = $1 AND topic = $2 AND partition = $3',
-          [this.consumer, topic, partition, next.toString()],
-        );
-      }
-      return list.length;
-    });
+    return list.length;
   }
 
   /** Runs `fn` holding the counters' generation exclusively (ADR 0011): batches recording meanwhile wait,
