@@ -1,4 +1,4 @@
-import { resourceTag } from '@meterline/redis';
+import { resourceTag, shardTag } from '@meterline/redis';
 
 /** Every Redis key of one resource, in one place. All share the resource's hash tag (its shard's), which
  * is hashed once here: code that builds many keys of one resource takes them from one `resourceKeys`. */
@@ -22,7 +22,7 @@ export function resourceKeys(resourceId: string) {
 
 /** string: the counters' generation, one marker per Redis shard (ADR 0011). Missing: the shard lost its
  * data, and nothing counts into it until the counters are rebuilt from the ledger. */
-export const generationKey = (shard: number) => `{s${shard}}:gen`;
+export const generationKey = (shard: number) => `${shardTag(shard)}:gen`;
 
 /** string: set once the evaluator's Redis copy of the flags is whole; missing after Redis lost its data,
  * when the evaluator writes every flag from Postgres again. */

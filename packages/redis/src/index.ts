@@ -29,8 +29,11 @@ export function shardOf(resourceId: string): number {
   return (h >>> 0) % REDIS_SHARDS;
 }
 
+/** A shard's hash tag: every key of the shard's resources, and its own keys, begin with it. */
+export const shardTag = (shard: number) => `{s${shard}}`;
+
 /** The prefix of every key of one resource: its shard's hash tag, then the resource. */
-export const resourceTag = (resourceId: string) => `{s${shardOf(resourceId)}}:r:${resourceId}`;
+export const resourceTag = (resourceId: string) => `${shardTag(shardOf(resourceId))}:r:${resourceId}`;
 
 export interface RedisSettings {
   redisUrl: string;
