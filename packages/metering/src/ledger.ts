@@ -1,7 +1,7 @@
 import { inTransaction, type Pool, type PoolClient } from '@meterline/db';
 
 /** Where the ledger's reads run: the pool, or the client of a transaction in progress. */
-type Db = Pool | PoolClient;
+export type Db = Pool | PoolClient;
 
 /** One ledger row's increment: usage of a resource's metric in one UTC hour. */
 export interface LedgerRow {

@@ -1,7 +1,8 @@
 import { shardOf } from '@meterline/redis';
 import type { CounterStore } from './counters.ts';
 import type { UsageLedger } from './ledger.ts';
-import { COARSE_KEEP, DAY, type MonthPeriod, monthOf } from './period.ts';
+import { DAY, type MonthPeriod, monthOf } from './period.ts';
+import { inChunks, rebuildHourBuckets } from './recount.ts';
 
 export interface RebuildReport {
   /** shards whose counters were rebuilt from the ledger (their generation marker was missing) */
@@ -9,11 +10,6 @@ export interface RebuildReport {
   /** resource-metric-period counters written */
   counters: number;
   generation: number;
-}
-
-/** Runs the writes a few hundred at a time (each is one round trip). */
-async function inChunks(writes: (() => Promise<unknown>)[], size = 256): Promise<void> {
-  for (let i = 0; i < writes.length; i += size) await Promise.all(writes.slice(i, i + size).map((w) => w()));
 }
 
 /** The calendar months whose counters Redis still keeps at `now` (a period's hash lives until
@@ -56,20 +52,7 @@ export async function rebuildLostCounters(
         }
         await inChunks(writes);
       }
-      const hours = new Map<string, { hour: number; quantity: number }[]>();
-      for (const h of await ledger.hoursSince(now - COARSE_KEEP, undefined, db)) {
-        if (!lost.has(shardOf(h.resourceId))) continue;
-        const k = `${h.resourceId}|${h.metric}`;
-        const list = hours.get(k) ?? [];
-        list.push({ hour: h.hour, quantity: h.quantity });
-        hours.set(k, list);
-      }
-      await inChunks(
-        [...hours].map(([k, list]) => {
-          const [resourceId, metric] = k.split('|') as [string, string];
-          return () => counters.setHourBuckets(resourceId, metric, list, now);
-        }),
-      );
+      await rebuildHourBuckets(ledger, counters, now, { keep: (id) => lost.has(shardOf(id)), db });
     }
     const next = generation + 1;
     await counters.setGeneration(next);

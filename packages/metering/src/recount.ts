@@ -1,5 +1,5 @@
 import type { CounterStore } from './counters.ts';
-import type { UsageLedger } from './ledger.ts';
+import type { Db, UsageLedger } from './ledger.ts';
 import { COARSE_KEEP, type MonthPeriod } from './period.ts';
 
 export interface CounterDifference {
@@ -57,17 +57,35 @@ export async function recount(
       counters.periodTtlSeconds(period, now),
     );
   }
-  const hours = await ledger.hoursSince(now - COARSE_KEEP, resourceIds);
+  await rebuildHourBuckets(ledger, counters, now, { resourceIds });
+  return diffs;
+}
+
+/** Writes the hourly window buckets of the last 7 days from the ledger, for the given resources (all by
+ * default) or those `keep` accepts, a few hundred writes at a time. */
+export async function rebuildHourBuckets(
+  ledger: UsageLedger,
+  counters: CounterStore,
+  now: number,
+  opts: { resourceIds?: string[]; keep?: (resourceId: string) => boolean; db?: Db } = {},
+): Promise<void> {
   const byMetric = new Map<string, { hour: number; quantity: number }[]>();
-  for (const h of hours) {
+  for (const h of await ledger.hoursSince(now - COARSE_KEEP, opts.resourceIds, opts.db)) {
+    if (opts.keep && !opts.keep(h.resourceId)) continue;
     const k = `${h.resourceId}|${h.metric}`;
     const list = byMetric.get(k) ?? [];
     list.push({ hour: h.hour, quantity: h.quantity });
     byMetric.set(k, list);
   }
-  for (const [k, list] of byMetric) {
-    const [resourceId, metric] = k.split('|') as [string, string];
-    await counters.setHourBuckets(resourceId, metric, list, now);
-  }
-  return diffs;
+  await inChunks(
+    [...byMetric].map(([k, list]) => {
+      const [resourceId, metric] = k.split('|') as [string, string];
+      return () => counters.setHourBuckets(resourceId, metric, list, now);
+    }),
+  );
+}
+
+/** Runs the writes a few hundred at a time (each is one round trip). */
+export async function inChunks(writes: (() => Promise<unknown>)[], size = 256): Promise<void> {
+  for (let i = 0; i < writes.length; i += size) await Promise.all(writes.slice(i, i + size).map((w) => w()));
 }
