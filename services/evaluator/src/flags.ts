@@ -53,6 +53,9 @@ export class FlagStore {
   /** Stores the flag if it differs from the stored one; returns whether it changed. */
   async update(resourceId: string, state: PlanFlagState, now: number): Promise<boolean> {
     const sig = signature(state);
+    // Primed per batch, but a rebalance may clear what was primed before this runs: never decide on an
+    // unknown state (a first, unblocked state would be stored and copied as if it had changed).
+    if (!this.known.has(resourceId)) await this.prime([resourceId]);
     if (this.known.get(resourceId) === sig) return false;
     const { rows } = await this.pool.query<{ changed: boolean }>(
       `INSERT INTO plan_flags (resource_id, downgrade_blocked, blocked_plans, reason, period_end, updated_at)
