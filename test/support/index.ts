@@ -1,5 +1,6 @@
 export { createTestWorld, type TestWorld } from './isolation.ts';
 export { type ServiceProcess, startServiceProcess } from './process.ts';
+export { type OwnRedisServer, startOwnRedisServer } from './redis-server.ts';
 export { seedResource } from './resources.ts';
 export { type ServiceUrls, serviceUrls } from './services.ts';
 export { type CaughtMail, type SmtpCatcher, startSmtpCatcher } from './smtp.ts';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { REDIS_SHARDS, type Redis, shardOf } from '@meterline/redis';
+import { REDIS_SHARDS, type Redis, redisRunId, shardOf } from '@meterline/redis';
 import { generationKey, keys, resourceKeys } from './keys.ts';
 import {
   bucketStart,
@@ -180,6 +180,11 @@ export class CounterStore {
       if (doomed.length > 0) deleted += await this.redis.del(...doomed);
     }
     return deleted;
+  }
+
+  /** The Redis server's run_id (`redisRunId`): another one means it restarted or failed over since. */
+  redisRunId(): Promise<string | null> {
+    return redisRunId(this.redis);
   }
 
   /** Sets every shard's generation marker: counting into it is allowed from now on. */

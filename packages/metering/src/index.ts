@@ -10,7 +10,7 @@ export {
 } from './counters.ts';
 export { UsageEventDecoder } from './decode.ts';
 export { flagsCopyKey, generationKey, keys, resourceKeys } from './keys.ts';
-export { GenerationMismatchError, type LedgerRow, UsageLedger } from './ledger.ts';
+export { type CounterGeneration, GenerationMismatchError, type LedgerRow, UsageLedger } from './ledger.ts';
 export { DAY, HOUR, hourOf, type MonthPeriod, monthOf } from './period.ts';
 export { CounterRebuilder, type RebuildReport, rebuildLostCounters, retainedPeriods } from './rebuild.ts';
 export { type CounterDifference, findDrift, recount } from './recount.ts';

@@ -24,8 +24,9 @@ export function resourceKeys(resourceId: string) {
  * data, and nothing counts into it until the counters are rebuilt from the ledger. */
 export const generationKey = (shard: number) => `${shardTag(shard)}:gen`;
 
-/** string: set once the evaluator's Redis copy of the flags is whole; missing after Redis lost its data,
- * when the evaluator writes every flag from Postgres again. */
+/** string: the run_id of the Redis server the evaluator last copied every flag into. Missing (Redis lost
+ * its data, or the first start) or another server's (a restart or failover: the data may be older), the
+ * evaluator writes every flag from Postgres again. */
 export const flagsCopyKey = 'flags:copy';
 
 /** The same keys, one at a time by resource id. */

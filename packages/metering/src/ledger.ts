@@ -12,6 +12,13 @@ export interface LedgerRow {
   events: number;
 }
 
+/** The generation of the Redis counters (ADR 0011) and the Redis server (INFO run_id) they were last
+ * checked against; null before the first check. */
+export interface CounterGeneration {
+  generation: number;
+  redisRunId: string | null;
+}
+
 /** The batch was counted under another generation of the Redis counters than the ledger's (ADR 0011).
  * `ahead`: Redis holds a newer one than Postgres (a rebuild that did not commit) - rebuild again. Either
  * way the batch is retried. */
@@ -103,24 +110,29 @@ export class UsageLedger {
 
   /** Runs `fn` holding the counters' generation exclusively (ADR 0011): batches recording meanwhile wait,
    * and every batch recorded before is visible to `fn`'s reads, which go through `db` (the same
-   * connection: blocked batches may hold every other one of the pool). `fn` returns the new generation
-   * to store, or null to leave it. */
-  async withGeneration(fn: (generation: number, db: PoolClient) => Promise<number | null>): Promise<void> {
+   * connection: blocked batches may hold every other one of the pool). `fn` gets the generation and the
+   * Redis server it was last checked against, and returns what to store instead, or null to leave both. */
+  async withGeneration(
+    fn: (current: CounterGeneration, db: PoolClient) => Promise<CounterGeneration | null>,
+  ): Promise<void> {
     await inTransaction(this.pool, async (client) => {
       await client.query(
         'INSERT INTO counter_generations (consumer, generation) VALUES ($1, 0) ON CONFLICT DO NOTHING',
         [this.consumer],
       );
-      const { rows } = await client.query<{ generation: string }>(
-        'SELECT generation FROM counter_generations WHERE consumer = $1 FOR UPDATE',
+      const { rows } = await client.query<{ generation: string; redis_run_id: string | null }>(
+        'SELECT generation, redis_run_id FROM counter_generations WHERE consumer = $1 FOR UPDATE',
         [this.consumer],
       );
-      const next = await fn(Number(rows[0]!.generation), client);
+      const next = await fn(
+        { generation: Number(rows[0]!.generation), redisRunId: rows[0]!.redis_run_id },
+        client,
+      );
       if (next !== null)
-        await client.query('UPDATE counter_generations SET generation = $2 WHERE consumer = $1', [
-          this.consumer,
-          next,
-        ]);
+        await client.query(
+          'UPDATE counter_generations SET generation = $2, redis_run_id = $3 WHERE consumer = $1',
+          [this.consumer, next.generation, next.redisRunId],
+        );
     });
   }
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { shardOf } from '@meterline/redis';
-import { createTestWorld, type TestWorld } from '@meterline/test/support';
+import { createRedis, shardOf } from '@meterline/redis';
+import { createTestWorld, eventually, startOwnRedisServer, type TestWorld } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CounterStore, CountersLostError, ResourceEvents } from './counters.ts';
 import { generationKey, keys } from './keys.ts';
 import { GenerationMismatchError, type LedgerRow, UsageLedger } from './ledger.ts';
 import { hourOf, monthOf } from './period.ts';
-import { rebuildLostCounters } from './rebuild.ts';
+import { CounterRebuilder, rebuildLostCounters } from './rebuild.ts';
 
 // The counter generations of ADR 0011 on the real Redis and Postgres.
 const FIELD = 'usage.events.v1:0';
@@ -29,7 +29,15 @@ describe('rebuilding lost counters from the ledger', () => {
     return out;
   };
   /** One batch as the ingestor does it: count, then record (the ledger refuses another generation). */
-  const countBatch = async (resourceId: string, from: number, to: number) => {
+  const countBatch = (resourceId: string, from: number, to: number) =>
+    countBatchInto(counters, ledger, resourceId, from, to);
+  const countBatchInto = async (
+    counters: CounterStore,
+    ledger: UsageLedger,
+    resourceId: string,
+    from: number,
+    to: number,
+  ) => {
     const ledgerFrom = await ledger.watermark('usage.events.v1', 0);
     const { results, generation } = await counters.countMany(
       FIELD,
@@ -78,5 +86,49 @@ describe('rebuilding lost counters from the ledger', () => {
     // And the hourly window bucket came back from the ledger too.
     const hour = hourOf(now - 1000);
     expect(Number(await world.redis.get(keys.bucket(r, 'api_calls', 'h', hour)))).toBe(5);
+  });
+
+  it('rebuilds every counter when Redis restarts holding less than the ledger, and only then', async () => {
+    // A Redis of this test's own: restarted from an older snapshot, as after a restore or a failover to
+    // a replica that had not received every write. Its markers survive: only the restart tells.
+    const server = await startOwnRedisServer();
+    const redis = createRedis(server.url);
+    redis.on('error', () => {}); // refused while the server restarts; ioredis reconnects
+    try {
+      const own = new CounterStore(redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
+      const ownLedger = new UsageLedger(world.pool, 'restart-test');
+      const rebuilder = new CounterRebuilder(ownLedger, own, { retentionDays: 62 });
+      const ownUsed = async (r: string) => (await own.periodUsage(r, monthOf(now).key)).api_calls ?? 0;
+      expect(await rebuilder.ensure()).toMatchObject({ generation: 1, cause: 'markers-missing' });
+      expect(await rebuilder.check()).toBeNull();
+      const r = randomUUID();
+      await (await countBatchInto(own, ownLedger, r, 0, 2)).record();
+      await server.save();
+      await (await countBatchInto(own, ownLedger, r, 3, 6)).record();
+      expect(await ownUsed(r)).toBe(7);
+
+      await server.restart();
+      await eventually(async () => (await redis.ping()) === 'PONG');
+      expect(await ownUsed(r), 'the snapshot lacks the second batch').toBe(3);
+      const report = await rebuilder.check();
+      expect(report).toMatchObject({ cause: 'redis-older', generation: 2 });
+      expect(report!.shards).toHaveLength(128);
+      expect(await ownUsed(r)).toBe(7);
+      expect(await rebuilder.check()).toBeNull();
+
+      // A restart that kept every write: nothing rebuilt, counting goes on in the same generation.
+      await server.save();
+      await server.restart();
+      await eventually(async () => (await redis.ping()) === 'PONG');
+      expect(await rebuilder.check()).toBeNull();
+      await (await countBatchInto(own, ownLedger, r, 7, 7)).record();
+      expect(await ownUsed(r)).toBe(8);
+      expect(await ownLedger.periodTotals(monthOf(now).start, monthOf(now).end, [r])).toEqual(
+        new Map([[r, { api_calls: 8 }]]),
+      );
+    } finally {
+      redis.disconnect();
+      await server.close();
+    }
   });
 });

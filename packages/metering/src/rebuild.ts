@@ -1,15 +1,18 @@
 import { shardOf } from '@meterline/redis';
 import type { CounterStore } from './counters.ts';
-import type { UsageLedger } from './ledger.ts';
+import type { Db, UsageLedger } from './ledger.ts';
 import { DAY, type MonthPeriod, monthOf } from './period.ts';
 import { inChunks, rebuildHourBuckets } from './recount.ts';
 
 export interface RebuildReport {
-  /** shards whose counters were rebuilt from the ledger (their generation marker was missing) */
+  /** shards whose counters were rebuilt from the ledger */
   shards: number[];
   /** resource-metric-period counters written */
   counters: number;
   generation: number;
+  /** why: shards' generation markers were missing (lost data, or the first start), or Redis restarted
+   * (another run_id) holding less than the ledger for some counter (it came back older) */
+  cause: 'markers-missing' | 'redis-older';
 }
 
 /** The calendar months whose counters Redis still keeps at `now` (a period's hash lives until
@@ -22,22 +25,34 @@ export function retainedPeriods(now: number, retentionDays: number): MonthPeriod
 
 /** Makes Redis's counters whole again after it lost data (ADR 0011), or gives them their first
  * generation. Holding the ledger's generation exclusively (batches that recorded before are in the
- * ledger; batches recording meanwhile wait), it rebuilds every shard whose generation marker is missing
- * from the ledger (whatever the shard still holds goes first; then the period totals of the retained months and
- * the hourly window buckets of the last 7 days), then
- * moves every shard and the ledger to the next generation: a batch counted before is refused by the
- * ledger and retried. Returns null when every marker already holds the ledger's generation. */
+ * ledger; batches recording meanwhile wait), it rebuilds from the ledger every shard whose generation
+ * marker is missing - or every shard, when Redis restarted since the last check (another run_id) and
+ * holds less than the ledger for some counter: it came back older (a snapshot, a replica promoted before
+ * it had every write), markers and all. Whatever a rebuilt shard still holds goes first; then the period
+ * totals of the retained months and the hourly window buckets of the last 7 days are written, and every
+ * shard and the ledger move to the next generation: a batch counted before is refused by the ledger and
+ * retried. Returns null when nothing was rebuilt. */
 export async function rebuildLostCounters(
   ledger: UsageLedger,
   counters: CounterStore,
   opts: { now?: () => number; retentionDays: number },
 ): Promise<RebuildReport | null> {
   let report: RebuildReport | null = null;
-  await ledger.withGeneration(async (generation, db) => {
+  await ledger.withGeneration(async ({ generation, redisRunId }, db) => {
     const markers = await counters.shardGenerations();
-    if (generation > 0 && markers.every((g) => g === generation)) return null;
-    const lost = new Set(markers.flatMap((g, shard) => (g === null ? [shard] : [])));
+    const runId = await counters.redisRunId();
     const now = (opts.now ?? Date.now)();
+    const restarted = redisRunId !== null && runId !== null && runId !== redisRunId;
+    const intact = generation > 0 && markers.every((g) => g === generation);
+    // A restarted Redis may have come back older, markers and all: compare it with the ledger.
+    const older =
+      restarted && generation > 0 && (await behindLedger(ledger, counters, now, opts.retentionDays, db));
+    if (intact && !older) {
+      // Nothing lost (or a restart that kept every write): only remember which Redis this is.
+      return runId === redisRunId ? null : { generation, redisRunId: runId };
+    }
+    const cause: RebuildReport['cause'] = older ? 'redis-older' : 'markers-missing';
+    const lost = new Set(older ? markers.keys() : markers.flatMap((g, shard) => (g === null ? [shard] : [])));
     let written = 0;
     if (lost.size > 0) {
       await counters.wipeShards(lost);
@@ -56,10 +71,35 @@ export async function rebuildLostCounters(
     }
     const next = generation + 1;
     await counters.setGeneration(next);
-    report = { shards: [...lost].sort((a, b) => a - b), counters: written, generation: next };
-    return next;
+    report = { shards: [...lost].sort((a, b) => a - b), counters: written, generation: next, cause };
+    return { generation: next, redisRunId: runId };
   });
   return report;
+}
+
+/** Whether Redis holds less than the ledger for some counter of the retained months. Redis counts a batch
+ * before the ledger records it, so it never does unless it lost writes the ledger kept. Read on the
+ * rebuild's locked connection (no batch records meanwhile), a few hundred resources at a time. */
+async function behindLedger(
+  ledger: UsageLedger,
+  counters: CounterStore,
+  now: number,
+  retentionDays: number,
+  db: Db,
+): Promise<boolean> {
+  for (const period of retainedPeriods(now, retentionDays)) {
+    const totals = [...(await ledger.periodTotals(period.start, period.end, undefined, db))];
+    for (let i = 0; i < totals.length; i += 256) {
+      const chunk = totals.slice(i, i + 256);
+      const held = await Promise.all(chunk.map(([id]) => counters.periodUsage(id, period.key)));
+      for (let k = 0; k < chunk.length; k++) {
+        for (const [metric, want] of Object.entries(chunk[k]![1])) {
+          if ((held[k]![metric] ?? 0) < want - 1e-6 * Math.max(1, Math.abs(want))) return true;
+        }
+      }
+    }
+  }
+  return false;
 }
 
 /** One rebuild at a time in this process; callers that ask meanwhile wait for the running one. */
@@ -72,11 +112,21 @@ export class CounterRebuilder {
     private readonly opts: { retentionDays: number; onRebuilt?: (report: RebuildReport) => void },
   ) {}
 
-  /** Cheap: rebuilds only when a shard's marker is missing or the shards disagree (no lock taken). */
+  /** The Redis run_id seen at the last check that went through the ledger. */
+  private checkedRunId: string | null = null;
+
+  /** Cheap: goes to the ledger (and may rebuild) only when a shard's marker is missing, the shards
+   * disagree, or Redis restarted since the last time (another run_id); no lock taken otherwise. */
   async check(): Promise<RebuildReport | null> {
-    const markers = await this.counters.shardGenerations();
-    if (markers[0] !== null && markers.every((g) => g === markers[0])) return null;
-    return this.ensure();
+    const [markers, runId] = await Promise.all([
+      this.counters.shardGenerations(),
+      this.counters.redisRunId(),
+    ]);
+    const whole = markers[0] !== null && markers.every((g) => g === markers[0]);
+    if (whole && runId === this.checkedRunId) return null;
+    const report = await this.ensure();
+    this.checkedRunId = runId;
+    return report;
   }
 
   ensure(): Promise<RebuildReport | null> {

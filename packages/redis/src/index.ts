@@ -17,6 +17,13 @@ export function createRedis(url: string, opts: { keyPrefix?: string; name?: stri
   });
 }
 
+/** The Redis server's run_id (INFO server): another one means the server restarted or failed over since,
+ * and may hold older data than was written to it (a snapshot; a replica promoted before it had every
+ * write). null where INFO does not tell it (some managed services hide it). */
+export async function redisRunId(redis: Redis): Promise<string | null> {
+  return /^run_id:(\w+)/m.exec(await redis.info('server'))?.[1] ?? null;
+}
+
 /** Resources are spread over this many hash tags ("shards"). One atomic Redis call can then count many
  * resources of a shard at once (all its keys share the tag), and a Redis Cluster still spreads the keys
  * over up to this many slots. */

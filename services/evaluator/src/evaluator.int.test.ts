@@ -362,6 +362,12 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
       await world.redis.del(keys.flag(r), flagsCopyKey);
       const restored = await eventually(async () => (await readFlag(world.redis, r)) ?? false);
       expect(restored).toEqual(blocked);
+      // Redis comes back older (a snapshot, a lagging replica: the flag is not in it, the copy marker is,
+      // written into another server): the evaluator notices the other run_id and copies the flags again.
+      await world.redis.set(flagsCopyKey, 'the-run-id-of-another-redis-server');
+      await world.redis.del(keys.flag(r));
+      expect(await eventually(async () => (await readFlag(world.redis, r)) ?? false)).toEqual(blocked);
+      expect(await world.redis.get(flagsCopyKey)).not.toBe('the-run-id-of-another-redis-server');
       // The period ends: the block lifts by itself.
       now = period.end + 1000;
       const lifted = await eventually(async () => {

@@ -1,7 +1,7 @@
 import type { Pool } from '@meterline/db';
 import type { ContractCodec, Producer } from '@meterline/kafka';
 import { flagsCopyKey, keys } from '@meterline/metering';
-import type { Redis } from '@meterline/redis';
+import { type Redis, redisRunId } from '@meterline/redis';
 import type { PlanFlagState } from '@meterline/rules';
 import type { PlanFlag } from '@meterline/schemas';
 
@@ -18,18 +18,21 @@ export class FlagStore {
     redis.defineCommand('meterlineWriteFlag', { numberOfKeys: 1, lua: writeFlagScript });
   }
 
-  /** When Redis lost its copy of the flags (the copy marker is gone: a Redis restart, or the first
-   * start), writes every flag that Redis would still hold from Postgres again. Returns how many, or null
-   * when the copy was whole. */
+  /** When Redis lost its copy of the flags (the copy marker is gone: lost data, or the first start), or
+   * may hold an older one (the marker names another Redis run_id: it restarted or failed over since, and
+   * a snapshot or a lagging replica lacks the latest flags), writes every flag that Redis would still
+   * hold from Postgres again; a flag Redis holds newer is kept. Returns how many, or null when the copy
+   * was whole. */
   async restoreRedis(now: number): Promise<number | null> {
-    if ((await this.redis.exists(flagsCopyKey)) === 1) return null;
+    const [copiedInto, runId] = await Promise.all([this.redis.get(flagsCopyKey), redisRunId(this.redis)]);
+    if (copiedInto !== null && copiedInto === (runId ?? copiedInto)) return null;
     const { rows } = await this.pool.query<FlagRow>(
       `SELECT ${FLAG_COLUMNS} FROM plan_flags WHERE period_end > $1`,
       [new Date(now - FLAG_COPY_KEEP_MS).toISOString()],
     );
     for (let i = 0; i < rows.length; i += 200)
       await Promise.all(rows.slice(i, i + 200).map((r) => this.writeRedis(toPlanFlag(r))));
-    await this.redis.set(flagsCopyKey, String(now));
+    await this.redis.set(flagsCopyKey, runId ?? String(now));
     return rows.length;
   }
 

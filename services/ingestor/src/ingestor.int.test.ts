@@ -368,7 +368,10 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
       // No recount by hand: the ingestor notices the missing markers, rebuilds from the ledger, counts on.
       await expectExact(world, expected, 60_000);
       const metrics = await (await fetch(`http://127.0.0.1:${ingestor.opsPort}/metrics`)).text();
-      expect(Number(/meterline_counter_rebuilds_total(?:\{[^}]*\})? (\d+)/.exec(metrics)?.[1])).toBe(2);
+      const rebuilds = metrics.split('\n').filter((l) => l.startsWith('meterline_counter_rebuilds_total'));
+      expect(rebuilds).toEqual([
+        'meterline_counter_rebuilds_total{cause="markers-missing",service="ingestor"} 2',
+      ]);
       // Redis and the ledger agree: a recount finds nothing to correct.
       const counters = new CounterStore(world.redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
       const again = await recount(

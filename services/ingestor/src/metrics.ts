@@ -28,7 +28,8 @@ export function ingestorMetrics(registry: Registry) {
     }),
     rebuilds: new Counter({
       name: 'meterline_counter_rebuilds_total',
-      help: 'Times this process rebuilt lost Redis counters from the ledger (or gave them their first generation)',
+      help: 'Times this process rebuilt Redis counters from the ledger, by cause: markers-missing (Redis lost data, or the first generation) or redis-older (Redis restarted holding less than the ledger)',
+      labelNames: ['cause'] as const,
       registers: [registry],
     }),
     driftResources: new Gauge({

@@ -56,10 +56,12 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
   // Redis lost data (or this is the first start): rebuild from the ledger before counting (ADR 0011).
   const rebuilder = new CounterRebuilder(ledger, counters, {
     retentionDays: config.periodRetentionDays,
-    onRebuilt: ({ shards, counters: written, generation }) => {
-      metrics.rebuilds.inc();
-      const what = { shards: shards.length, counters: written, generation };
+    onRebuilt: ({ shards, counters: written, generation, cause }) => {
+      metrics.rebuilds.inc({ cause });
+      const what = { shards: shards.length, counters: written, generation, cause };
       if (generation === 1) log.info(what, 'counters given their first generation (rebuilt from the ledger)');
+      else if (cause === 'redis-older')
+        log.warn(what, 'Redis restarted holding less than the ledger: every counter rebuilt from the ledger');
       else log.warn(what, 'Redis had lost counters: rebuilt from the ledger');
     },
   });
