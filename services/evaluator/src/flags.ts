@@ -25,7 +25,8 @@ export class FlagStore {
    * was whole. */
   async restoreRedis(now: number): Promise<number | null> {
     const [copiedInto, runId] = await Promise.all([this.redis.get(flagsCopyKey), redisRunId(this.redis)]);
-    if (copiedInto !== null && copiedInto === (runId ?? copiedInto)) return null;
+    // Whole: the marker is there and names this server (or INFO does not tell which server this is).
+    if (copiedInto !== null && (runId === null || copiedInto === runId)) return null;
     const { rows } = await this.pool.query<FlagRow>(
       `SELECT ${FLAG_COLUMNS} FROM plan_flags WHERE period_end > $1`,
       [new Date(now - FLAG_COPY_KEEP_MS).toISOString()],
