@@ -121,6 +121,7 @@ describe('rebuilding lost counters from the ledger', () => {
       await server.restart();
       await eventually(async () => (await redis.ping()) === 'PONG');
       expect(await rebuilder.check()).toBeNull();
+      expect(await redis.exists(keys.applied(r)), 'nothing wiped').toBe(1);
       await (await countBatchInto(own, ownLedger, r, 7, 7)).record();
       expect(await ownUsed(r)).toBe(8);
       expect(await ownLedger.periodTotals(monthOf(now).start, monthOf(now).end, [r])).toEqual(
