@@ -2,7 +2,7 @@ import { shardOf } from '@meterline/redis';
 import type { CounterStore } from './counters.ts';
 import type { Db, UsageLedger } from './ledger.ts';
 import { DAY, type MonthPeriod, monthOf } from './period.ts';
-import { inChunks, rebuildHourBuckets } from './recount.ts';
+import { findDrift, inChunks, rebuildHourBuckets } from './recount.ts';
 
 export interface RebuildReport {
   /** shards whose counters were rebuilt from the ledger */
@@ -79,7 +79,7 @@ export async function rebuildLostCounters(
 
 /** Whether Redis holds less than the ledger for some counter of the retained months. Redis counts a batch
  * before the ledger records it, so it never does unless it lost writes the ledger kept. Read on the
- * rebuild's locked connection (no batch records meanwhile), a few hundred resources at a time. */
+ * rebuild's locked connection (no batch records meanwhile). */
 async function behindLedger(
   ledger: UsageLedger,
   counters: CounterStore,
@@ -88,16 +88,8 @@ async function behindLedger(
   db: Db,
 ): Promise<boolean> {
   for (const period of retainedPeriods(now, retentionDays)) {
-    const totals = [...(await ledger.periodTotals(period.start, period.end, undefined, db))];
-    for (let i = 0; i < totals.length; i += 256) {
-      const chunk = totals.slice(i, i + 256);
-      const held = await Promise.all(chunk.map(([id]) => counters.periodUsage(id, period.key)));
-      for (let k = 0; k < chunk.length; k++) {
-        for (const [metric, want] of Object.entries(chunk[k]![1])) {
-          if ((held[k]![metric] ?? 0) < want - 1e-6 * Math.max(1, Math.abs(want))) return true;
-        }
-      }
-    }
+    const drift = await findDrift(ledger, counters, period, undefined, db);
+    if (drift.some((d) => d.redis < d.ledger)) return true;
   }
   return false;
 }

@@ -12,28 +12,34 @@ export interface CounterDifference {
 
 const EPSILON = 1e-6;
 
-/** Compares the Redis counters of a period with the ledger. */
+/** Compares the Redis counters of a period with the ledger (read through `db`: the pool, or a
+ * transaction's client), a few hundred resources at a time; differences in resource order. */
 export async function findDrift(
   ledger: UsageLedger,
   counters: CounterStore,
   period: MonthPeriod,
   resourceIds?: string[],
+  db?: Db,
 ): Promise<CounterDifference[]> {
-  const truth = await ledger.periodTotals(period.start, period.end, resourceIds);
+  const truth = await ledger.periodTotals(period.start, period.end, resourceIds, db);
   const ids = resourceIds ?? [...truth.keys()];
-  const diffs: CounterDifference[] = [];
-  for (const resourceId of ids) {
-    const want = truth.get(resourceId) ?? {};
-    const have = await counters.periodUsage(resourceId, period.key);
-    for (const metric of new Set([...Object.keys(want), ...Object.keys(have)])) {
-      const l = want[metric] ?? 0;
-      const r = have[metric] ?? 0;
-      if (Math.abs(l - r) > EPSILON * Math.max(1, Math.abs(l))) {
-        diffs.push({ resourceId, metric, periodKey: period.key, redis: r, ledger: l });
+  const byResource: CounterDifference[][] = [];
+  await inChunks(
+    ids.map((resourceId, i) => async () => {
+      const want = truth.get(resourceId) ?? {};
+      const have = await counters.periodUsage(resourceId, period.key);
+      const diffs: CounterDifference[] = [];
+      for (const metric of new Set([...Object.keys(want), ...Object.keys(have)])) {
+        const l = want[metric] ?? 0;
+        const r = have[metric] ?? 0;
+        if (Math.abs(l - r) > EPSILON * Math.max(1, Math.abs(l))) {
+          diffs.push({ resourceId, metric, periodKey: period.key, redis: r, ledger: l });
+        }
       }
-    }
-  }
-  return diffs;
+      byResource[i] = diffs;
+    }),
+  );
+  return byResource.flat();
 }
 
 /** Rebuilds the counters of a period (and the hourly window buckets of the last 7 days) from the
@@ -85,7 +91,7 @@ export async function rebuildHourBuckets(
   );
 }
 
-/** Runs the writes a few hundred at a time (each is one round trip). */
+/** Runs the calls a few hundred at a time (each is one round trip). */
 export async function inChunks(writes: (() => Promise<unknown>)[], size = 256): Promise<void> {
   for (let i = 0; i < writes.length; i += size) await Promise.all(writes.slice(i, i + size).map((w) => w()));
 }
