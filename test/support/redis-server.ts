@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from '@meterline/redis';
+import { eventually } from './wait.ts';
 
 /** A Redis server of one test's own (the machine's `redis-server`), for what the shared one must not
  * go through: a restart, and one from an older snapshot. It keeps a snapshot only when told (`save()`,
@@ -43,24 +44,24 @@ export async function startOwnRedisServer(): Promise<OwnRedisServer> {
     });
     failed.catch(() => {});
     child = c;
-    const deadline = Date.now() + 10_000;
-    for (;;) {
+    const answers = async () => {
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       probe.on('error', () => {});
-      const ready = await Promise.race([
-        probe
-          .connect()
-          .then(() => probe.ping())
-          .then(
-            () => true,
-            () => false,
-          ),
-        failed,
-      ]).finally(() => probe.disconnect());
-      if (ready) return;
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${url}:\n${output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      try {
+        await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } finally {
+        probe.disconnect();
+      }
+    };
+    await Promise.race([
+      eventually(answers, { timeoutMs: 10_000, intervalMs: 50, what: `redis-server on ${url}` }).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}\n${output}`);
+        },
+      ),
+      failed,
+    ]);
   };
   const stop = async () => {
     const c = child;
