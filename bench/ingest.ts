@@ -121,7 +121,13 @@ async function runBareConsumers(group: string): Promise<{ rate: number; cpuSecon
   const children = counts.map((_, k) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('./bare-consumer.ts', import.meta.url))],
+      [
+        // BARE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/bare", profiles it (SERVICE_NODE_ARGS the ingestor).
+        ...(process.env.BARE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./bare-consumer.ts', import.meta.url)),
+      ],
       {
         env: {
           ...process.env,

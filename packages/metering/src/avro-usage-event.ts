@@ -44,8 +44,10 @@ function canonical(type: unknown): string {
   return JSON.stringify(type);
 }
 
-/** Decodes the Avro body (after the 5-byte Confluent header) of a UsageEvent v1. Throws on bad bytes. */
-export function readUsageEventV1(buf: Buffer, start: number): UsageEvent {
+/** Decodes the Avro body (after the 5-byte Confluent header) of a UsageEvent v1. Throws on bad bytes.
+ * Writes the fields into `into` when given (the ingestor reads every event of a batch into one object,
+ * so decoding allocates nothing but the strings) and returns it. */
+export function readUsageEventV1(buf: Buffer, start: number, into?: UsageEvent): UsageEvent {
   const r = new Reader(buf, start);
   const id = r.string();
   const resourceId = r.string();
@@ -57,7 +59,14 @@ export function readUsageEventV1(buf: Buffer, start: number): UsageEvent {
   if (branch === 1) source = r.string();
   else if (branch !== 0) throw new Error(`invalid union index: ${branch}`);
   if (r.pos < buf.length) throw new Error('trailing data');
-  return { id, resourceId, metric, quantity, timestamp, source };
+  if (!into) return { id, resourceId, metric, quantity, timestamp, source };
+  into.id = id;
+  into.resourceId = resourceId;
+  into.metric = metric;
+  into.quantity = quantity;
+  into.timestamp = timestamp;
+  into.source = source;
+  return into;
 }
 
 class Reader {

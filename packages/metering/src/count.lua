@@ -15,14 +15,16 @@
 --   per target: ttl seconds (0 = none);
 --   per group (events of one metric and one 5-minute bucket, on one side of the ledger watermark):
 --     period target, metric, fine target (0 = none), coarse target (0 = none), events, summed quantity;
---   three comma-separated lists of n values each, in offset order: offsets, quantities, group numbers
---   (read only when some event is not simply new);
+--   'd' and three comma-separated lists of n values each, in offset order: offsets, quantities, group
+--   numbers (the per-event details, needed only when some event is not simply new), or 'n' without them;
 --   'j' and the n event ids joined by newlines, or 'a' and the n ids as arguments (when an id holds a
 --   newline; the client encodes arguments one by one, so a joined list costs it far less).
 --
 -- Returns { -3 } when the generation marker is missing (Redis lost the shard's data: the counters must be
--- rebuilt from the ledger first), and { -1, i } when the joined ids of the i-th resource were not n ids
--- (one held a newline; send that resource's ids as arguments); nothing was written then. Otherwise the
+-- rebuilt from the ledger first), { -1, i } when the joined ids of the i-th resource were not n ids
+-- (one held a newline; send that resource's ids as arguments), and { -2, i, j, ... } when resources i,
+-- j, ... need their per-event details and were sent without them (a redelivery, a producer retry, or
+-- the same id twice in the call: send them with details); nothing was written then. Otherwise the
 -- generation, then per resource: counted, countedBefore,
 -- duplicates, exact, [per group: events then quantity for the ledger (counted now or by an earlier
 -- delivery of the same record), when exact is 0], the number of totals, then target/metric/total triples
@@ -60,49 +62,89 @@ for r = 1, resources do
     s.groupN[i] = tonumber(ARGV[a + 4]); s.groupQty[i] = tonumber(ARGV[a + 5])
     a = a + 6
   end
-  s.offsetList, s.quantityList, s.groupList = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  s.hasDetails = ARGV[a] == 'd'
+  if s.hasDetails then
+    s.offsetList, s.quantityList, s.groupList = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+    a = a + 4
+  else
+    a = a + 1
+  end
   local ids = {}
-  if ARGV[a + 3] == 'j' then
+  if ARGV[a] == 'j' then
     -- n non-empty parts with n - 1 newlines between them means no id held a newline.
     local i, bytes = 0, 0
-    for id in string.gmatch(ARGV[a + 4], '[^\n]+') do i = i + 1; ids[i] = id; bytes = bytes + #id end
-    if i ~= s.n or bytes + s.n - 1 ~= #ARGV[a + 4] then return { -1, r } end
-    a = a + 5
+    for id in string.gmatch(ARGV[a + 1], '[^\n]+') do i = i + 1; ids[i] = id; bytes = bytes + #id end
+    if i ~= s.n or bytes + s.n - 1 ~= #ARGV[a + 1] then return { -1, r } end
+    a = a + 2
   else
-    for i = 1, s.n do ids[i] = ARGV[a + 3 + i] end
-    a = a + 4 + s.n
+    for i = 1, s.n do ids[i] = ARGV[a + i] end
+    a = a + 1 + s.n
   end
   s.ids = ids
   specs[r] = s
 end
 
-local function count(s)
-  local n, g, ids = s.n, s.g, s.ids
-  local KA, KC, KP, T = KEYS[s.base + 1], KEYS[s.base + 2], KEYS[s.base + 3], s.base + 3
-  -- Which ids either dedupe slot holds already (native bulk lookups; the loop only scans the answers).
-  local known = {}
-  local anyKnown = false
+local function addIds(key, ids, n)
+  local added = 0
+  for from = 1, n, CHUNK do
+    added = added + redis.call('SADD', key, unpack(ids, from, math.min(n, from + CHUNK - 1)))
+  end
+  return added
+end
+
+-- Second pass, what decides whether an event is simply new: which ids either dedupe slot holds already
+-- (native bulk lookups), and which offsets the counters hold (every offset below the ledger's watermark
+-- is in them: counted here, or rebuilt from the ledger after Redis lost its data, which is how a lost
+-- applied-offsets hash is never a double count). The ids of a resource none of whose events was seen go
+-- into the current slot now: how many were added tells whether an id came twice in the call.
+local missing = {}
+for r = 1, resources do
+  local s = specs[r]
+  local n, ids = s.n, s.ids
+  local KA, KC, KP = KEYS[s.base + 1], KEYS[s.base + 2], KEYS[s.base + 3]
+  s.known, s.anyKnown = {}, false
   for _, key in ipairs({ KC, KP }) do
     for from = 1, n, CHUNK do
       local got = redis.call('SMISMEMBER', key, unpack(ids, from, math.min(n, from + CHUNK - 1)))
       for j = 1, #got do
-        if got[j] == 1 then known[from + j - 1] = true; anyKnown = true end
+        if got[j] == 1 then s.known[from + j - 1] = true; s.anyKnown = true end
       end
     end
   end
-  local added = 0
-  for from = 1, n, CHUNK do
-    added = added + redis.call('SADD', KC, unpack(ids, from, math.min(n, from + CHUNK - 1)))
+  s.applied = math.max(tonumber(redis.call('HGET', KA, field) or '-1'), ledgerFrom - 1)
+  s.simple = s.firstOffset > s.applied and not s.anyKnown
+  if s.simple then
+    s.added = addIds(KC, ids, n)
+    s.simple = s.added == n
   end
+  if not s.simple and not s.hasDetails then missing[#missing + 1] = r end
+end
+if #missing > 0 then
+  -- Undo the ids added above (none of them was in the slot before), so that nothing was written.
+  for r = 1, resources do
+    local s = specs[r]
+    if s.added then
+      for from = 1, s.n, CHUNK do
+        redis.call('SREM', KEYS[s.base + 2], unpack(s.ids, from, math.min(s.n, from + CHUNK - 1)))
+      end
+    end
+  end
+  local out = { -2 }
+  for _, r in ipairs(missing) do out[#out + 1] = r end
+  return out
+end
+
+local function count(s)
+  local n, g, ids = s.n, s.g, s.ids
+  local KA, KC, T = KEYS[s.base + 1], KEYS[s.base + 2], s.base + 3
+  local known, applied = s.known, s.applied
+  if not s.added then addIds(KC, ids, n) end
   redis.call('PEXPIREAT', KC, slotExpireAt)
 
-  -- Every offset below the ledger's watermark is in these counters: counted here, or rebuilt from the
-  -- ledger after Redis lost its data (which is how a lost applied-offsets hash is never a double count).
-  local applied = math.max(tonumber(redis.call('HGET', KA, field) or '-1'), ledgerFrom - 1)
   local counted, countedBefore, duplicates = 0, 0, 0
   local exact = 1
   local groupQty, ledgerQty, ledgerN = s.groupQty, s.groupQty, s.groupN
-  if s.firstOffset <= applied or anyKnown or added < n then
+  if not s.simple then
     -- Not simply new: a redelivery, a producer retry, or the same id twice in this call. Per event.
     exact = 0
     local offsets, quantities, eventGroups = split(s.offsetList), split(s.quantityList), split(s.groupList)

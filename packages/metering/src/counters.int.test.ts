@@ -123,6 +123,35 @@ describe('CounterStore.count on the real Redis', () => {
     expect(again.every((r) => r.counted === 0 && r.countedBefore === (r.groups[0]?.events ?? -1))).toBe(true);
   });
 
+  it('counts exactly when some resources of a call need their per-event details and others do not', async () => {
+    // Three resources of one shard, so one script call: it first runs without the per-event details,
+    // asks for them for the two that need them, and must leave nothing of that first run behind.
+    const shard = shardOf(randomUUID());
+    const [plain, twice, redelivered] = Array.from({ length: 3 }, () => {
+      for (;;) {
+        const r = randomUUID();
+        if (shardOf(r) === shard) return r;
+      }
+    });
+    await counters.count(redelivered!, FIELD, batch(['x', 10, 5]), now);
+    const work = [
+      { resourceId: plain!, events: batch(['a', 20, 1], ['b', 21, 2]) },
+      { resourceId: twice!, events: batch(['a', 22, 1], ['a', 23, 1], ['c', 24, 4]) },
+      { resourceId: redelivered!, events: batch(['x', 10, 5], ['y', 25, 7]) },
+    ];
+    const { results } = await counters.countMany(FIELD, work, now);
+    expect(results.map((r) => [r.counted, r.countedBefore, r.duplicates])).toEqual([
+      [2, 0, 0],
+      [2, 0, 1],
+      [1, 1, 0],
+    ]);
+    expect([await used(plain!), await used(twice!), await used(redelivered!)]).toEqual([3, 5, 12]);
+    const slot = Math.floor(now / (WINDOW_S * 1000));
+    expect(await redis.smembers(keys.dedupeSlot(plain!, slot))).toEqual(expect.arrayContaining(['a', 'b']));
+    expect(await redis.scard(keys.dedupeSlot(plain!, slot))).toBe(2);
+    expect(await redis.scard(keys.dedupeSlot(twice!, slot))).toBe(2);
+  });
+
   it('counts nothing into a shard whose generation marker is missing (Redis lost its data)', async () => {
     const r = randomUUID();
     await redis.del(generationKey(shardOf(r)));

@@ -115,6 +115,11 @@ interface Prepared {
   events: ResourceEvents;
   groups: Group[];
   periodKeyOfTarget: Map<number, string>;
+  /** each event's group number (1-based), in offset order */
+  eventGroup: number[];
+  /** whether the per-event details go with the call (only when the script asks: they cost more to
+   * send than everything else, and the script needs them only for events that are not simply new) */
+  details: boolean;
   /** ids joined by newlines in one argument, or one argument each */
   joinedIds: boolean;
 }
@@ -232,10 +237,12 @@ export class CounterStore {
         );
         const keysOf = [generationKey(shard), ...prepared.flatMap((p) => p.keys)];
         let raw = await this.run(keysOf, head, prepared);
-        // An id held a newline: that resource's ids go one argument each, and the call is repeated
-        // (the script wrote nothing).
-        while (Number(raw[0]) === -1) {
-          prepared[Number(raw[1]) - 1]!.joinedIds = false;
+        // The script wrote nothing and asks again: an id held a newline (that resource's ids go one
+        // argument each), or resources need their per-event details. Each answer adds to the call, so
+        // this ends.
+        for (let code = Number(raw[0]); code === -1 || code === -2; code = Number(raw[0])) {
+          if (code === -1) prepared[Number(raw[1]) - 1]!.joinedIds = false;
+          else for (let k = 1; k < raw.length; k++) prepared[Number(raw[k]) - 1]!.details = true;
           raw = await this.run(keysOf, head, prepared);
         }
         if (Number(raw[0]) === -3) {
@@ -270,6 +277,9 @@ export class CounterStore {
     for (const p of prepared) {
       args.push(base);
       for (const v of p.argv) args.push(v);
+      if (p.details)
+        args.push('d', p.events.offsets.join(','), p.events.quantities.join(','), p.eventGroup.join(','));
+      else args.push('n');
       if (p.joinedIds) args.push('j', p.events.ids.join('\n'));
       else {
         args.push('a');
@@ -294,33 +304,49 @@ export class CounterStore {
     // Groups: one per (metric, 5-minute bucket, ledger side); the script sums per group, so per-event
     // work stays in the script's loop and everything else is per group.
     const groups: Group[] = [];
-    const groupOf = new Map<string, Map<number, number>>();
     const eventGroup: number[] = new Array(n);
     const allLedgerNew = Number(events.offsets[0]) >= ledgerFrom;
+    // A resource's events of one batch fall into a few groups (its metrics times the 5-minute buckets
+    // the batch spans): they are found by a scan from the last one hit, and through a map only when
+    // there are many (a backlog of hours). No key is made per event.
+    let byKey: Map<string, number> | null = null;
+    let last = 0;
     for (let i = 0; i < n; i++) {
       const metric = events.metrics[i]!;
       const ts = events.timestamps[i]!;
       const fineStart = ts - (ts % FINE_BUCKET);
       // Offsets only rise within a call: compared only when the call starts below the watermark.
       const ledgerNew = allLedgerNew || Number(events.offsets[i]) >= ledgerFrom;
-      const bucketSlot = ledgerNew ? fineStart + 1 : fineStart;
-      let byBucket = groupOf.get(metric);
-      if (!byBucket) {
-        byBucket = new Map();
-        groupOf.set(metric, byBucket);
-      }
-      let gi = byBucket.get(bucketSlot);
       const quantity = events.quantities[i]!;
-      if (gi === undefined) {
+      let gi = 0;
+      const hit = groups[last];
+      if (hit && hit.fineStart === fineStart && hit.metric === metric && hit.ledgerNew === ledgerNew)
+        gi = last + 1;
+      else if (byKey) gi = byKey.get(`${metric}|${fineStart}|${ledgerNew}`) ?? 0;
+      else
+        for (let k = 0; k < groups.length; k++) {
+          const g = groups[k]!;
+          if (g.fineStart === fineStart && g.metric === metric && g.ledgerNew === ledgerNew) {
+            gi = k + 1;
+            break;
+          }
+        }
+      if (gi === 0) {
         groups.push({ metric, fineStart, ledgerNew, oldest: ts, events: 1, quantity });
         gi = groups.length;
-        byBucket.set(bucketSlot, gi);
+        if (byKey) byKey.set(`${metric}|${fineStart}|${ledgerNew}`, gi);
+        else if (gi > 16) {
+          byKey = new Map();
+          for (const [k, g] of groups.entries())
+            byKey.set(`${g.metric}|${g.fineStart}|${g.ledgerNew}`, k + 1);
+        }
       } else {
         const g = groups[gi - 1]!;
         if (ts < g.oldest) g.oldest = ts;
         g.events++;
         g.quantity += quantity;
       }
+      last = gi - 1;
       eventGroup[i] = gi;
     }
 
@@ -363,8 +389,16 @@ export class CounterStore {
     ];
     for (const v of targetTtls) argv.push(v);
     for (const v of groupSpecs) argv.push(v);
-    argv.push(events.offsets.join(','), events.quantities.join(','), eventGroup.join(','));
-    return { keys: keysOf, argv, events, groups, periodKeyOfTarget, joinedIds: true };
+    return {
+      keys: keysOf,
+      argv,
+      events,
+      groups,
+      periodKeyOfTarget,
+      eventGroup,
+      details: false,
+      joinedIds: true,
+    };
   }
 
   /** One resource's part of the script's answer, from `pos`; returns the position after it. */

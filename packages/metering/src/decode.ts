@@ -1,25 +1,28 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { UsageEvent } from '@meterline/schemas';
 import { isUsageEventV1, readUsageEventV1 } from './avro-usage-event.ts';
-import type { Checked } from './validate.ts';
+import { Rejection } from './validate.ts';
 
 interface AvroType {
   fromBuffer(buf: Buffer): unknown;
   schema?(): unknown;
 }
 
-/** Reads a whole message (Confluent header included). */
-type AvroReader = (message: Buffer) => unknown;
+/** Reads a whole message (Confluent header included); may write the record into `into`. */
+type AvroReader = (message: Buffer, into?: UsageEvent) => unknown;
 
 /** The hand-written reader when the writer schema is UsageEvent v1's layout, avsc otherwise. */
 function readerFor(type: AvroType): AvroReader {
   if (typeof type.schema === 'function' && isUsageEventV1(type.schema()))
-    return (message) => readUsageEventV1(message, 5);
+    return (message, into) => readUsageEventV1(message, 5, into);
   return (message) => type.fromBuffer(message.subarray(5));
 }
 
 /** Decodes a usage event's bytes: the Confluent wire format (magic 0, schema id, Avro) or a UTF-8
- * JSON object. Writer schemas are cached by id; an id the registry does not know is bad input,
- * a registry that does not answer is a retryable failure (thrown). */
+ * JSON object, into the record's fields (not yet validated) or a `Rejection`. Writer schemas are cached
+ * by id; an id the registry does not know is bad input, a registry that does not answer is a retryable
+ * failure (thrown). A v1 record is read into `into` when given (the hot path allocates no object per
+ * event): the answer is then `into` itself, valid until it is written again. */
 export class UsageEventDecoder {
   private readonly readers = new Map<number, AvroReader>();
   private readonly unknownIds = new Map<number, number>();
@@ -27,44 +30,47 @@ export class UsageEventDecoder {
   constructor(private readonly registry: SchemaRegistry) {}
 
   /** The synchronous answer when no registry lookup is needed (JSON, or a schema id already known);
-   * undefined otherwise. Saves a promise per event on the hot path. */
-  decodeKnown(value: Buffer | null): Checked<unknown> | undefined {
+   * undefined otherwise (or null: a JSON null, which `decode` answers the same). Saves a promise per
+   * event on the hot path. */
+  decodeKnown(value: Buffer | null, into?: UsageEvent): unknown {
     if (value && value.length >= 5 && value[0] === 0) {
       // The hot path: Avro with a writer schema already cached.
       const reader = this.readers.get(value.readInt32BE(1));
-      return reader ? decodeAvro(value, reader) : undefined;
+      return reader ? decodeAvro(value, reader, into) : undefined;
     }
-    return this.decodeWith(value, () => null) as Checked<unknown>;
+    return this.decodeWith(value, () => null, into);
   }
 
-  async decode(value: Buffer | null): Promise<Checked<unknown>> {
-    return this.decodeKnown(value) ?? (await this.decodeWith(value, (id) => this.reader(id)));
+  async decode(value: Buffer | null, into?: UsageEvent): Promise<unknown> {
+    return this.decodeKnown(value, into) ?? (await this.decodeWith(value, (id) => this.reader(id), into));
   }
 
   private decodeWith(
     value: Buffer | null,
     readerOf: (id: number) => AvroReader | null | Promise<AvroReader | null>,
-  ): Checked<unknown> | Promise<Checked<unknown>> {
-    if (!value || value.length === 0) return { ok: false, reason: 'undecodable', error: 'empty value' };
+    into: UsageEvent | undefined,
+  ): unknown {
+    if (!value || value.length === 0) return new Rejection('undecodable', 'empty value');
     const first = value[0];
     if (first === 0) {
       if (value.length < 5)
-        return { ok: false, reason: 'undecodable', error: 'Avro message shorter than its 5-byte header' };
+        return new Rejection('undecodable', 'Avro message shorter than its 5-byte header');
       const reader = readerOf(value.readInt32BE(1));
-      return reader instanceof Promise ? reader.then((r) => decodeAvro(value, r)) : decodeAvro(value, reader);
+      return reader instanceof Promise
+        ? reader.then((r) => decodeAvro(value, r, into))
+        : decodeAvro(value, reader, into);
     }
     if (first === 0x7b || first === 0x20 || first === 0x0a || first === 0x0d || first === 0x09) {
       try {
-        return { ok: true, value: JSON.parse(value.toString('utf8')) };
+        return JSON.parse(value.toString('utf8'));
       } catch (err) {
-        return { ok: false, reason: 'undecodable', error: `not valid JSON: ${(err as Error).message}` };
+        return new Rejection('undecodable', `not valid JSON: ${(err as Error).message}`);
       }
     }
-    return {
-      ok: false,
-      reason: 'undecodable',
-      error: `neither Confluent Avro (magic byte 0) nor a JSON object: first byte 0x${first!.toString(16).padStart(2, '0')}`,
-    };
+    return new Rejection(
+      'undecodable',
+      `neither Confluent Avro (magic byte 0) nor a JSON object: first byte 0x${first!.toString(16).padStart(2, '0')}`,
+    );
   }
 
   private async reader(id: number): Promise<AvroReader | null> {
@@ -87,17 +93,15 @@ export class UsageEventDecoder {
   }
 }
 
-function decodeAvro(value: Buffer, reader: AvroReader | null): Checked<unknown> {
-  const id = value.readInt32BE(1);
+function decodeAvro(value: Buffer, reader: AvroReader | null, into: UsageEvent | undefined): unknown {
   if (!reader)
-    return { ok: false, reason: 'unknown-schema', error: `schema id ${id} is not in the registry` };
+    return new Rejection('unknown-schema', `schema id ${value.readInt32BE(1)} is not in the registry`);
   try {
-    return { ok: true, value: reader(value) };
+    return reader(value, into);
   } catch (err) {
-    return {
-      ok: false,
-      reason: 'undecodable',
-      error: `Avro payload does not match schema ${id}: ${(err as Error).message}`,
-    };
+    return new Rejection(
+      'undecodable',
+      `Avro payload does not match schema ${value.readInt32BE(1)}: ${(err as Error).message}`,
+    );
   }
 }

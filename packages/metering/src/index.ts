@@ -16,8 +16,8 @@ export { CounterRebuilder, type RebuildReport, rebuildLostCounters, retainedPeri
 export { type CounterDifference, findDrift, recount } from './recount.ts';
 export { countsFor, ResourceDirectory, type ResourceInfo } from './resources.ts';
 export {
-  type Checked,
   defaultValidation,
+  Rejection,
   type RejectReason,
   type ValidationSettings,
   validateUsageEvent,

@@ -12,7 +12,14 @@ export type RejectReason =
   | 'unknown-resource'
   | 'resource-not-provisioned';
 
-export type Checked<T> = { ok: true; value: T } | { ok: false; reason: RejectReason; error: string };
+/** Why an event cannot count: it goes to the DLQ with these as its reason headers. A class, so that a
+ * check answers with the value itself or a `Rejection` (`instanceof`), without a wrapper per event. */
+export class Rejection {
+  constructor(
+    readonly reason: RejectReason,
+    readonly error: string,
+  ) {}
+}
 
 export interface ValidationSettings {
   /** an event may be this far ahead of the ingestor's clock */
@@ -52,11 +59,17 @@ class Accepted {
 const lowerUuids = new Accepted((s) => UUID.test(s) && s === s.toLowerCase(), 200_000);
 const validMetrics = new Accepted((s) => METRIC.test(s), 10_000);
 
-const reject = (reason: RejectReason, error: string): Checked<never> => ({ ok: false, reason, error });
+const reject = (reason: RejectReason, error: string) => new Rejection(reason, error);
 
-/** Checks the fields of a decoded event (Avro record or JSON object) and the time rules. The
- * resource checks need the directory and happen in the ingestor's handler. */
-export function validateUsageEvent(raw: unknown, now: number, s: ValidationSettings): Checked<UsageEvent> {
+/** Checks the fields of a decoded event (Avro record or JSON object) and the time rules, and returns the
+ * event normalised (in `into` when given: the ingestor checks every event of a batch into one object;
+ * `into` may be `raw` itself). The resource checks need the directory and happen in the ingestor's handler. */
+export function validateUsageEvent(
+  raw: unknown,
+  now: number,
+  s: ValidationSettings,
+  into?: UsageEvent,
+): UsageEvent | Rejection {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return reject('invalid-field', 'event must be an object');
   }
@@ -107,15 +120,14 @@ export function validateUsageEvent(raw: unknown, now: number, s: ValidationSetti
       `timestamp ${new Date(timestamp).toISOString()}: its period ${period.key} closed more than ${s.lateGraceMs} ms ago`,
     );
   }
-  return {
-    ok: true,
-    value: {
-      id: r.id,
-      resourceId: lowerCase ? r.resourceId : r.resourceId.toLowerCase(),
-      metric: r.metric,
-      quantity: r.quantity,
-      timestamp,
-      source: typeof r.source === 'string' ? r.source : null,
-    },
-  };
+  const event = into ?? ({} as UsageEvent);
+  // Read before written: `into` may be `raw`.
+  const source = typeof r.source === 'string' ? r.source : null;
+  event.id = r.id;
+  event.resourceId = lowerCase ? r.resourceId : r.resourceId.toLowerCase();
+  event.metric = r.metric;
+  event.quantity = r.quantity;
+  event.timestamp = timestamp;
+  event.source = source;
+  return event;
 }

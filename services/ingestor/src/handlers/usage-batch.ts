@@ -8,6 +8,7 @@ import {
   countsFor,
   GenerationMismatchError,
   type LedgerRow,
+  Rejection,
   type ResourceDirectory,
   ResourceEvents,
   type UsageEventDecoder,
@@ -16,6 +17,7 @@ import {
   validateUsageEvent,
 } from '@meterline/metering';
 import type { Logger } from '@meterline/runtime';
+import type { UsageEvent } from '@meterline/schemas';
 import type { IngestorMetrics } from '../metrics.ts';
 
 export interface UsageBatchDeps {
@@ -47,22 +49,23 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
   // Offsets below it are in the ledger already (a redelivery after the ledger step).
   const ledgerFrom = await deps.ledger.watermark(topic, partition);
 
-  // Decoded and validated one message at a time into per-resource columns: nothing per event
-  // outlives this loop but the columns.
+  // Decoded and validated one message at a time, through one object, into per-resource columns:
+  // nothing per event outlives this loop but the columns, and no object is made per event.
   const byResource = new Map<string, ResourceEvents>();
+  const scratch: UsageEvent = { id: '', resourceId: '', metric: '', quantity: 0, timestamp: 0, source: null };
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
-    const decoded = deps.decoder.decodeKnown(m.value) ?? (await deps.decoder.decode(m.value));
-    if (!decoded.ok) {
+    const decoded =
+      deps.decoder.decodeKnown(m.value, scratch) ?? (await deps.decoder.decode(m.value, scratch));
+    if (decoded instanceof Rejection) {
       reject(m, decoded.reason, decoded.error);
       continue;
     }
-    const checked = validateUsageEvent(decoded.value, now, deps.validation);
-    if (!checked.ok) {
-      reject(m, checked.reason, checked.error);
+    const e = validateUsageEvent(decoded, now, deps.validation, scratch);
+    if (e instanceof Rejection) {
+      reject(m, e.reason, e.error);
       continue;
     }
-    const e = checked.value;
     let events = byResource.get(e.resourceId);
     if (!events) {
       events = new ResourceEvents();
