@@ -11,10 +11,12 @@
 -- ARGV[1] r resources, ARGV[2] partition field ("topic:partition"), ARGV[3] applied-hash ttl (s),
 -- ARGV[4] expire-at of the current dedupe slot (unix ms), ARGV[5] the ledger's watermark (offsets below
 -- it are in the ledger); then per resource:
---   key base, n events, t targets, g groups, first offset, last offset;
---   per target: ttl seconds (0 = none);
---   per group (events of one metric and one 5-minute bucket, on one side of the ledger watermark):
---     period target, metric, fine target (0 = none), coarse target (0 = none), events, summed quantity;
+--   one argument, comma-separated (one argument instead of some twenty: the client builds and sends each
+--   argument on its own):
+--     key base, n events, t targets, g groups, first offset, last offset;
+--     per target: ttl seconds (0 = none);
+--     per group (events of one metric and one 5-minute bucket, on one side of the ledger watermark):
+--       period target, metric, fine target (0 = none), coarse target (0 = none), events, summed quantity;
 --   'd' and three comma-separated lists of n values each, in offset order: offsets, quantities, group
 --   numbers (the per-event details, needed only when some event is not simply new), or 'n' without them;
 --   'j' and the n event ids joined by newlines, or 'a' and the n ids as arguments (when an id holds a
@@ -50,17 +52,19 @@ end
 local specs = {}
 local a = 6
 for r = 1, resources do
-  local s = { base = tonumber(ARGV[a]), n = tonumber(ARGV[a + 1]), t = tonumber(ARGV[a + 2]),
-    g = tonumber(ARGV[a + 3]), firstOffset = tonumber(ARGV[a + 4]), lastOffset = ARGV[a + 5] }
-  a = a + 6
+  local f = split(ARGV[a])
+  a = a + 1
+  local s = { base = tonumber(f[1]), n = tonumber(f[2]), t = tonumber(f[3]), g = tonumber(f[4]),
+    firstOffset = tonumber(f[5]), lastOffset = f[6] }
+  local k = 7
   s.targetTtl = {}
-  for i = 1, s.t do s.targetTtl[i] = tonumber(ARGV[a]); a = a + 1 end
+  for i = 1, s.t do s.targetTtl[i] = tonumber(f[k]); k = k + 1 end
   s.period, s.metric, s.fine, s.coarse, s.groupN, s.groupQty = {}, {}, {}, {}, {}, {}
   for i = 1, s.g do
-    s.period[i] = tonumber(ARGV[a]); s.metric[i] = ARGV[a + 1]
-    s.fine[i] = tonumber(ARGV[a + 2]); s.coarse[i] = tonumber(ARGV[a + 3])
-    s.groupN[i] = tonumber(ARGV[a + 4]); s.groupQty[i] = tonumber(ARGV[a + 5])
-    a = a + 6
+    s.period[i] = tonumber(f[k]); s.metric[i] = f[k + 1]
+    s.fine[i] = tonumber(f[k + 2]); s.coarse[i] = tonumber(f[k + 3])
+    s.groupN[i] = tonumber(f[k + 4]); s.groupQty[i] = tonumber(f[k + 5])
+    k = k + 6
   end
   s.hasDetails = ARGV[a] == 'd'
   if s.hasDetails then

@@ -111,7 +111,8 @@ export interface CounterSettings {
 
 interface Prepared {
   keys: string[];
-  argv: (string | number)[];
+  /** the resource's numbers and metric names, comma-separated (count.lua's layout) */
+  spec: string;
   events: ResourceEvents;
   groups: Group[];
   periodKeyOfTarget: Map<number, string>;
@@ -275,8 +276,7 @@ export class CounterStore {
     for (const v of head) args.push(v);
     let base = 1; // KEYS[1] is the shard's generation marker
     for (const p of prepared) {
-      args.push(base);
-      for (const v of p.argv) args.push(v);
+      args.push(`${base},${p.spec}`);
       if (p.details)
         args.push('d', p.events.offsets.join(','), p.events.quantities.join(','), p.eventGroup.join(','));
       else args.push('n');
@@ -301,54 +301,7 @@ export class CounterStore {
     ledgerFrom: number,
   ): Prepared {
     const n = events.length;
-    // Groups: one per (metric, 5-minute bucket, ledger side); the script sums per group, so per-event
-    // work stays in the script's loop and everything else is per group.
-    const groups: Group[] = [];
-    const eventGroup: number[] = new Array(n);
-    const allLedgerNew = Number(events.offsets[0]) >= ledgerFrom;
-    // A resource's events of one batch fall into a few groups (its metrics times the 5-minute buckets
-    // the batch spans): they are found by a scan from the last one hit, and through a map only when
-    // there are many (a backlog of hours). No key is made per event.
-    let byKey: Map<string, number> | null = null;
-    let last = 0;
-    for (let i = 0; i < n; i++) {
-      const metric = events.metrics[i]!;
-      const ts = events.timestamps[i]!;
-      const fineStart = ts - (ts % FINE_BUCKET);
-      // Offsets only rise within a call: compared only when the call starts below the watermark.
-      const ledgerNew = allLedgerNew || Number(events.offsets[i]) >= ledgerFrom;
-      const quantity = events.quantities[i]!;
-      let gi = 0;
-      const hit = groups[last];
-      if (hit && hit.fineStart === fineStart && hit.metric === metric && hit.ledgerNew === ledgerNew)
-        gi = last + 1;
-      else if (byKey) gi = byKey.get(`${metric}|${fineStart}|${ledgerNew}`) ?? 0;
-      else
-        for (let k = 0; k < groups.length; k++) {
-          const g = groups[k]!;
-          if (g.fineStart === fineStart && g.metric === metric && g.ledgerNew === ledgerNew) {
-            gi = k + 1;
-            break;
-          }
-        }
-      if (gi === 0) {
-        groups.push({ metric, fineStart, ledgerNew, oldest: ts, events: 1, quantity });
-        gi = groups.length;
-        if (byKey) byKey.set(`${metric}|${fineStart}|${ledgerNew}`, gi);
-        else if (gi > 16) {
-          byKey = new Map();
-          for (const [k, g] of groups.entries())
-            byKey.set(`${g.metric}|${g.fineStart}|${g.ledgerNew}`, k + 1);
-        }
-      } else {
-        const g = groups[gi - 1]!;
-        if (ts < g.oldest) g.oldest = ts;
-        g.events++;
-        g.quantity += quantity;
-      }
-      last = gi - 1;
-      eventGroup[i] = gi;
-    }
+    const { groups, eventGroup } = groupEvents(events, ledgerFrom);
 
     // Dedupe slots of one window each: the current and the previous slot are checked, ids go into the
     // current one, which expires when it stops being the previous one.
@@ -380,18 +333,11 @@ export class CounterStore {
       const ct = coarseTtl > 0 ? target(k.bucket(g.metric, 'h', coarseStart), coarseTtl) : 0;
       groupSpecs.push(pt, g.metric, ft, ct, g.events, g.quantity);
     }
-    const argv: (string | number)[] = [
-      n,
-      targetTtls.length,
-      groups.length,
-      events.offsets[0]!,
-      events.offsets[n - 1]!,
-    ];
-    for (const v of targetTtls) argv.push(v);
-    for (const v of groupSpecs) argv.push(v);
+    // The key base goes in front when the call is built (`run`).
+    const spec = `${n},${targetTtls.length},${groups.length},${events.offsets[0]},${events.offsets[n - 1]},${targetTtls.join(',')}${targetTtls.length > 0 ? ',' : ''}${groupSpecs.join(',')}`;
     return {
+      spec,
       keys: keysOf,
-      argv,
       events,
       groups,
       periodKeyOfTarget,
@@ -503,4 +449,58 @@ export class CounterStore {
   periodTtlSeconds(period: MonthPeriod, now: number): number {
     return this.periodTtl(period, now);
   }
+}
+
+/** A resource's events in groups: one per (metric, 5-minute bucket, ledger side); the script sums per
+ * group, so per-event work stays in the script's loop and everything else is per group. Returns the
+ * groups and each event's group number (1-based). A function of its own: it runs per event, and V8
+ * keeps it optimised apart from the per-resource code around it. */
+function groupEvents(events: ResourceEvents, ledgerFrom: number): { groups: Group[]; eventGroup: number[] } {
+  const n = events.length;
+  const groups: Group[] = [];
+  const eventGroup: number[] = new Array(n);
+  const allLedgerNew = Number(events.offsets[0]) >= ledgerFrom;
+  // A resource's events of one batch fall into a few groups (its metrics times the 5-minute buckets
+  // the batch spans): they are found by a scan from the last one hit, and through a map only when
+  // there are many (a backlog of hours). No key is made per event.
+  let byKey: Map<string, number> | null = null;
+  let last = 0;
+  for (let i = 0; i < n; i++) {
+    const metric = events.metrics[i]!;
+    const ts = events.timestamps[i]!;
+    const fineStart = ts - (ts % FINE_BUCKET);
+    // Offsets only rise within a call: compared only when the call starts below the watermark.
+    const ledgerNew = allLedgerNew || Number(events.offsets[i]) >= ledgerFrom;
+    const quantity = events.quantities[i]!;
+    let gi = 0;
+    const hit = groups[last];
+    if (hit && hit.fineStart === fineStart && hit.metric === metric && hit.ledgerNew === ledgerNew)
+      gi = last + 1;
+    else if (byKey) gi = byKey.get(`${metric}|${fineStart}|${ledgerNew}`) ?? 0;
+    else
+      for (let k = 0; k < groups.length; k++) {
+        const g = groups[k]!;
+        if (g.fineStart === fineStart && g.metric === metric && g.ledgerNew === ledgerNew) {
+          gi = k + 1;
+          break;
+        }
+      }
+    if (gi === 0) {
+      groups.push({ metric, fineStart, ledgerNew, oldest: ts, events: 1, quantity });
+      gi = groups.length;
+      if (byKey) byKey.set(`${metric}|${fineStart}|${ledgerNew}`, gi);
+      else if (gi > 16) {
+        byKey = new Map();
+        for (const [k, g] of groups.entries()) byKey.set(`${g.metric}|${g.fineStart}|${g.ledgerNew}`, k + 1);
+      }
+    } else {
+      const g = groups[gi - 1]!;
+      if (ts < g.oldest) g.oldest = ts;
+      g.events++;
+      g.quantity += quantity;
+    }
+    last = gi - 1;
+    eventGroup[i] = gi;
+  }
+  return { groups, eventGroup };
 }

@@ -1,4 +1,5 @@
 export type { CounterChange } from './changes.ts';
+export { collectUsageEvents, type UsageRecord } from './collect.ts';
 export {
   type CountedBatch,
   type CountedGroup,

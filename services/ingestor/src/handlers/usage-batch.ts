@@ -5,19 +5,16 @@ import {
   type CounterRebuilder,
   type CounterStore,
   CountersLostError,
+  collectUsageEvents,
   countsFor,
   GenerationMismatchError,
   type LedgerRow,
-  Rejection,
   type ResourceDirectory,
-  ResourceEvents,
   type UsageEventDecoder,
   type UsageLedger,
   type ValidationSettings,
-  validateUsageEvent,
 } from '@meterline/metering';
 import type { Logger } from '@meterline/runtime';
-import type { UsageEvent } from '@meterline/schemas';
 import type { IngestorMetrics } from '../metrics.ts';
 
 export interface UsageBatchDeps {
@@ -49,30 +46,9 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
   // Offsets below it are in the ledger already (a redelivery after the ledger step).
   const ledgerFrom = await deps.ledger.watermark(topic, partition);
 
-  // Decoded and validated one message at a time, through one object, into per-resource columns:
-  // nothing per event outlives this loop but the columns, and no object is made per event.
-  const byResource = new Map<string, ResourceEvents>();
-  const scratch: UsageEvent = { id: '', resourceId: '', metric: '', quantity: 0, timestamp: 0, source: null };
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i]!;
-    const decoded =
-      deps.decoder.decodeKnown(m.value, scratch) ?? (await deps.decoder.decode(m.value, scratch));
-    if (decoded instanceof Rejection) {
-      reject(m, decoded.reason, decoded.error);
-      continue;
-    }
-    const e = validateUsageEvent(decoded, now, deps.validation, scratch);
-    if (e instanceof Rejection) {
-      reject(m, e.reason, e.error);
-      continue;
-    }
-    let events = byResource.get(e.resourceId);
-    if (!events) {
-      events = new ResourceEvents();
-      byResource.set(e.resourceId, events);
-    }
-    events.push(e.id, m.offset, e.metric, e.quantity, e.timestamp, i);
-  }
+  const byResource = await collectUsageEvents(messages, deps.decoder, now, deps.validation, (m, why) =>
+    reject(m, why.reason, why.error),
+  );
 
   const resources = await deps.directory.getMany(byResource.keys(), now);
   for (const [resourceId, events] of byResource) {

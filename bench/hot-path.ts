@@ -1,0 +1,129 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createRegistry } from '@meterline/kafka';
+import { CounterStore, collectUsageEvents, defaultValidation, UsageEventDecoder } from '@meterline/metering';
+import { createRedis } from '@meterline/redis';
+import { avroSchema } from '@meterline/schemas';
+import { serviceUrls } from '@meterline/test/support';
+
+// `pnpm bench:hot`: the ingestor's own per-event work, apart from Kafka, measured in CPU time of this
+// process (and of Redis, from INFO): decoding, validating and sorting a batch's records into
+// per-resource columns (`collectUsageEvents`), then counting them (`CounterStore.countMany`: building
+// the script calls, ioredis, the replies). `pnpm bench` runs the whole pipeline, but its numbers swing
+// with the shared machine by more than a change to this path is worth; these are steadier. Needs Redis
+// and the schema registry (`pnpm infra:up`).
+// HOT_EVENTS (default 300,000) over HOT_RESOURCES (1,667: one partition's share of `pnpm bench`'s 10,000
+// over six), in batches of HOT_BATCH (50,000), HOT_ROUNDS (7) times, each into fresh keys.
+const N = Number(process.env.HOT_EVENTS ?? 300_000);
+const R = Number(process.env.HOT_RESOURCES ?? 1_667);
+const BATCH = Number(process.env.HOT_BATCH ?? 50_000);
+const ROUNDS = Number(process.env.HOT_ROUNDS ?? 7);
+const out = (s: string) => process.stdout.write(`${s}\n`);
+
+const urls = await serviceUrls();
+const registry = createRegistry(urls.registryUrl);
+const { id: schemaId } = await registry.register(
+  { type: 'AVRO' as never, schema: JSON.stringify(avroSchema('UsageEvent')) },
+  { subject: `bench-hot-${randomBytes(4).toString('hex')}-value` },
+);
+const avro = (await registry.getSchema(schemaId)) as unknown as { toBuffer(v: unknown): Buffer };
+const header = Buffer.from([0, 0, 0, 0, 0]);
+header.writeInt32BE(schemaId, 1);
+
+// Records as `pnpm bench` loads them: ids `b<n>`, three api_calls to one storage_gb, the last hour.
+const now = Date.now();
+const resources = Array.from({ length: R }, () => randomUUID());
+const records = Array.from({ length: N }, (_, j) => ({
+  offset: String(j),
+  value: Buffer.concat([
+    header,
+    avro.toBuffer({
+      id: `b${j}`,
+      resourceId: resources[j % R],
+      metric: j % 4 === 0 ? 'storage_gb' : 'api_calls',
+      quantity: 1,
+      timestamp: now - ((N - j) % 3_600_000),
+      source: null,
+    }),
+  ]),
+}));
+const decoder = new UsageEventDecoder(createRegistry(urls.registryUrl));
+
+const admin = createRedis(urls.redisUrl);
+const redisCpuSeconds = async () => {
+  const info = await admin.info('cpu');
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+};
+const cpuMicros = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+const prefixes: string[] = [];
+const rounds: { collect: number; count: number; redis: number }[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  const keyPrefix = `bench-hot:${randomBytes(4).toString('hex')}:`;
+  prefixes.push(keyPrefix);
+  const redis = createRedis(urls.redisUrl, { keyPrefix });
+  const counters = new CounterStore(redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
+  await counters.setGeneration(1);
+  let collectMicros = 0;
+  let countMicros = 0;
+  const redis0 = await redisCpuSeconds();
+  for (let from = 0; from < N; from += BATCH) {
+    const batch = records.slice(from, from + BATCH);
+    const c0 = cpuMicros();
+    const byResource = await collectUsageEvents(batch, decoder, now, defaultValidation, (_, why) => {
+      throw new Error(`a benchmark record was refused: ${why.error}`);
+    });
+    const c1 = cpuMicros();
+    const work = [...byResource].map(([resourceId, events]) => ({ resourceId, events }));
+    await counters.countMany('bench:0', work, now);
+    collectMicros += c1 - c0;
+    countMicros += cpuMicros() - c1;
+  }
+  const redisSeconds = (await redisCpuSeconds()) - redis0;
+  await redis.quit();
+  rounds.push({
+    collect: (collectMicros * 1000) / N,
+    count: (countMicros * 1000) / N,
+    redis: (redisSeconds * 1e9) / N,
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+// The first round warms the JIT; the median of the rest is reported.
+const measured = rounds.slice(1);
+const result = {
+  events: N,
+  resources: R,
+  batch: BATCH,
+  rounds: measured.length,
+  nsPerEvent: {
+    collect: Math.round(median(measured.map((r) => r.collect))),
+    countClient: Math.round(median(measured.map((r) => r.count))),
+    countRedis: Math.round(median(measured.map((r) => r.redis))),
+  },
+  perRound: measured.map((r) => ({
+    collect: Math.round(r.collect),
+    countClient: Math.round(r.count),
+    countRedis: Math.round(r.redis),
+  })),
+  at: new Date().toISOString(),
+};
+out(
+  `${N.toLocaleString('en-US')} events over ${R.toLocaleString('en-US')} resources, batches of ${BATCH.toLocaleString('en-US')}, median of ${measured.length} rounds (CPU time per event):`,
+);
+out(`  decode + validate + columns (collectUsageEvents): ${result.nsPerEvent.collect} ns`);
+out(`  count, this process (CounterStore.countMany):    ${result.nsPerEvent.countClient} ns`);
+out(`  count, Redis:                                     ${result.nsPerEvent.countRedis} ns`);
+out(`  per round: ${result.perRound.map((r) => `${r.collect}/${r.countClient}/${r.countRedis}`).join('  ')}`);
+const file = new URL(`./results/hot-path${process.env.BENCH_RESULT_SUFFIX ?? ''}.json`, import.meta.url);
+writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+out(`results written to ${file.pathname}`);
+
+// The rounds' keys go (they would expire on their own in hours).
+for (const prefix of prefixes)
+  for await (const found of admin.scanStream({ match: `${prefix}*`, count: 1000 }))
+    if ((found as string[]).length > 0) await admin.unlink(...(found as string[]));
+await admin.quit();
