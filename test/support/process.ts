@@ -4,6 +4,13 @@ import { serviceNodeArgs } from '@meterline/runtime';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
+/** Services still running: a test or benchmark that ends without stopping them (a thrown error, an
+ * assertion that failed before its cleanup) takes them along instead of leaving them consuming. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export interface ServiceProcess {
   child: ChildProcess;
   output: () => string;
@@ -35,7 +42,13 @@ export function startServiceProcess(entry: string, env: Record<string, string>):
   child.stderr?.on('data', (d: Buffer) => {
     out += d.toString();
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
   return {
     child,
     output: () => out,
