@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { REDIS_SHARDS, type Redis, redisRunId, shardOf } from '@meterline/redis';
+import { REDIS_SHARDS, type Redis, redisRunId, shardOf, shardOfKey } from '@meterline/redis';
 import { generationKey, keys, resourceKeys } from './keys.ts';
 import {
   bucketStart,
@@ -175,13 +175,14 @@ export class CounterStore {
   async wipeShards(shards: Set<number>): Promise<number> {
     const prefix = this.redis.options.keyPrefix ?? '';
     let deleted = 0;
-    // SCAN patterns and answers carry the full key name: ioredis prefixes neither.
+    // SCAN patterns and answers carry the full key name: ioredis prefixes neither. The pattern keeps the
+    // resources' keys (not the shards' generation markers).
     for await (const found of this.redis.scanStream({ match: `${prefix}{s*}:r:*`, count: 1000 })) {
       const doomed: string[] = [];
       for (const full of found as string[]) {
         const key = full.slice(prefix.length);
-        const shard = /^\{s(\d+)\}:r:/.exec(key)?.[1];
-        if (shard !== undefined && shards.has(Number(shard)) && !key.endsWith(':f')) doomed.push(key);
+        const shard = shardOfKey(key);
+        if (shard !== null && shards.has(shard) && !key.endsWith(':f')) doomed.push(key);
       }
       if (doomed.length > 0) deleted += await this.redis.del(...doomed);
     }

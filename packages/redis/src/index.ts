@@ -39,6 +39,12 @@ export function shardOf(resourceId: string): number {
 /** A shard's hash tag: every key of the shard's resources, and its own keys, begin with it. */
 export const shardTag = (shard: number) => `{s${shard}}`;
 
+/** The shard a key belongs to (the number in its leading shard tag), or null for a key without one. */
+export function shardOfKey(key: string): number | null {
+  const tag = /^\{s(\d+)\}/.exec(key);
+  return tag ? Number(tag[1]) : null;
+}
+
 /** The prefix of every key of one resource: its shard's hash tag, then the resource. */
 export const resourceTag = (resourceId: string) => `${shardTag(shardOf(resourceId))}:r:${resourceId}`;
 
