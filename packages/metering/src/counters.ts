@@ -335,7 +335,15 @@ export class CounterStore {
       groupSpecs.push(pt, g.metric, ft, ct, g.events, g.quantity);
     }
     // The key base goes in front when the call is built (`run`).
-    const spec = `${n},${targetTtls.length},${groups.length},${events.offsets[0]},${events.offsets[n - 1]},${targetTtls.join(',')}${targetTtls.length > 0 ? ',' : ''}${groupSpecs.join(',')}`;
+    const spec = [
+      n,
+      targetTtls.length,
+      groups.length,
+      events.offsets[0],
+      events.offsets[n - 1],
+      ...targetTtls,
+      ...groupSpecs,
+    ].join(',');
     return {
       spec,
       keys: keysOf,
