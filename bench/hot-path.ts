@@ -6,8 +6,8 @@ import { createRegistry } from '@meterline/kafka';
 import { CounterStore, collectUsageEvents, defaultValidation, UsageEventDecoder } from '@meterline/metering';
 import { createRedis } from '@meterline/redis';
 import { serviceNodeArgs } from '@meterline/runtime';
-import { avroSchema } from '@meterline/schemas';
 import { serviceUrls } from '@meterline/test/support';
+import { benchEvent, redisCpuSeconds, usageEventEncoder } from './load.ts';
 
 // `pnpm bench:hot`: the ingestor's own per-event work, apart from Kafka, measured in CPU time of this
 // process (and of Redis, from INFO): decoding, validating and sorting a batch's records into
@@ -35,38 +35,18 @@ if (!process.env.HOT_PATH_CHILD) {
 
 const urls = await serviceUrls();
 const registry = createRegistry(urls.registryUrl);
-const { id: schemaId } = await registry.register(
-  { type: 'AVRO' as never, schema: JSON.stringify(avroSchema('UsageEvent')) },
-  { subject: `bench-hot-${randomBytes(4).toString('hex')}-value` },
-);
-const avro = (await registry.getSchema(schemaId)) as unknown as { toBuffer(v: unknown): Buffer };
-const header = Buffer.from([0, 0, 0, 0, 0]);
-header.writeInt32BE(schemaId, 1);
+const encode = await usageEventEncoder(registry, `bench-hot-${randomBytes(4).toString('hex')}-value`);
 
-// Records as `pnpm bench` loads them: ids `b<n>`, three api_calls to one storage_gb, the last hour.
+// Records as `pnpm bench` loads them (`benchEvent`).
 const now = Date.now();
 const resources = Array.from({ length: R }, () => randomUUID());
 const records = Array.from({ length: N }, (_, j) => ({
   offset: String(j),
-  value: Buffer.concat([
-    header,
-    avro.toBuffer({
-      id: `b${j}`,
-      resourceId: resources[j % R],
-      metric: j % 4 === 0 ? 'storage_gb' : 'api_calls',
-      quantity: 1,
-      timestamp: now - ((N - j) % 3_600_000),
-      source: null,
-    }),
-  ]),
+  value: encode(benchEvent(j, resources, N, now)),
 }));
 const decoder = new UsageEventDecoder(createRegistry(urls.registryUrl));
 
 const admin = createRedis(urls.redisUrl);
-const redisCpuSeconds = async () => {
-  const info = await admin.info('cpu');
-  return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
-};
 const cpuMicros = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
@@ -82,7 +62,7 @@ for (let round = 0; round < ROUNDS; round++) {
   await counters.setGeneration(1);
   let collectMicros = 0;
   let countMicros = 0;
-  const redis0 = await redisCpuSeconds();
+  const redis0 = await redisCpuSeconds(admin);
   for (let from = 0; from < N; from += BATCH) {
     const batch = records.slice(from, from + BATCH);
     const c0 = cpuMicros();
@@ -95,7 +75,7 @@ for (let round = 0; round < ROUNDS; round++) {
     collectMicros += c1 - c0;
     countMicros += cpuMicros() - c1;
   }
-  const redisSeconds = (await redisCpuSeconds()) - redis0;
+  const redisSeconds = (await redisCpuSeconds(admin)) - redis0;
   await redis.quit();
   rounds.push({
     collect: (collectMicros * 1000) / N,

@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { createKafka, createRegistry, type Message } from '@meterline/kafka';
 import { CounterStore, keys, rebuildLostCounters, UsageLedger } from '@meterline/metering';
 import { createLogger } from '@meterline/runtime';
-import { avroSchema, type UsageAlert } from '@meterline/schemas';
+import type { UsageAlert } from '@meterline/schemas';
 import { createTestWorld, eventually, startServiceProcess, tailTopic } from '@meterline/test/support';
+import { benchEvent, redisCpuSeconds, usageEventEncoder } from './load.ts';
 
 // `pnpm bench`: the ingest and alert benchmark on the real stack (run `pnpm infra:up` first).
 // BENCH_EVENTS (default 1,000,000) events over BENCH_RESOURCES (default 10,000) resources.
@@ -49,14 +50,7 @@ const env = {
 };
 const kafka = createKafka({ brokers: world.urls.kafkaBrokers, clientId: 'bench' }, log);
 const registry = createRegistry(world.urls.registryUrl);
-const { id: schemaId } = await registry.register(
-  { type: 'AVRO' as never, schema: JSON.stringify(avroSchema('UsageEvent')) },
-  { subject: `${world.topics.usageEvents}-value` },
-);
-const avro = (await registry.getSchema(schemaId)) as unknown as { toBuffer(v: unknown): Buffer };
-const header = Buffer.from([0, 0, 0, 0, 0]);
-header.writeInt32BE(schemaId, 1);
-const encode = (v: object) => Buffer.concat([header, avro.toBuffer(v)]);
+const encode = await usageEventEncoder(registry, `${world.topics.usageEvents}-value`);
 
 const resources = Array.from({ length: R }, () => randomUUID());
 const probes = Array.from({ length: ALERT_PROBES }, () => randomUUID());
@@ -83,18 +77,8 @@ const CHUNK = 5000;
 for (let i = 0; i < N; i += CHUNK) {
   const messages: Message[] = [];
   for (let j = i; j < Math.min(N, i + CHUNK); j++) {
-    const resourceId = resources[j % R]!;
-    messages.push({
-      key: resourceId,
-      value: encode({
-        id: `b${j}`,
-        resourceId,
-        metric: j % 4 === 0 ? 'storage_gb' : 'api_calls',
-        quantity: 1,
-        timestamp: now - ((N - j) % 3_600_000),
-        source: null,
-      }),
-    });
+    const event = benchEvent(j, resources, N, now);
+    messages.push({ key: event.resourceId, value: encode(event) });
   }
   await produce(messages);
 }
@@ -184,12 +168,8 @@ const ingestors = Array.from({ length: PROCESSES }, () =>
 await Promise.race(ingestors.map((i) => i.started()));
 const ingestStart = Date.now();
 // Where the CPU goes meanwhile: the ingestor processes (from /proc) and Redis (INFO cpu).
-const redisCpuSeconds = async () => {
-  const info = await world.redis.info('cpu');
-  return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
-};
 const ingestorCpu0 = ingestors.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0);
-const redisCpu0 = await redisCpuSeconds();
+const redisCpu0 = await redisCpuSeconds(world.redis);
 await eventually(async () => (await counted()) >= N, {
   timeoutMs: 1_800_000,
   intervalMs: 100,
@@ -198,7 +178,7 @@ await eventually(async () => (await counted()) >= N, {
 const ingestSeconds = (Date.now() - ingestStart) / 1000;
 const ingestRate = N / ingestSeconds;
 const ingestorCpu = ingestors.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0) - ingestorCpu0;
-const redisCpu = (await redisCpuSeconds()) - redisCpu0;
+const redisCpu = (await redisCpuSeconds(world.redis)) - redisCpu0;
 out(
   `ingestor: ${Math.round(ingestRate).toLocaleString('en-US')} events/s sustained (${(ingestRate / bareRate).toFixed(2)} of the bare consumer)`,
 );
@@ -233,8 +213,7 @@ const usageOf = async (key: string) =>
 for (const [i, r] of sample.entries()) {
   const counterKeys = new Set<string>([keys.period(r, periodKey)]);
   for (let j = i; j < N; j += R) {
-    const metric = j % 4 === 0 ? 'storage_gb' : 'api_calls';
-    const ts = now - ((N - j) % 3_600_000);
+    const { metric, timestamp: ts } = benchEvent(j, resources, N, now);
     counterKeys.add(keys.bucket(r, metric, 'm5', ts - (ts % 300_000)));
     counterKeys.add(keys.bucket(r, metric, 'h', ts - (ts % 3_600_000)));
   }
