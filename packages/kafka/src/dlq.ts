@@ -1,4 +1,5 @@
 import type { IHeaders, KafkaMessage, Message, Producer } from 'kafkajs';
+import { sendAll } from './produce.ts';
 
 /** The DLQ record of DESIGN.md: the original key and bytes unchanged, with headers saying why and
  * where from. */
@@ -19,7 +20,7 @@ export function dlqMessage(
   return { key: original.key, value: original.value, headers, timestamp: original.timestamp };
 }
 
+/** Sends a batch's DLQ records, however many (a flood of bad events can fill a whole fetch). */
 export async function sendToDlq(producer: Producer, dlqTopic: string, messages: Message[]): Promise<void> {
-  if (messages.length === 0) return;
-  await producer.send({ topic: dlqTopic, messages, acks: -1 });
+  await sendAll(producer, dlqTopic, messages);
 }

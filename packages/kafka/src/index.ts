@@ -9,6 +9,7 @@ export {
   startBatchConsumer,
 } from './consumer.ts';
 export { dlqMessage, sendToDlq } from './dlq.ts';
+export { chunkMessages, defaultSendLimits, messageBytes, type SendLimits, sendAll } from './produce.ts';
 export {
   connectKafka,
   defaultTopics,

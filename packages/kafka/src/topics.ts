@@ -40,7 +40,12 @@ export function topicLayout(
     {
       topic: topics.dlq,
       numPartitions: 1,
-      configEntries: [{ name: 'retention.ms', value: String(30 * 86_400_000) }],
+      configEntries: [
+        { name: 'retention.ms', value: String(30 * 86_400_000) },
+        // Twice the broker's default limit: a record the events topic took still fits with the DLQ's
+        // reason headers added (otherwise the broker refuses it and its batch is retried forever).
+        { name: 'max.message.bytes', value: String(2 * 1024 * 1024) },
+      ],
     },
     { topic: topics.alerts, numPartitions: partitions },
     {

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createKafka, createRegistry, type KafkaMessage } from '@meterline/kafka';
+import { createKafka, createRegistry, type KafkaMessage, sendAll } from '@meterline/kafka';
 import { CounterStore, keys, monthOf, recount, UsageLedger } from '@meterline/metering';
 import { createLogger } from '@meterline/runtime';
 import { avroSchema } from '@meterline/schemas';
@@ -33,7 +33,12 @@ function producerFor(world: TestWorld) {
   return kafka.producer({ idempotent: true });
 }
 
-async function readAll(world: TestWorld, topic: string, expected: number): Promise<KafkaMessage[]> {
+async function readAll(
+  world: TestWorld,
+  topic: string,
+  expected: number,
+  timeoutMs = 30_000,
+): Promise<KafkaMessage[]> {
   const kafka = createKafka({ brokers: world.urls.kafkaBrokers, clientId: `r-${world.id}` }, log);
   const consumer = kafka.consumer({
     groupId: `${world.groupPrefix}reader-${randomBytes(3).toString('hex')}`,
@@ -43,7 +48,7 @@ async function readAll(world: TestWorld, topic: string, expected: number): Promi
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({ eachMessage: async ({ message }) => void got.push(message) });
   await eventually(async () => got.length >= expected, {
-    timeoutMs: 30_000,
+    timeoutMs,
     what: `${expected} messages on ${topic}`,
   });
   await consumer.disconnect();
@@ -223,6 +228,82 @@ describe('ingestor on the real stack', () => {
       { metric: 'api_calls', q: 5 },
       { metric: 'storage_gb', q: 5 },
     ]);
+  });
+});
+
+describe('ingestor: a flood of bad events', () => {
+  it('sends a whole fetch of bad events to the DLQ and counts the good event behind them', async () => {
+    const world = await createTestWorld('flood');
+    try {
+      const live = await seedResource(world.pool);
+      // 30,000 undecodable records under one key (one partition), fetched together when the ingestor
+      // starts: their DLQ records (9 MB) would be refused as one request, and the batch retried forever.
+      const N = 30_000;
+      const bad = Array.from({ length: N }, (_, i) => ({
+        key: live,
+        value: Buffer.concat([Buffer.from([0x93]), randomBytes(100)]),
+        headers: { n: String(i) },
+      }));
+      const good = JSON.stringify({
+        id: randomUUID(),
+        resourceId: live,
+        metric: 'api_calls',
+        quantity: 3,
+        timestamp: Date.now(),
+        source: null,
+      });
+      const producer = producerFor(world);
+      await producer.connect();
+      await sendAll(producer, world.topics.usageEvents, [...bad, { key: live, value: Buffer.from(good) }]);
+      await producer.disconnect();
+
+      const ingestor = await startIngestor(readIngestorConfig({ ...world.env, INGESTOR_PORT: '0' }), log);
+      try {
+        await eventually(async () => (await readUsage(world, live)).api_calls === 3, {
+          timeoutMs: 90_000,
+          what: 'the good event behind the flood counted',
+        });
+        const dlq = await readAll(world, world.topics.dlq, N, 60_000);
+        expect(dlq).toHaveLength(N);
+        expect(dlq.every((m) => m.headers?.['dlq-reason']?.toString() === 'undecodable')).toBe(true);
+        // Every bad record once, with its bytes unchanged.
+        const seen = new Set(dlq.map((m) => Number(m.headers!.n!.toString())));
+        expect(seen.size).toBe(N);
+        const m0 = dlq.find((m) => m.headers!.n!.toString() === '0')!;
+        expect(Buffer.compare(m0.value!, bad[0]!.value)).toBe(0);
+        expect(await readUsage(world, live)).toEqual({ api_calls: 3 });
+      } finally {
+        await ingestor.stop();
+      }
+    } finally {
+      await world.close();
+    }
+  });
+});
+
+describe('ingestor: a bad record as large as the events topic takes', () => {
+  it('goes to the DLQ with its reason headers added', async () => {
+    const world = await createTestWorld('bigbad');
+    try {
+      // Within the broker's default limit (1,048,588 bytes a record batch) on the events topic, by ~80
+      // bytes; over it once the DLQ's headers (~180 bytes here) are added: the DLQ topic takes twice the
+      // default. Without that, the broker refuses the DLQ record and the batch is retried forever.
+      const value = Buffer.concat([Buffer.from([0x93]), randomBytes(1_048_430)]);
+      const producer = producerFor(world);
+      await producer.connect();
+      await producer.send({ topic: world.topics.usageEvents, messages: [{ key: 'big', value }] });
+      await producer.disconnect();
+      const ingestor = await startIngestor(readIngestorConfig({ ...world.env, INGESTOR_PORT: '0' }), log);
+      try {
+        const [m] = await readAll(world, world.topics.dlq, 1);
+        expect(m!.headers!['dlq-reason']!.toString()).toBe('undecodable');
+        expect(Buffer.compare(m!.value!, value)).toBe(0);
+      } finally {
+        await ingestor.stop();
+      }
+    } finally {
+      await world.close();
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type { Batch, BatchContext, Message, Producer, Topics } from '@meterline/kafka';
-import { dlqMessage, sendToDlq } from '@meterline/kafka';
+import { dlqMessage, sendAll, sendToDlq } from '@meterline/kafka';
 import {
   type CounterChange,
   type CounterRebuilder,
@@ -128,8 +128,7 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
     deps.ledger.record(topic, partition, ledgerFrom, batch.lastOffset(), ledgerRows.values(), generation),
   );
   await sendToDlq(deps.producer, deps.topics.dlq, rejected);
-  if (changes.length > 0)
-    await deps.producer.send({ topic: deps.topics.counters, messages: changes, acks: -1 });
+  await sendAll(deps.producer, deps.topics.counters, changes);
 
   for (const [outcome, n] of Object.entries(outcomes)) if (n > 0) deps.metrics.events.inc({ outcome }, n);
   if (rejected.length > 0) deps.metrics.events.inc({ outcome: 'dlq' }, rejected.length);

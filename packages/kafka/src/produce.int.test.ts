@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { createLogger } from '@meterline/runtime';
+import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafka } from './client.ts';
+import { sendAll } from './produce.ts';
+
+const log = createLogger('test', { level: 'error' });
+
+describe('sendAll on the real broker', () => {
+  let world: TestWorld;
+  beforeAll(async () => {
+    world = await createTestWorld('produce');
+  });
+  afterAll(async () => world?.close());
+
+  it('delivers 30,000 messages (9 MB) to one partition, in order: one request would be refused', async () => {
+    const kafka = createKafka({ brokers: world.urls.kafkaBrokers, clientId: 'test' }, log);
+    const producer = kafka.producer({ idempotent: true });
+    await producer.connect();
+    const N = 30_000;
+    const messages = Array.from({ length: N }, (_, i) => ({
+      key: 'one-key',
+      value: Buffer.concat([Buffer.from(`${i}:`), randomBytes(290)]),
+    }));
+    // The DLQ topic has one partition: every message lands in it.
+    await sendAll(producer, world.topics.dlq, messages);
+    await producer.disconnect();
+
+    const consumer = kafka.consumer({ groupId: `${world.groupPrefix}read` });
+    const got: number[] = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic: world.topics.dlq, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) got.push(Number(m.value!.toString('latin1').split(':')[0]));
+      },
+    });
+    await eventually(async () => got.length >= N, { what: `${N} messages read back` });
+    await consumer.disconnect();
+    expect(got).toHaveLength(N);
+    expect(got.every((v, i) => v === i)).toBe(true);
+  });
+});

@@ -1,0 +1,69 @@
+import type { IHeaders, Message, Producer } from 'kafkajs';
+
+/** How much one produce request carries at most (`sendAll`). */
+export interface SendLimits {
+  messages: number;
+  /** keys, values and headers, summed */
+  bytes: number;
+}
+
+/** A broker refuses a record batch above the topic's `max.message.bytes` (1 MB by default), and kafkajs
+ * puts all of a request's messages for one partition into one batch; it also sorts a request's messages
+ * into partitions in time that grows with the square of their number (50,000 messages for one
+ * partition: ~20 s with nothing else running). These limits keep every request well inside both. */
+export const defaultSendLimits: SendLimits = { messages: 1_000, bytes: 256 * 1024 };
+
+/** Sends messages of any number and size to one topic: in requests of at most `limits`, one after
+ * another, in order (a message larger than the byte limit goes alone). A batch's DLQ records or counter
+ * changes can be a whole fetch's worth (hundreds of thousands of records); sent in one request they
+ * would stall the process and then be refused, and the batch would be retried forever. */
+export async function sendAll(
+  producer: Producer,
+  topic: string,
+  messages: Message[],
+  limits: SendLimits = defaultSendLimits,
+): Promise<void> {
+  for (const chunk of chunkMessages(messages, limits))
+    await producer.send({ topic, messages: chunk, acks: -1 });
+}
+
+/** The messages in order, cut into runs of at most `limits` (a message above the byte limit alone). */
+export function chunkMessages(messages: Message[], limits: SendLimits = defaultSendLimits): Message[][] {
+  const chunks: Message[][] = [];
+  let from = 0;
+  while (from < messages.length) {
+    let to = from;
+    let bytes = 0;
+    while (to < messages.length && to - from < limits.messages) {
+      const size = messageBytes(messages[to]!);
+      if (to > from && bytes + size > limits.bytes) break;
+      bytes += size;
+      to++;
+    }
+    chunks.push(messages.slice(from, to));
+    from = to;
+  }
+  return chunks;
+}
+
+/** What a message brings to a record batch, near enough: its key, value and headers, and a few bytes
+ * of framing. */
+export function messageBytes(m: Message): number {
+  return 16 + sizeOf(m.key) + sizeOf(m.value) + headerBytes(m.headers);
+}
+
+function headerBytes(headers: IHeaders | undefined): number {
+  if (!headers) return 0;
+  let n = 0;
+  for (const [k, v] of Object.entries(headers)) {
+    n += 4 + Buffer.byteLength(k);
+    if (Array.isArray(v)) for (const x of v) n += 4 + sizeOf(x);
+    else n += sizeOf(v);
+  }
+  return n;
+}
+
+function sizeOf(v: Buffer | string | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+}
