@@ -70,4 +70,11 @@ describe('UsageClient against the real registry and broker', () => {
     );
     await client.close();
   });
+
+  it('refuses a batch size a broker would refuse, and a negative linger, before connecting', async () => {
+    const base = { brokers: world.urls.kafkaBrokers, registryUrl: world.urls.registryUrl };
+    await expect(UsageClient.connect({ ...base, maxBatch: 50_000 })).rejects.toThrow(/maxBatch/);
+    await expect(UsageClient.connect({ ...base, maxBatch: 0 })).rejects.toThrow(/maxBatch/);
+    await expect(UsageClient.connect({ ...base, lingerMs: -1 })).rejects.toThrow(/lingerMs/);
+  });
 });

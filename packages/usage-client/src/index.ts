@@ -13,7 +13,8 @@ export interface UsageClientOptions {
   clientId?: string;
   /** how long an event may wait for others to share its request */
   lingerMs?: number;
-  /** flush as soon as this many events wait */
+  /** flush as soon as this many events wait (1 to 2,000: a broker refuses a request's record batch for
+   * one partition above 1 MB by default, and kafkajs's work per request grows with its square) */
   maxBatch?: number;
 }
 
@@ -26,6 +27,8 @@ export interface EmitInput {
   /** the idempotency key; default a fresh uuid. Reuse it when retrying the same usage. */
   id?: string;
 }
+
+const MAX_BATCH = 2_000;
 
 /** Emits UsageEvents (Avro, Confluent wire format) keyed by resource id, batched with a linger,
  * through an idempotent producer. `emit` resolves once the broker has the event. */
@@ -44,6 +47,12 @@ export class UsageClient {
   ) {}
 
   static async connect(options: UsageClientOptions): Promise<UsageClient> {
+    const maxBatch = options.maxBatch ?? 500;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_BATCH)
+      throw new RangeError(`maxBatch must be an integer from 1 to ${MAX_BATCH}, got ${options.maxBatch}`);
+    const lingerMs = options.lingerMs ?? 20;
+    if (!Number.isFinite(lingerMs) || lingerMs < 0)
+      throw new RangeError(`lingerMs must be a number >= 0, got ${options.lingerMs}`);
     const topic = options.topic ?? 'usage.events.v1';
     const registry = new SchemaRegistry({ host: options.registryUrl.replace(/\/$/, '') });
     const { id } = await registry.register(
@@ -68,8 +77,8 @@ export class UsageClient {
     await producer.connect();
     return new UsageClient(producer, encode, {
       topic,
-      lingerMs: options.lingerMs ?? 20,
-      maxBatch: options.maxBatch ?? 500,
+      lingerMs,
+      maxBatch,
       source: options.source ?? null,
     });
   }
