@@ -33,7 +33,8 @@ for (const name of services) {
     {
       cwd: root,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // The IPC channel only tells the service when this process is gone (runService stops it then).
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     },
   );
   children.set(name, child);
