@@ -12,6 +12,17 @@ export interface ResourceInfo {
 
 const NEGATIVE_TTL_MS = 5_000;
 
+/** How many entries the directory keeps (each kind). A resource's entry is ~250 bytes; ids that are
+ * not resources come from producers' mistakes or worse, at any rate, so both are bounded. */
+export interface DirectoryLimits {
+  /** resources cached (when full, the cache starts again: the next batches read Postgres once each) */
+  known: number;
+  /** ids recently found to be no resource (when full, the expired ones go, or else all) */
+  missing: number;
+}
+
+export const defaultDirectoryLimits: DirectoryLimits = { known: 500_000, missing: 100_000 };
+
 /** The resources the pipeline counts for, cached. The api announces every change on a Postgres
  * channel (migration 001's trigger), so a provision, plan change or deprovision is seen at once. */
 export class ResourceDirectory {
@@ -26,7 +37,13 @@ export class ResourceDirectory {
     private readonly listen: { databaseUrl: string; schema: string } | null = null,
     /** called after a resource changed (provisioned, plan changed, deprovisioned) */
     private readonly onChange: (id: string) => void = () => {},
+    private readonly limits: DirectoryLimits = defaultDirectoryLimits,
   ) {}
+
+  /** How many resources and missing ids are cached now. */
+  get cached(): { known: number; missing: number } {
+    return { known: this.known.size, missing: this.missing.size };
+  }
 
   /** Connects the change listener; while it is down the cache is not trusted (every lookup reads
    * Postgres) and reconnecting is retried with backoff until it works. */
@@ -102,17 +119,26 @@ export class ResourceDirectory {
           provisionedAt: r.provisioned_at?.getTime() ?? null,
           deprovisionedAt: r.deprovisioned_at?.getTime() ?? null,
         };
+        if (this.known.size >= this.limits.known) this.known.clear();
         this.known.set(r.id, info);
         out.set(r.id, info);
       }
       for (const id of toLoad) {
         if (!out.has(id)) {
-          this.missing.set(id, now);
+          this.rememberMissing(id, now);
           out.set(id, null);
         }
       }
     }
     return out;
+  }
+
+  private rememberMissing(id: string, now: number): void {
+    if (this.missing.size >= this.limits.missing) {
+      for (const [k, at] of this.missing) if (at <= now - NEGATIVE_TTL_MS) this.missing.delete(k);
+      if (this.missing.size >= this.limits.missing) this.missing.clear();
+    }
+    this.missing.set(id, now);
   }
 
   async stop(): Promise<void> {
