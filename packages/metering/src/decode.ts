@@ -8,6 +8,13 @@ interface AvroType {
   schema?(): unknown;
 }
 
+/** A schema id the registry said it does not know is not asked about again for this long. */
+const UNKNOWN_ID_TTL_MS = 30_000;
+const MAX_UNKNOWN_IDS = 10_000;
+/** `reader`'s answer when the caller's budget allowed no lookup. */
+const NOT_ASKED = Symbol('not asked');
+type NotAsked = typeof NOT_ASKED;
+
 /** Reads a whole message (Confluent header included); may write the record into `into`. */
 type AvroReader = (message: Buffer, into?: UsageEvent) => unknown;
 
@@ -41,13 +48,21 @@ export class UsageEventDecoder {
     return this.decodeWith(value, () => null, into);
   }
 
-  async decode(value: Buffer | null, into?: UsageEvent): Promise<unknown> {
-    return this.decodeKnown(value, into) ?? (await this.decodeWith(value, (id) => this.reader(id), into));
+  /** `mayAsk` is asked before each registry lookup of a schema id not seen before: false makes the
+   * event an `unknown-schema` rejection without one (the caller's budget; see `collectUsageEvents`). */
+  async decode(
+    value: Buffer | null,
+    into?: UsageEvent,
+    mayAsk: () => boolean = () => true,
+  ): Promise<unknown> {
+    return (
+      this.decodeKnown(value, into) ?? (await this.decodeWith(value, (id) => this.reader(id, mayAsk), into))
+    );
   }
 
   private decodeWith(
     value: Buffer | null,
-    readerOf: (id: number) => AvroReader | null | Promise<AvroReader | null>,
+    readerOf: (id: number) => AvroReader | NotAsked | null | Promise<AvroReader | NotAsked | null>,
     into: UsageEvent | undefined,
   ): unknown {
     if (!value || value.length === 0) return new Rejection('undecodable', 'empty value');
@@ -73,11 +88,22 @@ export class UsageEventDecoder {
     );
   }
 
-  private async reader(id: number): Promise<AvroReader | null> {
+  /** Bounded: ids come from the bytes of bad events, any of 2^32. */
+  private rememberUnknown(id: number): void {
+    const now = Date.now();
+    if (this.unknownIds.size >= MAX_UNKNOWN_IDS) {
+      for (const [k, at] of this.unknownIds) if (now - at >= UNKNOWN_ID_TTL_MS) this.unknownIds.delete(k);
+      if (this.unknownIds.size >= MAX_UNKNOWN_IDS) this.unknownIds.clear();
+    }
+    this.unknownIds.set(id, now);
+  }
+
+  private async reader(id: number, mayAsk: () => boolean): Promise<AvroReader | NotAsked | null> {
     const known = this.readers.get(id);
     if (known) return known;
     const missSince = this.unknownIds.get(id);
-    if (missSince !== undefined && Date.now() - missSince < 30_000) return null;
+    if (missSince !== undefined && Date.now() - missSince < UNKNOWN_ID_TTL_MS) return null;
+    if (!mayAsk()) return NOT_ASKED;
     try {
       const reader = readerFor((await this.registry.getSchema(id)) as unknown as AvroType);
       this.readers.set(id, reader);
@@ -85,7 +111,7 @@ export class UsageEventDecoder {
     } catch (err) {
       const status = (err as { status?: number }).status;
       if (status === 404 || /not found|40403/i.test(String((err as Error).message))) {
-        this.unknownIds.set(id, Date.now());
+        this.rememberUnknown(id);
         return null;
       }
       throw err;
@@ -93,7 +119,16 @@ export class UsageEventDecoder {
   }
 }
 
-function decodeAvro(value: Buffer, reader: AvroReader | null, into: UsageEvent | undefined): unknown {
+function decodeAvro(
+  value: Buffer,
+  reader: AvroReader | NotAsked | null,
+  into: UsageEvent | undefined,
+): unknown {
+  if (reader === NOT_ASKED)
+    return new Rejection(
+      'unknown-schema',
+      `schema id ${value.readInt32BE(1)} was not looked up: the batch had asked the registry about too many unknown schema ids`,
+    );
   if (!reader)
     return new Rejection('unknown-schema', `schema id ${value.readInt32BE(1)} is not in the registry`);
   try {
