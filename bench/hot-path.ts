@@ -35,7 +35,8 @@ if (!process.env.HOT_PATH_CHILD) {
 
 const urls = await serviceUrls();
 const registry = createRegistry(urls.registryUrl);
-const encode = await usageEventEncoder(registry, `bench-hot-${randomBytes(4).toString('hex')}-value`);
+// One subject for every run: registering the same schema again returns its id.
+const encode = await usageEventEncoder(registry, 'meterline-bench-hot-value');
 
 // Records as `pnpm bench` loads them (`benchEvent`).
 const now = Date.now();
