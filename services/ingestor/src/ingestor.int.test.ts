@@ -190,6 +190,9 @@ describe('ingestor on the real stack', () => {
     await eventually(async () => (await readUsage(world, r)).api_calls === 7, {
       what: 'the kcat events counted',
     });
+    // Ops see how far behind each partition is.
+    const metrics = await (await fetch(`http://127.0.0.1:${ingestor.opsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^meterline_ingest_partition_lag\{partition="\d+",service="ingestor"\} \d+$/m);
   });
 
   it('counts the same event sent three times once, and puts events in the month they happened', async () => {

@@ -32,6 +32,12 @@ export function ingestorMetrics(registry: Registry) {
       labelNames: ['cause'] as const,
       registers: [registry],
     }),
+    partitionLag: new Gauge({
+      name: 'meterline_ingest_partition_lag',
+      help: "Records of the events topic behind the last batch fetched, per partition this process reads (the partition's high watermark minus the batch's last offset; reset at each rebalance)",
+      labelNames: ['partition'] as const,
+      registers: [registry],
+    }),
     driftResources: new Gauge({
       name: 'meterline_counter_drift',
       help: 'Resource-metric counters of the current period that differ between Redis and the ledger at the last reconciliation',

@@ -108,6 +108,8 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
         ctx,
       ),
   });
+  // A partition another process took over would keep its last lag for ever.
+  consumer.consumer.on(consumer.consumer.events.GROUP_JOIN, () => metrics.partitionLag.reset());
   accepting = true;
 
   // Periodic reconciliation: how far Redis has drifted from the ledger (a metric, no correction;

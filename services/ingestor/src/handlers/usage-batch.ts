@@ -38,6 +38,7 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
   const started = process.hrtime.bigint();
   const now = Date.now();
   const { topic, partition, messages } = batch;
+  deps.metrics.partitionLag.set({ partition: String(partition) }, Number(batch.offsetLag()));
   const rejected: Message[] = [];
   const reject = (m: Batch['messages'][number], reason: string, error: string) => {
     rejected.push(dlqMessage(m, { topic, partition }, reason, error));
