@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createTestWorld, eventually, startServiceProcess, type TestWorld } from '@meterline/test/support';
 import { describe, expect, it } from 'vitest';
@@ -77,10 +78,24 @@ function startAll(world: TestWorld) {
   return { child, output: () => out, exited, allStarted };
 }
 
+/** A process's state and command line, from /proc. */
+const procLine = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    return `${stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)} ${cmd}`;
+  } catch {
+    return 'gone';
+  }
+};
+
+/** Whether a process runs: one that exited but was not reaped yet (a zombie: its parent died, and the
+ * machine's init may reap late) has exited. */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
   } catch {
     return false;
   }
@@ -120,6 +135,9 @@ describe('pnpm start', () => {
       await eventually(async () => pids.every((pid) => !alive(pid)), {
         timeoutMs: 60_000,
         what: 'every service of the killed pnpm start gone',
+      }).catch((err: Error) => {
+        const left = pids.filter(alive).map((pid) => `${pid}: ${procLine(pid)}`);
+        throw new Error(`${err.message}; still running:\n${left.join('\n')}`);
       });
     } finally {
       await world.close();
