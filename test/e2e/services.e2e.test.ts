@@ -108,8 +108,8 @@ describe('pnpm start', () => {
       const { child, output, exited, allStarted } = startAll(world);
       await allStarted();
       child.kill('SIGTERM');
-      const out = output();
-      expect(await exited, out.slice(-4000)).toBe(0);
+      const code = await exited;
+      expect(code, output().slice(-4000)).toBe(0);
       for (const s of services) {
         expect(output()).toMatch(new RegExp(`^${s}\\s*\\|.*shutdown: complete`, 'm'));
         expect(output()).toMatch(new RegExp(`^${s}\\s*\\| exited 0`, 'm'));
