@@ -33,8 +33,7 @@ for (const name of services) {
     {
       cwd: root,
       env,
-      // The IPC channel only tells the service when this process is gone (runService stops it then).
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   children.set(name, child);

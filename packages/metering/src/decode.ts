@@ -1,6 +1,7 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { UsageEvent } from '@meterline/schemas';
 import { isUsageEventV1, readUsageEventV1 } from './avro-usage-event.ts';
+import { ExpiringMemo } from './memo.ts';
 import { Rejection } from './validate.ts';
 
 interface AvroType {
@@ -32,7 +33,8 @@ function readerFor(type: AvroType): AvroReader {
  * event): the answer is then `into` itself, valid until it is written again. */
 export class UsageEventDecoder {
   private readonly readers = new Map<number, AvroReader>();
-  private readonly unknownIds = new Map<number, number>();
+  /** schema ids the registry said it does not know (ids come from the bytes of bad events: any of 2^32) */
+  private readonly unknownIds = new ExpiringMemo<number>(UNKNOWN_ID_TTL_MS, MAX_UNKNOWN_IDS);
 
   constructor(private readonly registry: SchemaRegistry) {}
 
@@ -88,21 +90,10 @@ export class UsageEventDecoder {
     );
   }
 
-  /** Bounded: ids come from the bytes of bad events, any of 2^32. */
-  private rememberUnknown(id: number): void {
-    const now = Date.now();
-    if (this.unknownIds.size >= MAX_UNKNOWN_IDS) {
-      for (const [k, at] of this.unknownIds) if (now - at >= UNKNOWN_ID_TTL_MS) this.unknownIds.delete(k);
-      if (this.unknownIds.size >= MAX_UNKNOWN_IDS) this.unknownIds.clear();
-    }
-    this.unknownIds.set(id, now);
-  }
-
   private async reader(id: number, mayAsk: () => boolean): Promise<AvroReader | NotAsked | null> {
     const known = this.readers.get(id);
     if (known) return known;
-    const missSince = this.unknownIds.get(id);
-    if (missSince !== undefined && Date.now() - missSince < UNKNOWN_ID_TTL_MS) return null;
+    if (this.unknownIds.has(id, Date.now())) return null;
     if (!mayAsk()) return NOT_ASKED;
     try {
       const reader = readerFor((await this.registry.getSchema(id)) as unknown as AvroType);
@@ -111,7 +102,7 @@ export class UsageEventDecoder {
     } catch (err) {
       const status = (err as { status?: number }).status;
       if (status === 404 || /not found|40403/i.test(String((err as Error).message))) {
-        this.rememberUnknown(id);
+        this.unknownIds.add(id, Date.now());
         return null;
       }
       throw err;

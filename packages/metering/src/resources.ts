@@ -1,6 +1,7 @@
 import type { Pool } from '@meterline/db';
 import { pg } from '@meterline/db';
 import type { Logger } from '@meterline/runtime';
+import { ExpiringMemo } from './memo.ts';
 
 export interface ResourceInfo {
   id: string;
@@ -27,7 +28,7 @@ export const defaultDirectoryLimits: DirectoryLimits = { known: 500_000, missing
  * channel (migration 001's trigger), so a provision, plan change or deprovision is seen at once. */
 export class ResourceDirectory {
   private readonly known = new Map<string, ResourceInfo>();
-  private readonly missing = new Map<string, number>();
+  private readonly missing: ExpiringMemo<string>;
   private listener: pg.Client | null = null;
   private stopped = false;
 
@@ -38,7 +39,9 @@ export class ResourceDirectory {
     /** called after a resource changed (provisioned, plan changed, deprovisioned) */
     private readonly onChange: (id: string) => void = () => {},
     private readonly limits: DirectoryLimits = defaultDirectoryLimits,
-  ) {}
+  ) {
+    this.missing = new ExpiringMemo(NEGATIVE_TTL_MS, limits.missing);
+  }
 
   /** How many resources and missing ids are cached now. */
   get cached(): { known: number; missing: number } {
@@ -97,7 +100,7 @@ export class ResourceDirectory {
     for (const id of new Set(ids)) {
       const hit = trusted ? this.known.get(id) : undefined;
       if (hit) out.set(id, hit);
-      else if ((this.missing.get(id) ?? 0) > now - NEGATIVE_TTL_MS) out.set(id, null);
+      else if (this.missing.has(id, now)) out.set(id, null);
       else toLoad.push(id);
     }
     if (toLoad.length > 0) {
@@ -125,20 +128,12 @@ export class ResourceDirectory {
       }
       for (const id of toLoad) {
         if (!out.has(id)) {
-          this.rememberMissing(id, now);
+          this.missing.add(id, now);
           out.set(id, null);
         }
       }
     }
     return out;
-  }
-
-  private rememberMissing(id: string, now: number): void {
-    if (this.missing.size >= this.limits.missing) {
-      for (const [k, at] of this.missing) if (at <= now - NEGATIVE_TTL_MS) this.missing.delete(k);
-      if (this.missing.size >= this.limits.missing) this.missing.clear();
-    }
-    this.missing.set(id, now);
   }
 
   async stop(): Promise<void> {

@@ -17,16 +17,6 @@ export async function runService(
   };
   process.once('SIGTERM', remember);
   process.once('SIGINT', remember);
-  // Started by a parent over an IPC channel (`pnpm start`, the tests, the benchmark): when that parent
-  // goes, even killed with SIGKILL, the channel closes, and the service stops as on SIGTERM instead of
-  // running on unseen (a stray ingestor keeps consuming). A service started any other way has no channel.
-  if (process.channel) {
-    process.channel.unref();
-    process.once('disconnect', () => {
-      log.warn('the process that started this service is gone: stopping');
-      process.kill(process.pid, 'SIGTERM');
-    });
-  }
   try {
     const { shutdown } = await start(log);
     process.off('SIGTERM', remember);
