@@ -32,10 +32,8 @@ export function startServiceProcess(entry: string, env: Record<string, string>):
     cwd: repoRoot,
     // info level at least: `started()` waits for the service's "<name> started" line.
     env: { ...process.env, ...env, LOG_LEVEL: env.LOG_LEVEL === 'debug' ? 'debug' : 'info' },
-    // The IPC channel only tells the service when this process is gone (runService stops it then).
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.channel?.unref(); // the channel does not keep this process alive
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString();
