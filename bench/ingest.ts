@@ -10,7 +10,7 @@ import { CounterStore, keys, rebuildLostCounters, UsageLedger } from '@meterline
 import { createLogger } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
 import { createTestWorld, eventually, startServiceProcess, tailTopic } from '@meterline/test/support';
-import { benchEvent, redisCpuSeconds, usageEventEncoder } from './load.ts';
+import { benchEvent, cpuSnapshot, cpuSpent, redisCpuSeconds, usageEventEncoder } from './load.ts';
 
 // `pnpm bench`: the ingest and alert benchmark on the real stack (run `pnpm infra:up` first).
 // BENCH_EVENTS (default 1,000,000) events over BENCH_RESOURCES (default 10,000) resources.
@@ -170,12 +170,15 @@ const ingestStart = Date.now();
 // Where the CPU goes meanwhile: the ingestor processes (from /proc) and Redis (INFO cpu).
 const ingestorCpu0 = ingestors.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0);
 const redisCpu0 = await redisCpuSeconds(world.redis);
+const machine0 = cpuSnapshot();
 await eventually(async () => (await counted()) >= N, {
   timeoutMs: 1_800_000,
   intervalMs: 100,
   what: 'all events counted',
 });
 const ingestSeconds = (Date.now() - ingestStart) / 1000;
+// The whole machine meanwhile: is there CPU left, and who has it (the broker, Postgres, the kernel).
+const machineDuringIngest = cpuSpent(machine0, cpuSnapshot(), ingestSeconds);
 const ingestRate = N / ingestSeconds;
 const ingestorCpu = ingestors.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0) - ingestorCpu0;
 const redisCpu = (await redisCpuSeconds(world.redis)) - redisCpu0;
@@ -184,6 +187,13 @@ out(
 );
 out(
   `  in ${ingestSeconds.toFixed(1)} s: ingestor CPU ${ingestorCpu.toFixed(1)} s (${(ingestorCpu / ingestSeconds).toFixed(2)} cores), Redis CPU ${redisCpu.toFixed(1)} s (${(redisCpu / ingestSeconds).toFixed(2)} cores)`,
+);
+out(
+  `  the machine meanwhile: ${machineDuringIngest.busyCores} cores busy, ${machineDuringIngest.idleCores} idle, ${machineDuringIngest.stolenCores} stolen by the hypervisor; ${Object.entries(
+    machineDuringIngest.byKind,
+  )
+    .map(([kind, c]) => `${kind} ${c}`)
+    .join(', ')}`,
 );
 const changeAdmin = kafka.admin();
 await changeAdmin.connect();
@@ -378,6 +388,7 @@ const result = {
   ingestSeconds: Number(ingestSeconds.toFixed(1)),
   ingestorCpuSeconds: Number(ingestorCpu.toFixed(1)),
   redisCpuSeconds: Number(redisCpu.toFixed(1)),
+  machineDuringIngest,
   redisBytesPerResourceMetric: Math.round(bytesPerCounter),
   redisBytesPerDedupeEntry: Math.round(bytesPerDedupe),
   redisBytesPerDedupeEntryBusyResource: Math.round(bytesPerBusyDedupe),

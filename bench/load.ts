@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import type { createRegistry } from '@meterline/kafka';
 import type { Redis } from '@meterline/redis';
 import { avroSchema, type UsageEvent } from '@meterline/schemas';
@@ -36,4 +37,74 @@ export function benchEvent(j: number, resources: readonly string[], n: number, n
 export async function redisCpuSeconds(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
   return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+}
+
+/** A snapshot of where this machine's CPU time has gone (Linux /proc), in seconds: the whole machine
+ * (busy, idle, and stolen by the hypervisor), and per kind of process. Two snapshots subtracted
+ * (`cpuSpent`) say what a run cost and whether the machine had any left. */
+export interface CpuSnapshot {
+  busy: number;
+  idle: number;
+  steal: number;
+  byKind: Map<string, number>;
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** What a process is, from its command: the services' dependencies by name, kernel threads (no command
+ * line) together, node processes by the script they run. */
+function processKind(comm: string, cmdline: string): string {
+  if (cmdline === '') return 'kernel';
+  if (comm === 'redis-server') return 'redis';
+  if (comm === 'postgres') return 'postgres';
+  if (comm === 'java') return cmdline.includes('kafka') ? 'kafka broker' : 'java (registry)';
+  if (comm === 'node' || comm.startsWith('node')) {
+    const service = /services\/([a-z-]+)\//.exec(cmdline)?.[1];
+    if (service) return service;
+    return cmdline.includes('bare-consumer') ? 'bare consumer' : 'node (bench, tools)';
+  }
+  return 'other';
+}
+
+export function cpuSnapshot(): CpuSnapshot {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number) as number[];
+  const byKind = new Map<string, number>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(after[11]) + Number(after[12])) / TICKS_PER_SECOND; // utime + stime
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      const kind = processKind(comm, cmdline);
+      byKind.set(kind, (byKind.get(kind) ?? 0) + seconds);
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return {
+    busy: (user! + nice! + system! + irq! + softirq!) / TICKS_PER_SECOND,
+    idle: (idle! + iowait!) / TICKS_PER_SECOND,
+    steal: (steal ?? 0) / TICKS_PER_SECOND,
+    byKind,
+  };
+}
+
+/** What the machine spent between two snapshots, in cores (CPU seconds per second of `seconds`): busy,
+ * idle, stolen, and per kind of process (those above 0.01 cores, most first). Processes that started
+ * in between count whole, ended ones not at all. */
+export function cpuSpent(before: CpuSnapshot, after: CpuSnapshot, seconds: number) {
+  const cores = (v: number) => Number((v / seconds).toFixed(2));
+  const byKind = [...after.byKind]
+    .map(([kind, s]) => [kind, cores(s - (before.byKind.get(kind) ?? 0))] as const)
+    .filter(([, c]) => c >= 0.01)
+    .sort((a, b) => b[1] - a[1]);
+  return {
+    busyCores: cores(after.busy - before.busy),
+    idleCores: cores(after.idle - before.idle),
+    stolenCores: cores(after.steal - before.steal),
+    byKind: Object.fromEntries(byKind),
+  };
 }
