@@ -193,6 +193,10 @@ describe('ingestor on the real stack', () => {
     // Ops see how far behind each partition is.
     const metrics = await (await fetch(`http://127.0.0.1:${ingestor.opsPort}/metrics`)).text();
     expect(metrics).toMatch(/^meterline_ingest_partition_lag\{partition="\d+",service="ingestor"\} \d+$/m);
+    // and how much the resource cache holds: at least this resource.
+    const known = /^meterline_ingest_resource_cache\{kind="known",service="ingestor"\} (\d+)$/m.exec(metrics);
+    expect(known, metrics).not.toBeNull();
+    expect(Number(known![1])).toBeGreaterThanOrEqual(1);
   });
 
   it('counts the same event sent three times once, and puts events in the month they happened', async () => {

@@ -47,3 +47,20 @@ export function ingestorMetrics(registry: Registry) {
 }
 
 export type IngestorMetrics = ReturnType<typeof ingestorMetrics>;
+
+/** The resource directory's cache sizes, read at each scrape: resources cached (bounded, see
+ * `DirectoryLimits`) and ids recently found to be no resource (a producer sending ids that are not
+ * resources shows here). */
+export function resourceCacheGauge(registry: Registry, cached: () => { known: number; missing: number }) {
+  return new Gauge({
+    name: 'meterline_ingest_resource_cache',
+    help: 'Entries of the resource directory cache: known (resources) and missing (ids found to be no resource in the last seconds)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      const { known, missing } = cached();
+      this.set({ kind: 'known' }, known);
+      this.set({ kind: 'missing' }, missing);
+    },
+  });
+}

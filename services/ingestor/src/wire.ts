@@ -13,7 +13,7 @@ import { createRedis } from '@meterline/redis';
 import { createMetricsRegistry, type Logger, Shutdown, startOpsServer } from '@meterline/runtime';
 import type { IngestorConfig } from './config.ts';
 import { handleUsageBatch } from './handlers/usage-batch.ts';
-import { ingestorMetrics } from './metrics.ts';
+import { ingestorMetrics, resourceCacheGauge } from './metrics.ts';
 
 export interface RunningIngestor {
   shutdown: Shutdown;
@@ -48,6 +48,7 @@ export async function startIngestor(config: IngestorConfig, log: Logger): Promis
     schema: config.databaseSchema ?? 'public',
   });
   await directory.start();
+  resourceCacheGauge(registry, () => directory.cached);
   const counters = new CounterStore(redis, {
     dedupeWindowSeconds: config.dedupeWindowSeconds,
     periodRetentionDays: config.periodRetentionDays,
