@@ -148,63 +148,111 @@ async function runBareConsumers(group: string): Promise<{ rate: number; cpuSecon
   return { rate, cpuSeconds };
 }
 if (process.env.BENCH_WARMUP !== '0') await runBareConsumers('warmup');
-const bare = await runBareConsumers('bare');
-const bareRate = bare.rate;
-out(
-  `bare kafkajs consumer: ${Math.round(bareRate).toLocaleString('en-US')} events/s (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''}; ${bare.cpuSeconds.toFixed(1)} s CPU from its first fetch)`,
-);
 
-// 3. The ingestor (its own process) on the same backlog.
+// 3. The ingestor (its own process) on the same backlog, in BENCH_ROUNDS rounds (default 1), each right
+// after a bare consumer's read: this machine's speed swings by a third within minutes (its neighbours),
+// so a ratio is only worth something between two runs side by side, and the median of a few rounds
+// more. Each round starts from nothing: the ledger and Redis emptied, a consumer group of its own.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const counted = async () =>
   Number(
     (await world.pool.query('SELECT coalesce(sum(events), 0)::bigint AS n FROM usage_ledger')).rows[0].n,
   );
-// BENCH_INGESTORS processes share the partitions in one consumer group (scale-out on one machine).
-const ingestors = Array.from({ length: PROCESSES }, () =>
-  startServiceProcess('services/ingestor/src/main.ts', env),
-);
-// Timed like the bare consumer: from the moment the first ingestor has joined its group and starts
-// fetching (it logs "ingestor started" then) to the last event in the ledger.
-await Promise.race(ingestors.map((i) => i.started()));
-const ingestStart = Date.now();
-// Where the CPU goes meanwhile: the ingestor processes (from /proc) and Redis (INFO cpu).
-const ingestorCpu0 = ingestors.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0);
-const redisCpu0 = await redisCpuSeconds(world.redis);
-const machine0 = cpuSnapshot();
-await eventually(async () => (await counted()) >= N, {
-  timeoutMs: 1_800_000,
-  intervalMs: 100,
-  what: 'all events counted',
-});
-const ingestSeconds = (Date.now() - ingestStart) / 1000;
-// The whole machine meanwhile: is there CPU left, and who has it (the broker, Postgres, the kernel).
-const machineDuringIngest = cpuSpent(machine0, cpuSnapshot(), ingestSeconds);
-const ingestRate = N / ingestSeconds;
-const ingestorCpu = ingestors.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0) - ingestorCpu0;
-const redisCpu = (await redisCpuSeconds(world.redis)) - redisCpu0;
-out(
-  `ingestor: ${Math.round(ingestRate).toLocaleString('en-US')} events/s sustained (${(ingestRate / bareRate).toFixed(2)} of the bare consumer)`,
-);
-out(
-  `  in ${ingestSeconds.toFixed(1)} s: ingestor CPU ${ingestorCpu.toFixed(1)} s (${(ingestorCpu / ingestSeconds).toFixed(2)} cores), Redis CPU ${redisCpu.toFixed(1)} s (${(redisCpu / ingestSeconds).toFixed(2)} cores)`,
-);
-out(
-  `  the machine meanwhile: ${machineDuringIngest.busyCores} cores busy, ${machineDuringIngest.idleCores} idle, ${machineDuringIngest.stolenCores} stolen by the hypervisor; ${Object.entries(
-    machineDuringIngest.byKind,
-  )
-    .map(([kind, c]) => `${kind} ${c}`)
-    .join(', ')}`,
-);
 const changeAdmin = kafka.admin();
 await changeAdmin.connect();
-const counterChanges = (await changeAdmin.fetchTopicOffsets(world.topics.counters)).reduce(
-  (sum, p) => sum + Number(p.high),
-  0,
-);
+const changesSoFar = async () =>
+  (await changeAdmin.fetchTopicOffsets(world.topics.counters)).reduce((sum, p) => sum + Number(p.high), 0);
+async function startFromNothing() {
+  await world.pool.query('TRUNCATE usage_ledger, ledger_watermarks, counter_generations');
+  const stale = await world.redis.keys(`${world.keyPrefix}*`);
+  for (let i = 0; i < stale.length; i += 1000)
+    await world.redis.del(...stale.slice(i, i + 1000).map((k) => k.slice(world.keyPrefix.length)));
+}
+async function runIngestors(round: number) {
+  const changes0 = await changesSoFar();
+  // BENCH_INGESTORS processes share the partitions in one consumer group (scale-out on one machine).
+  const roundEnv = { ...env, CONSUMER_GROUP_PREFIX: `${world.groupPrefix}round${round}-` };
+  const started = Array.from({ length: PROCESSES }, () =>
+    startServiceProcess('services/ingestor/src/main.ts', roundEnv),
+  );
+  // Timed like the bare consumer: from the moment the first ingestor has joined its group and starts
+  // fetching (it logs "ingestor started" then) to the last event in the ledger.
+  await Promise.race(started.map((i) => i.started()));
+  const t0 = Date.now();
+  // Where the CPU goes meanwhile: the ingestor processes (from /proc), Redis (INFO cpu), the machine.
+  const cpu0 = started.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0);
+  const redis0 = await redisCpuSeconds(world.redis);
+  const machine0 = cpuSnapshot();
+  await eventually(async () => (await counted()) >= N, {
+    timeoutMs: 1_800_000,
+    intervalMs: 100,
+    what: 'all events counted',
+  });
+  const seconds = (Date.now() - t0) / 1000;
+  return {
+    ingestors: started,
+    seconds,
+    rate: N / seconds,
+    // The whole machine meanwhile: is there CPU left, and who has it (the broker, Postgres, the kernel).
+    machine: cpuSpent(machine0, cpuSnapshot(), seconds),
+    ingestorCpu: started.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0) - cpu0,
+    redisCpu: (await redisCpuSeconds(world.redis)) - redis0,
+    counterChanges: (await changesSoFar()) - changes0,
+  };
+}
+
+const rounds: {
+  bare: Awaited<ReturnType<typeof runBareConsumers>>;
+  ingest: Awaited<ReturnType<typeof runIngestors>>;
+}[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  if (round > 0) {
+    await Promise.all(rounds[round - 1]!.ingest.ingestors.map((i) => i.kill('SIGTERM')));
+    await startFromNothing();
+  }
+  const bare = await runBareConsumers(`bare${round}`);
+  out(
+    `${ROUNDS > 1 ? `round ${round + 1}: ` : ''}bare kafkajs consumer: ${Math.round(bare.rate).toLocaleString('en-US')} events/s (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''}; ${bare.cpuSeconds.toFixed(1)} s CPU from its first fetch)`,
+  );
+  const ingest = await runIngestors(round);
+  rounds.push({ bare, ingest });
+  out(
+    `ingestor: ${Math.round(ingest.rate).toLocaleString('en-US')} events/s sustained (${(ingest.rate / bare.rate).toFixed(2)} of the bare consumer)`,
+  );
+  out(
+    `  in ${ingest.seconds.toFixed(1)} s: ingestor CPU ${ingest.ingestorCpu.toFixed(1)} s (${(ingest.ingestorCpu / ingest.seconds).toFixed(2)} cores), Redis CPU ${ingest.redisCpu.toFixed(1)} s (${(ingest.redisCpu / ingest.seconds).toFixed(2)} cores)`,
+  );
+  out(
+    `  the machine meanwhile: ${ingest.machine.busyCores} cores busy, ${ingest.machine.idleCores} idle, ${ingest.machine.stolenCores} stolen by the hypervisor; ${Object.entries(
+      ingest.machine.byKind,
+    )
+      .map(([kind, c]) => `${kind} ${c}`)
+      .join(', ')}`,
+  );
+  out(
+    `  ${ingest.counterChanges.toLocaleString('en-US')} counter changes told the evaluator (one per resource, metric and period per batch)`,
+  );
+}
 await changeAdmin.disconnect();
-out(
-  `  ${counterChanges.toLocaleString('en-US')} counter changes told the evaluator (one per resource, metric and period per batch)`,
-);
+// The round whose ratio is the median stands for the run (its numbers go together); every round is in
+// the results file.
+const ratioOf = (r: (typeof rounds)[number]) => r.ingest.rate / r.bare.rate;
+const median = [...rounds].sort((a, b) => ratioOf(a) - ratioOf(b))[Math.floor((rounds.length - 1) / 2)]!;
+if (ROUNDS > 1)
+  out(
+    `median of ${ROUNDS} rounds: ${ratioOf(median).toFixed(2)} of the bare consumer (rounds: ${rounds.map((r) => ratioOf(r).toFixed(2)).join(', ')})`,
+  );
+const { ingestors } = rounds[rounds.length - 1]!.ingest;
+const bare = median.bare;
+const bareRate = bare.rate;
+const {
+  rate: ingestRate,
+  seconds: ingestSeconds,
+  ingestorCpu,
+  redisCpu,
+  machine: machineDuringIngest,
+  counterChanges,
+} = median.ingest;
 
 // 4. Redis bytes: per resource-metric counter (period hash field + window buckets) and per dedupe entry.
 const redis = world.redis;
@@ -384,6 +432,12 @@ const result = {
   bareConsumerCpuSeconds: Number(bare.cpuSeconds.toFixed(1)),
   ingestorEventsPerSecond: Math.round(ingestRate),
   ratioToBareConsumer: Number((ingestRate / bareRate).toFixed(2)),
+  rounds: rounds.map((r) => ({
+    bareConsumerEventsPerSecond: Math.round(r.bare.rate),
+    ingestorEventsPerSecond: Math.round(r.ingest.rate),
+    ratioToBareConsumer: Number(ratioOf(r).toFixed(2)),
+    ingestorCpuSeconds: Number(r.ingest.ingestorCpu.toFixed(1)),
+  })),
   counterChanges,
   ingestSeconds: Number(ingestSeconds.toFixed(1)),
   ingestorCpuSeconds: Number(ingestorCpu.toFixed(1)),
