@@ -152,7 +152,8 @@ if (process.env.BENCH_WARMUP !== '0') await runBareConsumers('warmup');
 // 3. The ingestor (its own process) on the same backlog, in BENCH_ROUNDS rounds (default 1), each right
 // after a bare consumer's read: this machine's speed swings by a third within minutes (its neighbours),
 // so a ratio is only worth something between two runs side by side, and the median of a few rounds
-// more. Each round starts from nothing: the ledger and Redis emptied, a consumer group of its own.
+// more. Each round starts from nothing: the ledger and Redis emptied, the ingestors' consumer group
+// deleted (the same group name throughout: the evaluator finds the counters' generation under it).
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const counted = async () =>
   Number(
@@ -163,17 +164,25 @@ await changeAdmin.connect();
 const changesSoFar = async () =>
   (await changeAdmin.fetchTopicOffsets(world.topics.counters)).reduce((sum, p) => sum + Number(p.high), 0);
 async function startFromNothing() {
+  // Deletable once the stopped ingestors have left it.
+  await eventually(
+    () =>
+      changeAdmin.deleteGroups([`${world.groupPrefix}ingestor`]).then(
+        () => true,
+        () => false,
+      ),
+    { timeoutMs: 60_000, intervalMs: 500, what: "the ingestors' consumer group deleted" },
+  );
   await world.pool.query('TRUNCATE usage_ledger, ledger_watermarks, counter_generations');
   const stale = await world.redis.keys(`${world.keyPrefix}*`);
   for (let i = 0; i < stale.length; i += 1000)
     await world.redis.del(...stale.slice(i, i + 1000).map((k) => k.slice(world.keyPrefix.length)));
 }
-async function runIngestors(round: number) {
+async function runIngestors() {
   const changes0 = await changesSoFar();
   // BENCH_INGESTORS processes share the partitions in one consumer group (scale-out on one machine).
-  const roundEnv = { ...env, CONSUMER_GROUP_PREFIX: `${world.groupPrefix}round${round}-` };
   const started = Array.from({ length: PROCESSES }, () =>
-    startServiceProcess('services/ingestor/src/main.ts', roundEnv),
+    startServiceProcess('services/ingestor/src/main.ts', env),
   );
   // Timed like the bare consumer: from the moment the first ingestor has joined its group and starts
   // fetching (it logs "ingestor started" then) to the last event in the ledger.
@@ -214,7 +223,7 @@ for (let round = 0; round < ROUNDS; round++) {
   out(
     `${ROUNDS > 1 ? `round ${round + 1}: ` : ''}bare kafkajs consumer: ${Math.round(bare.rate).toLocaleString('en-US')} events/s (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''}; ${bare.cpuSeconds.toFixed(1)} s CPU from its first fetch)`,
   );
-  const ingest = await runIngestors(round);
+  const ingest = await runIngestors();
   rounds.push({ bare, ingest });
   out(
     `ingestor: ${Math.round(ingest.rate).toLocaleString('en-US')} events/s sustained (${(ingest.rate / bare.rate).toFixed(2)} of the bare consumer)`,
