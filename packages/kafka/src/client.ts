@@ -1,6 +1,18 @@
+import { createRequire } from 'node:module';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from '@meterline/runtime';
 import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
+
+/** The messages of the Kafka protocol errors kafkajs retries by itself (its own table). */
+const retriableErrors = new Set(
+  (
+    createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as {
+      errorCodes: { message: string; retriable: boolean }[];
+    }
+  ).errorCodes
+    .filter((e) => e.retriable)
+    .map((e) => e.message),
+);
 
 export interface KafkaSettings {
   brokers: string[];
@@ -13,6 +25,26 @@ const pinoLevel: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.INFO]: 'info',
   [logLevel.DEBUG]: 'debug',
 };
+
+/** The pino level of a kafkajs log entry, or null to drop it. kafkajs logs every error response of the
+ * broker at error level, also those it then retries (a group coordinator still loading at start, a
+ * leader moving): those are warnings; if the retries run out, the caller gets the error and says so. */
+export function kafkaLogLevel(
+  level: number,
+  entry: { message: string; error?: unknown },
+): 'error' | 'warn' | 'info' | 'debug' | null {
+  // Said for every idempotent producer with a bounded retry policy, which is deliberate here.
+  if (entry.message.startsWith('Limiting retries for the idempotent producer')) return null;
+  const mapped = pinoLevel[level] ?? 'info';
+  if (
+    mapped === 'error' &&
+    entry.message.startsWith('Response ') &&
+    typeof entry.error === 'string' &&
+    retriableErrors.has(entry.error)
+  )
+    return 'warn';
+  return mapped;
+}
 
 /** A kafkajs client whose own logs go through the service's pino logger. */
 export function createKafka(settings: KafkaSettings, log: Logger, extra: Partial<KafkaConfig> = {}): Kafka {
@@ -27,10 +59,10 @@ export function createKafka(settings: KafkaSettings, log: Logger, extra: Partial
     logCreator:
       () =>
       ({ level, log: entry }) => {
+        const to = kafkaLogLevel(level, entry);
+        if (to === null) return;
         const { message, ...rest } = entry;
-        // Said for every idempotent producer with a bounded retry policy, which is deliberate here.
-        if (message.startsWith('Limiting retries for the idempotent producer')) return;
-        kafkaLog[pinoLevel[level] ?? 'info'](rest, message);
+        kafkaLog[to](rest, message);
       },
     ...extra,
   });
