@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type RunningIngestor, readIngestorConfig, startIngestor } from '@meterline/ingestor';
 import { createKafka } from '@meterline/kafka';
 import { CounterStore, flagsCopyKey, keys, monthOf } from '@meterline/metering';
+import { redisRunId } from '@meterline/redis';
 import { createLogger } from '@meterline/runtime';
 import type { PlanFlag, UsageAlert } from '@meterline/schemas';
 import {
@@ -362,12 +363,21 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
       await world.redis.del(keys.flag(r), flagsCopyKey);
       const restored = await eventually(async () => (await readFlag(world.redis, r)) ?? false);
       expect(restored).toEqual(blocked);
+      // The copy is done once its marker is back (written after the flags): a marker set before that
+      // would be overwritten by the copy in progress.
+      await eventually(async () => (await world.redis.get(flagsCopyKey)) !== null, {
+        what: 'the copy marker',
+      });
       // Redis comes back older (a snapshot, a lagging replica: the flag is not in it, the copy marker is,
       // written into another server): the evaluator notices the other run_id and copies the flags again.
       await world.redis.set(flagsCopyKey, 'the-run-id-of-another-redis-server');
       await world.redis.del(keys.flag(r));
       expect(await eventually(async () => (await readFlag(world.redis, r)) ?? false)).toEqual(blocked);
-      expect(await world.redis.get(flagsCopyKey)).not.toBe('the-run-id-of-another-redis-server');
+      // and names this server in the marker again, once the copy is done (the marker goes last).
+      await eventually(
+        async () => (await world.redis.get(flagsCopyKey)) === (await redisRunId(world.redis)),
+        { what: "the copy marker naming this server's run_id" },
+      );
       // The period ends: the block lifts by itself.
       now = period.end + 1000;
       const lifted = await eventually(async () => {
