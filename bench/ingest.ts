@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,14 @@ import { CounterStore, keys, rebuildLostCounters, UsageLedger } from '@meterline
 import { createLogger } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
 import { createTestWorld, eventually, startServiceProcess, tailTopic } from '@meterline/test/support';
-import { benchEvent, cpuSnapshot, cpuSpent, redisCpuSeconds, usageEventEncoder } from './load.ts';
+import {
+  benchEvent,
+  cpuSnapshot,
+  cpuSpent,
+  readProcStat,
+  redisCpuSeconds,
+  usageEventEncoder,
+} from './load.ts';
 
 // `pnpm bench`: the ingest and alert benchmark on the real stack (run `pnpm infra:up` first).
 // BENCH_EVENTS (default 1,000,000) events over BENCH_RESOURCES (default 10,000) resources.
@@ -94,10 +101,7 @@ out(
 // the same fetches up to 2x slower for its first few million records, which flattered the ratio) and
 // the page cache; BENCH_WARMUP=0 skips it.
 const PROCESSES = Number(process.env.BENCH_INGESTORS ?? 1);
-const processCpuSeconds = (pid: number | undefined) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
-};
+const processCpuSeconds = (pid: number | undefined) => readProcStat(pid!).cpuSeconds;
 async function runBareConsumers(group: string): Promise<{ rate: number; cpuSeconds: number }> {
   const counts = new Array<number>(PROCESSES).fill(0);
   let start = Number.POSITIVE_INFINITY;
@@ -174,9 +178,7 @@ async function startFromNothing() {
     { timeoutMs: 60_000, intervalMs: 500, what: "the ingestors' consumer group deleted" },
   );
   await world.pool.query('TRUNCATE usage_ledger, ledger_watermarks, counter_generations');
-  const stale = await world.redis.keys(`${world.keyPrefix}*`);
-  for (let i = 0; i < stale.length; i += 1000)
-    await world.redis.del(...stale.slice(i, i + 1000).map((k) => k.slice(world.keyPrefix.length)));
+  await world.flushRedis();
 }
 async function runIngestors() {
   const changes0 = await changesSoFar();
@@ -312,8 +314,7 @@ out(
 // would within 5 s.
 const periodOf = async (r: string) => redis.hgetall(keys.period(r, periodKey));
 const before = await Promise.all(sample.map(periodOf));
-const lostKeys = (await redis.keys(`${world.keyPrefix}*`)).map((k) => k.slice(world.keyPrefix.length));
-for (let i = 0; i < lostKeys.length; i += 1000) await redis.del(...lostKeys.slice(i, i + 1000));
+const lostKeys = await world.flushRedis();
 const lossAt = Date.now();
 const rebuilt = await rebuildLostCounters(
   new UsageLedger(world.pool, `${world.groupPrefix}ingestor`),
@@ -334,7 +335,7 @@ await eventually(async () => (await Promise.all(sample.map(periodOf))).every((h,
   what: 'the sampled counters back as they were',
 });
 out(
-  `redis lost its data (${lostKeys.length.toLocaleString('en-US')} keys): ${
+  `redis lost its data (${lostKeys.toLocaleString('en-US')} keys): ${
     rebuilt
       ? `${rebuilt.counters.toLocaleString('en-US')} counters rebuilt from the ledger in ${rebuildSeconds.toFixed(1)} s`
       : 'the ingestor rebuilt the counters first'
@@ -456,7 +457,7 @@ const result = {
   redisBytesPerDedupeEntry: Math.round(bytesPerDedupe),
   redisBytesPerDedupeEntryBusyResource: Math.round(bytesPerBusyDedupe),
   redisLoss: {
-    keysLost: lostKeys.length,
+    keysLost: lostKeys,
     countersRebuilt: rebuilt?.counters ?? null,
     rebuildSeconds: rebuilt ? Number(rebuildSeconds.toFixed(2)) : null,
   },

@@ -66,6 +66,15 @@ function processKind(comm: string, cmdline: string): string {
   return 'other';
 }
 
+/** A process's command name and the CPU it has used (user + system), from /proc/<pid>/stat. */
+export function readProcStat(pid: number | string): { comm: string; cpuSeconds: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name is in parentheses and may hold spaces or parentheses itself.
+  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { comm, cpuSeconds: (Number(after[11]) + Number(after[12])) / TICKS_PER_SECOND };
+}
+
 export function cpuSnapshot(): CpuSnapshot {
   const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
   const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number) as number[];
@@ -73,10 +82,7 @@ export function cpuSnapshot(): CpuSnapshot {
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const seconds = (Number(after[11]) + Number(after[12])) / TICKS_PER_SECOND; // utime + stime
+      const { comm, cpuSeconds: seconds } = readProcStat(pid);
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
       const kind = processKind(comm, cmdline);
       byKind.set(kind, (byKind.get(kind) ?? 0) + seconds);

@@ -25,6 +25,9 @@ export interface TestWorld {
   redis: Redis;
   /** Environment for a service process started inside this world. */
   env: Record<string, string>;
+  /** Deletes every Redis key of this world (what Redis losing its data looks like from inside it);
+   * returns how many. */
+  flushRedis(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -64,6 +67,19 @@ export async function createTestWorld(name: string, opts: { partitions?: number 
     CONSUMER_GROUP_PREFIX: `t-${id}-`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   };
+  const flushRedis = async () => {
+    // SCAN and UNLINK on full key names: ioredis does not prefix SCAN patterns.
+    const raw = createRedis(urls.redisUrl);
+    let deleted = 0;
+    try {
+      for await (const batch of raw.scanStream({ match: `${keyPrefix}*`, count: 1000 })) {
+        if ((batch as string[]).length > 0) deleted += await raw.unlink(...(batch as string[]));
+      }
+    } finally {
+      raw.disconnect();
+    }
+    return deleted;
+  };
   return {
     id,
     schema,
@@ -74,13 +90,9 @@ export async function createTestWorld(name: string, opts: { partitions?: number 
     pool,
     redis,
     env,
+    flushRedis,
     async close() {
-      // SCAN and UNLINK on full key names: ioredis does not prefix SCAN patterns.
-      const raw = createRedis(urls.redisUrl);
-      for await (const batch of raw.scanStream({ match: `${keyPrefix}*`, count: 1000 })) {
-        if ((batch as string[]).length > 0) await raw.unlink(...(batch as string[]));
-      }
-      raw.disconnect();
+      await flushRedis();
       redis.disconnect();
       await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
       await pool.end();
