@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { REDIS_SHARDS, type Redis, redisRunId, shardOf, shardOfKey } from '@meterline/redis';
-import { generationKey, keys, resourceKeys } from './keys.ts';
+import { generationKey, keys, ResourceKeys, resourceKeys } from './keys.ts';
 import {
   bucketStart,
   COARSE_BUCKET,
@@ -17,6 +17,9 @@ const countScript = readFileSync(new URL('./count.lua', import.meta.url), 'utf8'
 
 /** A dedupe slot outlives its second window by this much, for clocks of ingestor processes that differ. */
 const DEDUPE_SLACK_MS = 60_000;
+
+/** A resource's keys in a call: applied offsets, two dedupe slots, then its targets (count.lua). */
+const TARGETS_FROM = 3;
 
 /** A shard's generation marker is missing: Redis lost its data, and nothing may count into it until the
  * counters are rebuilt from the ledger (`CounterRebuilder`). Nothing was written. */
@@ -115,7 +118,8 @@ interface Prepared {
   spec: string;
   events: ResourceEvents;
   groups: Group[];
-  periodKeyOfTarget: Map<number, string>;
+  /** the period key of each target that is a period hash (by target number) */
+  periodKeyOfTarget: string[];
   /** each event's group number (1-based), in offset order */
   eventGroup: number[];
   /** whether the per-event details go with the call (only when the script asks: they cost more to
@@ -235,7 +239,7 @@ export class CounterStore {
     await Promise.all(
       [...byShard].map(async ([shard, indices]) => {
         const prepared = indices.map((i) =>
-          this.prepare(work[i]!.resourceId, work[i]!.events, now, slot, ledgerFrom),
+          this.prepare(work[i]!.resourceId, shard, work[i]!.events, now, slot, ledgerFrom),
         );
         const keysOf = [generationKey(shard), ...prepared.flatMap((p) => p.keys)];
         let raw = await this.run(keysOf, head, prepared);
@@ -296,6 +300,7 @@ export class CounterStore {
    * (this runs once per resource per batch on the hot path). */
   private prepare(
     resourceId: string,
+    shard: number,
     events: ResourceEvents,
     now: number,
     slot: number,
@@ -306,44 +311,26 @@ export class CounterStore {
 
     // Dedupe slots of one window each: the current and the previous slot are checked, ids go into the
     // current one, which expires when it stops being the previous one.
-    const k = resourceKeys(resourceId);
+    const k = new ResourceKeys(resourceId, shard);
     const keysOf = [k.applied, k.dedupeSlot(slot), k.dedupeSlot(slot - 1)];
-    // Targets: the period hashes and window buckets the groups add to, each with its ttl (seconds).
-    const targetTtls: number[] = [];
-    const index = new Map<string, number>();
-    const periodKeyOfTarget = new Map<number, string>();
-    const target = (key: string, ttl: number) => {
-      let i = index.get(key);
-      if (i === undefined) {
-        keysOf.push(key);
-        targetTtls.push(ttl);
-        i = targetTtls.length;
-        index.set(key, i);
-      }
-      return i;
-    };
-    const groupSpecs: (string | number)[] = [];
+    // Targets: the period hashes and window buckets the groups add to (keysOf[TARGETS_FROM + i - 1] is
+    // target i), each with its ttl (seconds). A resource's groups touch a few: found by a scan.
+    const ttls: number[] = [];
+    const periodKeyOfTarget: string[] = [];
+    let groupSpecs = '';
     for (const g of groups) {
       const period = monthOf(g.fineStart);
-      const pt = target(k.period(period.key), this.periodTtl(period, now));
-      periodKeyOfTarget.set(pt, period.key);
+      const pt = addTarget(keysOf, ttls, k.period(period.key), this.periodTtl(period, now));
+      periodKeyOfTarget[pt] = period.key;
       const coarseStart = bucketStart(g.fineStart, COARSE_BUCKET);
       const fineTtl = Math.ceil((g.fineStart + FINE_KEEP - now) / 1000);
       const coarseTtl = Math.ceil((coarseStart + COARSE_KEEP - now) / 1000);
-      const ft = fineTtl > 0 ? target(k.bucket(g.metric, 'm5', g.fineStart), fineTtl) : 0;
-      const ct = coarseTtl > 0 ? target(k.bucket(g.metric, 'h', coarseStart), coarseTtl) : 0;
-      groupSpecs.push(pt, g.metric, ft, ct, g.events, g.quantity);
+      const ft = fineTtl > 0 ? addTarget(keysOf, ttls, k.bucket(g.metric, 'm5', g.fineStart), fineTtl) : 0;
+      const ct = coarseTtl > 0 ? addTarget(keysOf, ttls, k.bucket(g.metric, 'h', coarseStart), coarseTtl) : 0;
+      groupSpecs += `,${pt},${g.metric},${ft},${ct},${g.events},${g.quantity}`;
     }
     // The key base goes in front when the call is built (`run`).
-    const spec = [
-      n,
-      targetTtls.length,
-      groups.length,
-      events.offsets[0],
-      events.offsets[n - 1],
-      ...targetTtls,
-      ...groupSpecs,
-    ].join(',');
+    const spec = `${n},${ttls.length},${groups.length},${events.offsets[0]},${events.offsets[n - 1]},${ttls.join(',')}${groupSpecs}`;
     return {
       spec,
       keys: keysOf,
@@ -384,7 +371,7 @@ export class CounterStore {
     const totals = Number(raw[r++]);
     for (let k = 0; k < totals; k++, r += 3) {
       result.totals.push({
-        periodKey: p.periodKeyOfTarget.get(Number(raw[r]))!,
+        periodKey: p.periodKeyOfTarget[Number(raw[r])]!,
         metric: String(raw[r + 1]),
         used: Number(raw[r + 2]),
       });
@@ -458,6 +445,16 @@ export class CounterStore {
   periodTtlSeconds(period: MonthPeriod, now: number): number {
     return this.periodTtl(period, now);
   }
+}
+
+/** The number (1-based) of a target of a resource's call: the key's place among the targets in `keysOf`
+ * (after its first TARGETS_FROM keys), added with its ttl when new. A resource's groups touch a few
+ * targets, so they are found by a scan. */
+function addTarget(keysOf: string[], ttls: number[], key: string, ttl: number): number {
+  for (let i = TARGETS_FROM; i < keysOf.length; i++) if (keysOf[i] === key) return i - TARGETS_FROM + 1;
+  keysOf.push(key);
+  ttls.push(ttl);
+  return ttls.length;
 }
 
 /** A resource's events in groups: one per (metric, 5-minute bucket, ledger side); the script sums per

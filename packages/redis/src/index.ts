@@ -46,7 +46,8 @@ export function shardOfKey(key: string): number | null {
 }
 
 /** The prefix of every key of one resource: its shard's hash tag, then the resource. */
-export const resourceTag = (resourceId: string) => `${shardTag(shardOf(resourceId))}:r:${resourceId}`;
+export const resourceTag = (resourceId: string, shard = shardOf(resourceId)) =>
+  `${shardTag(shard)}:r:${resourceId}`;
 
 export interface RedisSettings {
   redisUrl: string;

@@ -1,6 +1,7 @@
 import type { Batch, BatchContext, Message, Producer, Topics } from '@meterline/kafka';
 import { dlqMessage, sendAll, sendToDlq } from '@meterline/kafka';
 import {
+  type CountedGroup,
   type CounterChange,
   type CounterRebuilder,
   type CounterStore,
@@ -76,7 +77,7 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
   if (!ctx.isCurrent()) return;
 
   const field = `${topic}:${partition}`;
-  const ledgerRows = new Map<string, LedgerRow>();
+  const ledgerRows: LedgerRow[] = [];
   const changes: Message[] = [];
   const outcomes = { counted: 0, 'counted-before': 0, duplicate: 0 };
   const work = [...byResource].map(([resourceId, events]) => ({ resourceId, events }));
@@ -89,26 +90,28 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
     outcomes.counted += result.counted;
     outcomes['counted-before'] += result.countedBefore;
     outcomes.duplicate += result.duplicates;
-    const oldestByMetric = new Map<string, number>();
+    // A resource is in one work item per batch: its ledger rows (one per metric and hour: its groups
+    // are 5-minute buckets) are the last ones added, found by a scan.
+    const rowsFrom = ledgerRows.length;
     for (const g of result.groups) {
-      if (g.events === 0) continue;
-      if (g.ledgerNew) {
-        const k = `${resourceId}|${g.metric}|${g.hour}`;
-        const row = ledgerRows.get(k);
-        if (row) {
-          row.quantity += g.quantity;
-          row.events += g.events;
-        } else
-          ledgerRows.set(k, {
-            resourceId,
-            metric: g.metric,
-            hour: g.hour,
-            quantity: g.quantity,
-            events: g.events,
-          });
-        deps.metrics.lagSeconds.observe(Math.max(0, countedAt - g.oldest) / 1000);
+      if (g.events === 0 || !g.ledgerNew) continue;
+      let row: LedgerRow | undefined;
+      for (let r = rowsFrom; r < ledgerRows.length && !row; r++) {
+        const candidate = ledgerRows[r]!;
+        if (candidate.hour === g.hour && candidate.metric === g.metric) row = candidate;
       }
-      oldestByMetric.set(g.metric, Math.min(oldestByMetric.get(g.metric) ?? g.oldest, g.oldest));
+      if (row) {
+        row.quantity += g.quantity;
+        row.events += g.events;
+      } else
+        ledgerRows.push({
+          resourceId,
+          metric: g.metric,
+          hour: g.hour,
+          quantity: g.quantity,
+          events: g.events,
+        });
+      deps.metrics.lagSeconds.observe(Math.max(0, countedAt - g.oldest) / 1000);
     }
     const plan = resources.get(resourceId)!.plan;
     for (const t of result.totals) {
@@ -119,14 +122,14 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
         periodKey: t.periodKey,
         used: t.used,
         at: countedAt,
-        firstEventAt: oldestByMetric.get(t.metric) ?? countedAt,
+        firstEventAt: oldestOf(result.groups, t.metric, countedAt),
       };
       changes.push({ key: resourceId, value: JSON.stringify(change) });
     }
   });
 
   await countOrRebuild(deps, () =>
-    deps.ledger.record(topic, partition, ledgerFrom, batch.lastOffset(), ledgerRows.values(), generation),
+    deps.ledger.record(topic, partition, ledgerFrom, batch.lastOffset(), ledgerRows, generation),
   );
   await sendToDlq(deps.producer, deps.topics.dlq, rejected);
   await sendAll(deps.producer, deps.topics.counters, changes);
@@ -145,6 +148,13 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
     },
     'batch handled',
   );
+}
+
+/** The oldest event timestamp of a metric's groups that hold events (`none` when no group does). */
+function oldestOf(groups: readonly CountedGroup[], metric: string, none: number): number {
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const g of groups) if (g.events > 0 && g.metric === metric && g.oldest < oldest) oldest = g.oldest;
+  return oldest === Number.POSITIVE_INFINITY ? none : oldest;
 }
 
 /** Runs a step of the batch; when Redis lost counters (or a rebuild did not finish), starts the rebuild
