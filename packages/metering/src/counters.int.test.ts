@@ -45,6 +45,22 @@ describe('CounterStore.count on the real Redis', () => {
     expect(result.totals).toContainEqual({ periodKey: monthOf(now).key, metric: 'api_calls', used: 5 });
   });
 
+  it('adds whole quantities as integers and fractions as floats, on one counter in any order', async () => {
+    const r = randomUUID();
+    const period = keys.period(r, monthOf(now).key);
+    const totals: number[] = [];
+    let offset = 0;
+    for (const quantity of [2, 1, 0.25, 3, 0.75, 4, 1e12]) {
+      const result = await counters.count(r, FIELD, batch([`q${offset}`, offset++, quantity]), now);
+      totals.push(result.totals[0]!.used);
+    }
+    expect(totals).toEqual([2, 3, 3.25, 6.25, 7, 11, 1e12 + 11]);
+    expect(await redis.hget(period, 'api_calls')).toBe(String(1e12 + 11));
+    // The window buckets took the same sums.
+    const fine = now - 1000 - ((now - 1000) % 300_000);
+    expect(Number(await redis.get(keys.bucket(r, 'api_calls', 'm5', fine)))).toBe(1e12 + 11);
+  });
+
   it('counts an id once when it comes twice in one call, and once more in a later call', async () => {
     const r = randomUUID();
     const first = await counters.count(r, FIELD, batch(['a', 1, 2], ['a', 2, 2], ['b', 3, 1]), now);
