@@ -9,15 +9,14 @@ import { createKafka, createRegistry, type Message } from '@meterline/kafka';
 import { CounterStore, keys, rebuildLostCounters, UsageLedger } from '@meterline/metering';
 import { createLogger } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
-import { createTestWorld, eventually, startServiceProcess, tailTopic } from '@meterline/test/support';
 import {
-  benchEvent,
-  cpuSnapshot,
-  cpuSpent,
+  createTestWorld,
+  eventually,
   readProcStat,
-  redisCpuSeconds,
-  usageEventEncoder,
-} from './load.ts';
+  startServiceProcess,
+  tailTopic,
+} from '@meterline/test/support';
+import { benchEvent, cpuSnapshot, cpuSpent, redisCpuSeconds, usageEventEncoder } from './load.ts';
 
 // `pnpm bench`: the ingest and alert benchmark on the real stack (run `pnpm infra:up` first).
 // BENCH_EVENTS (default 1,000,000) events over BENCH_RESOURCES (default 10,000) resources.

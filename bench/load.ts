@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { createRegistry } from '@meterline/kafka';
 import type { Redis } from '@meterline/redis';
 import { avroSchema, type UsageEvent } from '@meterline/schemas';
+import { readProcStat, TICKS_PER_SECOND } from '@meterline/test/support';
 
 // What the benchmarks share: the events they load, their encoding, and Redis's CPU time.
 
@@ -49,8 +50,6 @@ export interface CpuSnapshot {
   byKind: Map<string, number>;
 }
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-
 /** What a process is, from its command: the services' dependencies by name, kernel threads (no command
  * line) together, node processes by the script they run. */
 function processKind(comm: string, cmdline: string): string {
@@ -67,14 +66,6 @@ function processKind(comm: string, cmdline: string): string {
 }
 
 /** A process's command name and the CPU it has used (user + system), from /proc/<pid>/stat. */
-export function readProcStat(pid: number | string): { comm: string; cpuSeconds: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name is in parentheses and may hold spaces or parentheses itself.
-  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { comm, cpuSeconds: (Number(after[11]) + Number(after[12])) / TICKS_PER_SECOND };
-}
-
 export function cpuSnapshot(): CpuSnapshot {
   const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
   const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number) as number[];

@@ -22,6 +22,8 @@ function infraEnv(): Record<string, string> {
 
 const env = { ...infraEnv(), ...process.env } as Record<string, string>;
 env.PLANS_FILE ??= `${root}plans.example.yaml`;
+// The services stop by themselves if this process is killed without passing a signal on (SIGKILL).
+env.MET_PARENT_PID = String(process.pid);
 const children = new Map<string, ChildProcess>();
 const exits: Promise<[string, number | null]>[] = [];
 const width = Math.max(...services.map((s) => s.length));

@@ -1,6 +1,13 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createTestWorld, eventually, startServiceProcess } from '@meterline/test/support';
+import {
+  childrenOf,
+  createTestWorld,
+  eventually,
+  isRunning,
+  startServiceProcess,
+  type TestWorld,
+} from '@meterline/test/support';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -41,49 +48,74 @@ describe('every service refuses a bad configuration, naming the variable', () =>
 });
 
 describe('pnpm start', () => {
+  const startEnv = (world: TestWorld): Record<string, string> => ({
+    ...(process.env as Record<string, string>),
+    ...world.env,
+    LOG_LEVEL: 'info',
+    PLANS_FILE: plansFile,
+    INGESTOR_PORT: '0',
+    EVALUATOR_PORT: '0',
+    NOTIFIER_PORT: '0',
+    PORT: '0',
+    API_TOKEN: 'start-test-token',
+    EMAIL_FROM: 'Meterline <alerts@meterline.test>',
+    HEROKU_ADDON_ID: 'meterline',
+    HEROKU_ADDON_PASSWORD: 'secret',
+    HEROKU_SSO_SALT: 'salt',
+    HEROKU_OAUTH_CLIENT_SECRET: 'oauth-secret',
+    HEROKU_API_URL: 'http://127.0.0.1:9',
+    HEROKU_ID_URL: 'http://127.0.0.1:9',
+    PROVISIONING_MODE: 'sync',
+  });
+  const startProcess = (env: Record<string, string>) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    return { child, exited, output: () => out };
+  };
+  const started = (names: readonly string[], output: () => string) =>
+    eventually(
+      async () => names.every((s) => new RegExp(`^${s}\\s*\\|.*"msg":"${s} started"`, 'm').test(output())),
+      { timeoutMs: 90_000, what: `${names.join(', ')} started\n${output().slice(-4000)}` },
+    );
+
   it('runs all four services; SIGTERM makes each shut down in order and exit 0', async () => {
     const world = await createTestWorld('start');
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-        cwd: root,
-        env: {
-          ...process.env,
-          ...world.env,
-          LOG_LEVEL: 'info',
-          PLANS_FILE: plansFile,
-          INGESTOR_PORT: '0',
-          EVALUATOR_PORT: '0',
-          NOTIFIER_PORT: '0',
-          PORT: '0',
-          API_TOKEN: 'start-test-token',
-          EMAIL_FROM: 'Meterline <alerts@meterline.test>',
-          HEROKU_ADDON_ID: 'meterline',
-          HEROKU_ADDON_PASSWORD: 'secret',
-          HEROKU_SSO_SALT: 'salt',
-          HEROKU_OAUTH_CLIENT_SECRET: 'oauth-secret',
-          HEROKU_API_URL: 'http://127.0.0.1:9',
-          HEROKU_ID_URL: 'http://127.0.0.1:9',
-          PROVISIONING_MODE: 'sync',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      await eventually(
-        async () => services.every((s) => new RegExp(`^${s}\\s*\\|.*"msg":"${s} started"`, 'm').test(out)),
-        {
-          timeoutMs: 90_000,
-          what: `all four services started\n${out.slice(-4000)}`,
-        },
-      );
+      const { child, exited, output } = startProcess(startEnv(world));
+      await started(services, output);
       child.kill('SIGTERM');
-      expect(await exited, out.slice(-4000)).toBe(0);
+      expect(await exited, output().slice(-4000)).toBe(0);
       for (const s of services) {
-        expect(out).toMatch(new RegExp(`^${s}\\s*\\|.*shutdown: complete`, 'm'));
-        expect(out).toMatch(new RegExp(`^${s}\\s*\\| exited 0`, 'm'));
+        expect(output()).toMatch(new RegExp(`^${s}\\s*\\|.*shutdown: complete`, 'm'));
+        expect(output()).toMatch(new RegExp(`^${s}\\s*\\| exited 0`, 'm'));
       }
+    } finally {
+      await world.close();
+    }
+  });
+
+  it('killed with SIGKILL, it leaves no service running: each notices and stops by itself', async () => {
+    const world = await createTestWorld('startkill');
+    const names = ['ingestor', 'evaluator'] as const;
+    try {
+      const { child, exited, output } = startProcess({ ...startEnv(world), MET_SERVICES: names.join(',') });
+      await started(names, output);
+      const pids = childrenOf(child.pid!);
+      expect(pids).toHaveLength(names.length);
+      child.kill('SIGKILL');
+      await exited;
+      expect(pids.every(isRunning)).toBe(true);
+      await eventually(async () => !pids.some(isRunning), {
+        timeoutMs: 30_000,
+        what: 'the services of a killed `pnpm start` gone',
+      });
     } finally {
       await world.close();
     }

@@ -1,4 +1,5 @@
 export { createTestWorld, type TestWorld } from './isolation.ts';
+export { childrenOf, isRunning, type ProcStat, readProcStat, TICKS_PER_SECOND } from './proc.ts';
 export { type ServiceProcess, startServiceProcess } from './process.ts';
 export { type OwnRedisServer, startOwnRedisServer } from './redis-server.ts';
 export { seedResource } from './resources.ts';

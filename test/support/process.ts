@@ -31,7 +31,13 @@ export function startServiceProcess(entry: string, env: Record<string, string>):
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
     cwd: repoRoot,
     // info level at least: `started()` waits for the service's "<name> started" line.
-    env: { ...process.env, ...env, LOG_LEVEL: env.LOG_LEVEL === 'debug' ? 'debug' : 'info' },
+    // MET_PARENT_PID: a test runner killed with SIGKILL takes its services along.
+    env: {
+      ...process.env,
+      ...env,
+      MET_PARENT_PID: String(process.pid),
+      LOG_LEVEL: env.LOG_LEVEL === 'debug' ? 'debug' : 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

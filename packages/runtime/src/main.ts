@@ -18,11 +18,13 @@ export async function runService(
   process.once('SIGTERM', remember);
   process.once('SIGINT', remember);
   try {
+    const parent = parentToFollow(process.env);
     const { shutdown } = await start(log);
     process.off('SIGTERM', remember);
     process.off('SIGINT', remember);
     shutdown.installSignalHandlers();
     if (early) process.kill(process.pid, early);
+    if (parent !== null) stopWithParent(parent, log);
   } catch (err) {
     if (err instanceof ConfigError) {
       log.fatal({ problems: err.problems }, err.message);
@@ -33,4 +35,27 @@ export async function runService(
     // Let pino flush before exiting.
     setTimeout(() => process.exit(1), 50);
   }
+}
+
+/** MET_PARENT_PID: the process that started this one (`pnpm start`, the tests and the benchmark set it).
+ * Unset: the service runs on its own, whatever its parent does (a supervisor, a shell with nohup). */
+function parentToFollow(env: Record<string, string | undefined>): number | null {
+  const value = env.MET_PARENT_PID;
+  if (value === undefined || value === '') return null;
+  if (!/^[1-9]\d*$/.test(value))
+    throw new ConfigError([{ variable: 'MET_PARENT_PID', problem: `must be a process id, got "${value}"` }]);
+  return Number(value);
+}
+
+/** Once the parent is gone (this process was handed to another one: its parent pid changed), the
+ * service stops as on SIGTERM: a runner killed with SIGKILL leaves no service consuming behind it. Its
+ * logs then go to a pipe nobody reads; pino drops them on the first EPIPE. */
+function stopWithParent(parent: number, log: Logger, intervalMs = 500): void {
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    log.warn({ parent }, 'the process that started this service is gone: stopping');
+    process.kill(process.pid, 'SIGTERM');
+  }, intervalMs);
+  timer.unref();
 }
