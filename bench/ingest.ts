@@ -207,7 +207,7 @@ async function runIngestors() {
     machine: cpuSpent(machine0, cpuSnapshot(), seconds),
     ingestorCpu: started.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0) - cpu0,
     redisCpu: (await redisCpuSeconds(world.redis)) - redis0,
-    counterChanges: (await changesSoFar()) - changes0,
+    counterChangeMessages: (await changesSoFar()) - changes0,
   };
 }
 
@@ -240,7 +240,7 @@ for (let round = 0; round < ROUNDS; round++) {
       .join(', ')}`,
   );
   out(
-    `  ${ingest.counterChanges.toLocaleString('en-US')} counter changes told the evaluator (one per resource, metric and period per batch)`,
+    `  ${ingest.counterChangeMessages.toLocaleString('en-US')} counter-change messages to the evaluator (one per Redis shard a batch touched, each with the changes of its resources)`,
   );
 }
 await changeAdmin.disconnect();
@@ -261,7 +261,7 @@ const {
   ingestorCpu,
   redisCpu,
   machine: machineDuringIngest,
-  counterChanges,
+  counterChangeMessages,
 } = median.ingest;
 
 // 4. Redis bytes: per resource-metric counter (period hash field + window buckets) and per dedupe entry.
@@ -343,7 +343,8 @@ out(
 
 // 5. Latency under load: events at LATENCY_RATE/s, with the evaluator running; alert probes cross a tier.
 const evaluator = startServiceProcess('services/evaluator/src/main.ts', env);
-const changes = await tailTopic<{ at: number; firstEventAt: number }>(world, world.topics.counters);
+// Each message holds the changes of one shard's resources (an array).
+const changes = await tailTopic<{ at: number; firstEventAt: number }[]>(world, world.topics.counters);
 const alerts = await tailTopic<UsageAlert>(world, world.topics.alerts);
 // The evaluator first works through the counter changes of the load above; latency is measured once it
 // has caught up, under the steady load below.
@@ -372,6 +373,11 @@ const perTick = Math.max(1, Math.round((LATENCY_RATE * tickMs) / 1000));
 let sent = 0;
 let probeIndex = 0;
 const latencyStart = Date.now();
+// What the load costs: CPU of the ingestor(s) and the evaluator while it is produced.
+const latencyCpu0 = {
+  ingestor: ingestors.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0),
+  evaluator: processCpuSeconds(evaluator.child.pid),
+};
 while (sent < LATENCY_EVENTS) {
   const tickStart = Date.now();
   const messages: Message[] = [];
@@ -411,7 +417,16 @@ while (sent < LATENCY_EVENTS) {
   const wait = tickMs - (Date.now() - tickStart);
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
-const achievedRate = sent / ((Date.now() - latencyStart) / 1000);
+const latencySeconds = (Date.now() - latencyStart) / 1000;
+const achievedRate = sent / latencySeconds;
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const latencyCores = {
+  ingestor: round2(
+    (ingestors.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0) - latencyCpu0.ingestor) /
+      latencySeconds,
+  ),
+  evaluator: round2((processCpuSeconds(evaluator.child.pid) - latencyCpu0.evaluator) / latencySeconds),
+};
 await eventually(
   async () => alerts.values.filter((a) => probeSentAt.has(a.resourceId)).length >= probeSentAt.size,
   {
@@ -424,7 +439,10 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 };
-const counterLatencies = changes.values.slice(changesBefore).map((c) => c.at - c.firstEventAt);
+const counterLatencies = changes.values
+  .slice(changesBefore)
+  .flat()
+  .map((c) => c.at - c.firstEventAt);
 const alertLatencies = alerts.messages
   .map((m, i) => ({ m, a: alerts.values[i]! }))
   .filter(({ a }) => probeSentAt.has(a.resourceId))
@@ -447,7 +465,7 @@ const result = {
     ratioToBareConsumer: Number(ratioOf(r).toFixed(2)),
     ingestorCpuSeconds: Number(r.ingest.ingestorCpu.toFixed(1)),
   })),
-  counterChanges,
+  counterChangeMessages,
   ingestSeconds: Number(ingestSeconds.toFixed(1)),
   ingestorCpuSeconds: Number(ingestorCpu.toFixed(1)),
   redisCpuSeconds: Number(redisCpu.toFixed(1)),
@@ -461,6 +479,8 @@ const result = {
     rebuildSeconds: rebuilt ? Number(rebuildSeconds.toFixed(2)) : null,
   },
   latencyLoadEventsPerSecond: Math.round(achievedRate),
+  /** CPU (cores) while the latency load was produced */
+  latencyLoadCores: latencyCores,
   eventToCounterMs: {
     p50: pct(counterLatencies, 50),
     p99: pct(counterLatencies, 99),
@@ -474,6 +494,9 @@ const result = {
 };
 out(
   `event -> counter updated: p50 ${result.eventToCounterMs.p50} ms, p99 ${result.eventToCounterMs.p99} ms (at ${Math.round(achievedRate).toLocaleString('en-US')} events/s)`,
+);
+out(
+  `  meanwhile: ingestor ${latencyCores.ingestor} cores, evaluator ${latencyCores.evaluator} cores (events spread evenly over ${R.toLocaleString('en-US')} resources)`,
 );
 out(
   `event -> alert on usage.alerts.v1: p50 ${result.eventToAlertMs.p50} ms, p99 ${result.eventToAlertMs.p99} ms (${alertLatencies.length} alerts)`,

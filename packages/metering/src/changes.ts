@@ -1,6 +1,8 @@
-/** What the ingestor tells the evaluator (topic usage.counters.v1, JSON, keyed by resource): a
- * counter moved, with its new total. One message per resource, metric and period per batch,
- * however many events moved it, so the evaluator never re-reads events. */
+import { shardOf } from '@meterline/redis';
+
+/** What the ingestor tells the evaluator (topic usage.counters.v1, JSON): a counter moved, with its new
+ * total. One change per resource, metric and period per batch, however many events moved it, so the
+ * evaluator never re-reads events. */
 export interface CounterChange {
   resourceId: string;
   plan: string;
@@ -11,4 +13,63 @@ export interface CounterChange {
   at: number;
   /** the oldest event timestamp in this change, for end-to-end latency */
   firstEventAt: number;
+}
+
+/** The most changes one message carries (~200 bytes each: well under Kafka's 1 MB message limit). */
+export const CHANGES_PER_MESSAGE = 2_000;
+
+/** A batch's changes as Kafka messages: one per Redis shard the batch touched (key: the shard number),
+ * its value a JSON array of the shard's changes. A resource's changes always share a key, so they reach
+ * one evaluator partition in order, as when each change was its own message keyed by resource; but a
+ * batch spread thinly over many resources makes at most ~128 messages instead of one per resource
+ * (producing those was a sixth of the ingestor's CPU under such a load; ADR 0008). */
+export function counterChangeMessages(changes: readonly CounterChange[]): { key: string; value: string }[] {
+  const byShard = new Map<number, CounterChange[]>();
+  for (const change of changes) {
+    const shard = shardOf(change.resourceId);
+    const list = byShard.get(shard);
+    if (list) list.push(change);
+    else byShard.set(shard, [change]);
+  }
+  const out: { key: string; value: string }[] = [];
+  for (const [shard, list] of byShard)
+    for (let from = 0; from < list.length; from += CHANGES_PER_MESSAGE)
+      out.push({ key: String(shard), value: JSON.stringify(list.slice(from, from + CHANGES_PER_MESSAGE)) });
+  return out;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The changes in one message: a JSON array of changes, or one change (the format before arrays, still
+ * read). Entries that are not a change are counted in `bad`; an unreadable message is all bad. */
+export function readCounterChanges(value: Buffer | string): { changes: CounterChange[]; bad: number } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString());
+  } catch {
+    return { changes: [], bad: 1 };
+  }
+  const entries = Array.isArray(parsed) ? parsed : [parsed];
+  const changes: CounterChange[] = [];
+  let bad = 0;
+  for (const entry of entries) {
+    if (isCounterChange(entry)) changes.push(entry);
+    else bad++;
+  }
+  return { changes, bad };
+}
+
+function isCounterChange(c: unknown): c is CounterChange {
+  const change = c as Partial<CounterChange> | null;
+  return (
+    typeof change === 'object' &&
+    change !== null &&
+    typeof change.resourceId === 'string' &&
+    UUID.test(change.resourceId) &&
+    typeof change.metric === 'string' &&
+    typeof change.periodKey === 'string' &&
+    /^\d{4}-\d{2}$/.test(change.periodKey) &&
+    typeof change.used === 'number' &&
+    Number.isFinite(change.used)
+  );
 }

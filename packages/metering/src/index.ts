@@ -1,4 +1,9 @@
-export type { CounterChange } from './changes.ts';
+export {
+  CHANGES_PER_MESSAGE,
+  type CounterChange,
+  counterChangeMessages,
+  readCounterChanges,
+} from './changes.ts';
 export { collectUsageEvents, type UsageRecord } from './collect.ts';
 export {
   type CountedBatch,

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createKafka, createRegistry, type KafkaMessage, sendAll } from '@meterline/kafka';
-import { CounterStore, keys, monthOf, recount, UsageLedger } from '@meterline/metering';
+import { type CounterChange, CounterStore, keys, monthOf, recount, UsageLedger } from '@meterline/metering';
+import { shardOf } from '@meterline/redis';
 import { createLogger } from '@meterline/runtime';
 import { avroSchema } from '@meterline/schemas';
 import {
@@ -10,6 +11,7 @@ import {
   seedResource,
   startServiceProcess,
   type TestWorld,
+  tailTopic,
 } from '@meterline/test/support';
 import { UsageClient } from '@meterline/usage-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -235,6 +237,31 @@ describe('ingestor on the real stack', () => {
       { metric: 'api_calls', q: 5 },
       { metric: 'storage_gb', q: 5 },
     ]);
+    // The evaluator was told: the changes of r arrive in arrays under its shard's key, the last
+    // total of each counter being what Redis holds.
+    const tail = await tailTopic<CounterChange[]>(world, world.topics.counters);
+    try {
+      const latest = new Map<string, number>();
+      await eventually(
+        async () => {
+          for (const [i, m] of tail.messages.entries()) {
+            const mine = tail.values[i]!.filter((c) => c.resourceId === r);
+            if (mine.length === 0) continue;
+            expect(m.key?.toString()).toBe(String(shardOf(r)));
+            for (const c of mine) latest.set(`${c.metric} ${c.periodKey}`, c.used);
+          }
+          return latest.size === 3;
+        },
+        { what: 'the counter changes of r' },
+      );
+      expect(Object.fromEntries(latest)).toEqual({
+        [`api_calls ${period(now)}`]: 5,
+        [`storage_gb ${period(now)}`]: 3,
+        [`storage_gb ${period(start - 1)}`]: 2,
+      });
+    } finally {
+      await tail.stop();
+    }
   });
 });
 

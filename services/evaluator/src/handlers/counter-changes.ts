@@ -1,5 +1,10 @@
 import type { Batch } from '@meterline/kafka';
-import type { CounterChange, ResourceDirectory, ResourceInfo } from '@meterline/metering';
+import {
+  type CounterChange,
+  type ResourceDirectory,
+  type ResourceInfo,
+  readCounterChanges,
+} from '@meterline/metering';
 import {
   computePlanFlag,
   type DowngradeRule,
@@ -39,16 +44,19 @@ export async function handleCounterChanges(deps: EvaluationDeps, batch: Batch): 
   const latest = new Map<string, CounterChange>();
   for (const m of batch.messages) {
     if (!m.value) continue;
-    const change = readChange(m.value);
-    if (!change) {
+    const { changes, bad } = readCounterChanges(m.value);
+    if (bad > 0)
       // Only the ingestor writes this topic; a bad record is a bug to see in the logs, not a reason to stall.
-      deps.log.error({ offset: m.offset, partition: batch.partition }, 'unreadable counter change skipped');
-      continue;
+      deps.log.error(
+        { offset: m.offset, partition: batch.partition, bad },
+        'unreadable counter change(s) skipped',
+      );
+    for (const change of changes) {
+      deps.onChange?.(change);
+      const k = `${change.resourceId}|${change.metric}|${change.periodKey}`;
+      const seen = latest.get(k);
+      if (!seen || change.used >= seen.used) latest.set(k, change);
     }
-    deps.onChange?.(change);
-    const k = `${change.resourceId}|${change.metric}|${change.periodKey}`;
-    const seen = latest.get(k);
-    if (!seen || change.used >= seen.used) latest.set(k, change);
   }
   await evaluateChanges(deps, [...latest.values()]);
 }
@@ -130,24 +138,3 @@ export async function refreshFlag(
 }
 
 const activeFromOf = (r: ResourceInfo) => r.provisionedAt ?? undefined;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function readChange(value: Buffer): CounterChange | null {
-  try {
-    const c = JSON.parse(value.toString()) as Partial<CounterChange> | null;
-    const ok =
-      typeof c === 'object' &&
-      c !== null &&
-      typeof c.resourceId === 'string' &&
-      UUID.test(c.resourceId) &&
-      typeof c.metric === 'string' &&
-      typeof c.periodKey === 'string' &&
-      /^\d{4}-\d{2}$/.test(c.periodKey) &&
-      typeof c.used === 'number' &&
-      Number.isFinite(c.used);
-    return ok ? (c as CounterChange) : null;
-  } catch {
-    return null;
-  }
-}

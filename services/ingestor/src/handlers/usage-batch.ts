@@ -7,6 +7,7 @@ import {
   type CounterStore,
   CountersLostError,
   collectUsageEvents,
+  counterChangeMessages,
   countsFor,
   GenerationMismatchError,
   type LedgerRow,
@@ -78,7 +79,7 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
 
   const field = `${topic}:${partition}`;
   const ledgerRows: LedgerRow[] = [];
-  const changes: Message[] = [];
+  const changes: CounterChange[] = [];
   const outcomes = { counted: 0, 'counted-before': 0, duplicate: 0 };
   const work = [...byResource].map(([resourceId, events]) => ({ resourceId, events }));
   const { results, generation } = await countOrRebuild(deps, () =>
@@ -115,7 +116,7 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
     }
     const plan = resources.get(resourceId)!.plan;
     for (const t of result.totals) {
-      const change: CounterChange = {
+      changes.push({
         resourceId,
         plan,
         metric: t.metric,
@@ -123,8 +124,7 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
         used: t.used,
         at: countedAt,
         firstEventAt: oldestOf(result.groups, t.metric, countedAt),
-      };
-      changes.push({ key: resourceId, value: JSON.stringify(change) });
+      });
     }
   });
 
@@ -132,7 +132,7 @@ export async function handleUsageBatch(deps: UsageBatchDeps, batch: Batch, ctx: 
     deps.ledger.record(topic, partition, ledgerFrom, batch.lastOffset(), ledgerRows, generation),
   );
   await sendToDlq(deps.producer, deps.topics.dlq, rejected);
-  await sendAll(deps.producer, deps.topics.counters, changes);
+  await sendAll(deps.producer, deps.topics.counters, counterChangeMessages(changes));
 
   for (const [outcome, n] of Object.entries(outcomes)) if (n > 0) deps.metrics.events.inc({ outcome }, n);
   if (rejected.length > 0) deps.metrics.events.inc({ outcome: 'dlq' }, rejected.length);
