@@ -109,9 +109,9 @@ describe('pnpm start', () => {
       await started(names, output);
       const pids = childrenOf(child.pid!);
       expect(pids).toHaveLength(names.length);
+      expect(pids.every(isRunning)).toBe(true);
       child.kill('SIGKILL');
       await exited;
-      expect(pids.every(isRunning)).toBe(true);
       await eventually(async () => !pids.some(isRunning), {
         timeoutMs: 30_000,
         what: 'the services of a killed `pnpm start` gone',

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { REDIS_SHARDS, type Redis, redisRunId, shardOf, shardOfKey } from '@meterline/redis';
-import { generationKey, keys, ResourceKeys, resourceKeys } from './keys.ts';
+import { generationKey, keys, resourceKeys } from './keys.ts';
 import {
   bucketStart,
   COARSE_BUCKET,
@@ -311,7 +311,7 @@ export class CounterStore {
 
     // Dedupe slots of one window each: the current and the previous slot are checked, ids go into the
     // current one, which expires when it stops being the previous one.
-    const k = new ResourceKeys(resourceId, shard);
+    const k = resourceKeys(resourceId, shard);
     const keysOf = [k.applied, k.dedupeSlot(slot), k.dedupeSlot(slot - 1)];
     // Targets: the period hashes and window buckets the groups add to (keysOf[TARGETS_FROM + i - 1] is
     // target i), each with its ttl (seconds). A resource's groups touch a few: found by a scan.
