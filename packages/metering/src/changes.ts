@@ -15,8 +15,9 @@ export interface CounterChange {
   firstEventAt: number;
 }
 
-/** The most changes one message carries (~200 bytes each: well under Kafka's 1 MB message limit). */
-export const CHANGES_PER_MESSAGE = 2_000;
+/** The most changes one message carries: ~150-300 bytes each, so a message stays near `sendAll`'s 256 KB
+ * request size and far below a broker's 1 MB record batch limit. */
+export const CHANGES_PER_MESSAGE = 1_000;
 
 /** A batch's changes as Kafka messages: one per Redis shard the batch touched (key: the shard number),
  * its value a JSON array of the shard's changes. A resource's changes always share a key, so they reach
