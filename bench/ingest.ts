@@ -13,6 +13,7 @@ import {
   createTestWorld,
   eventually,
   readProcStat,
+  type ServiceProcess,
   startServiceProcess,
   tailTopic,
 } from '@meterline/test/support';
@@ -101,6 +102,8 @@ out(
 // the page cache; BENCH_WARMUP=0 skips it.
 const PROCESSES = Number(process.env.BENCH_INGESTORS ?? 1);
 const processCpuSeconds = (pid: number | undefined) => readProcStat(pid!).cpuSeconds;
+const servicesCpuSeconds = (services: ServiceProcess[]) =>
+  services.reduce((sum, s) => sum + processCpuSeconds(s.child.pid), 0);
 async function runBareConsumers(group: string): Promise<{ rate: number; cpuSeconds: number }> {
   const counts = new Array<number>(PROCESSES).fill(0);
   let start = Number.POSITIVE_INFINITY;
@@ -190,7 +193,7 @@ async function runIngestors() {
   await Promise.race(started.map((i) => i.started()));
   const t0 = Date.now();
   // Where the CPU goes meanwhile: the ingestor processes (from /proc), Redis (INFO cpu), the machine.
-  const cpu0 = started.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0);
+  const cpu0 = servicesCpuSeconds(started);
   const redis0 = await redisCpuSeconds(world.redis);
   const machine0 = cpuSnapshot();
   await eventually(async () => (await counted()) >= N, {
@@ -205,7 +208,7 @@ async function runIngestors() {
     rate: N / seconds,
     // The whole machine meanwhile: is there CPU left, and who has it (the broker, Postgres, the kernel).
     machine: cpuSpent(machine0, cpuSnapshot(), seconds),
-    ingestorCpu: started.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0) - cpu0,
+    ingestorCpu: servicesCpuSeconds(started) - cpu0,
     redisCpu: (await redisCpuSeconds(world.redis)) - redis0,
     counterChangeMessages: (await changesSoFar()) - changes0,
   };
@@ -375,8 +378,8 @@ let probeIndex = 0;
 const latencyStart = Date.now();
 // What the load costs: CPU of the ingestor(s) and the evaluator while it is produced.
 const latencyCpu0 = {
-  ingestor: ingestors.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0),
-  evaluator: processCpuSeconds(evaluator.child.pid),
+  ingestor: servicesCpuSeconds(ingestors),
+  evaluator: servicesCpuSeconds([evaluator]),
 };
 while (sent < LATENCY_EVENTS) {
   const tickStart = Date.now();
@@ -421,11 +424,8 @@ const latencySeconds = (Date.now() - latencyStart) / 1000;
 const achievedRate = sent / latencySeconds;
 const round2 = (x: number) => Math.round(x * 100) / 100;
 const latencyCores = {
-  ingestor: round2(
-    (ingestors.reduce((sum, i) => sum + processCpuSeconds(i.child.pid), 0) - latencyCpu0.ingestor) /
-      latencySeconds,
-  ),
-  evaluator: round2((processCpuSeconds(evaluator.child.pid) - latencyCpu0.evaluator) / latencySeconds),
+  ingestor: round2((servicesCpuSeconds(ingestors) - latencyCpu0.ingestor) / latencySeconds),
+  evaluator: round2((servicesCpuSeconds([evaluator]) - latencyCpu0.evaluator) / latencySeconds),
 };
 await eventually(
   async () => alerts.values.filter((a) => probeSentAt.has(a.resourceId)).length >= probeSentAt.size,

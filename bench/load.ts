@@ -65,7 +65,7 @@ function processKind(comm: string, cmdline: string): string {
   return 'other';
 }
 
-/** A process's command name and the CPU it has used (user + system), from /proc/<pid>/stat. */
+/** This machine's `CpuSnapshot` now. */
 export function cpuSnapshot(): CpuSnapshot {
   const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
   const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number) as number[];

@@ -1,4 +1,5 @@
 import { shardOf } from '@meterline/redis';
+import { UUID } from './validate.ts';
 
 /** What the ingestor tells the evaluator (topic usage.counters.v1, JSON): a counter moved, with its new
  * total. One change per resource, metric and period per batch, however many events moved it, so the
@@ -38,8 +39,6 @@ export function counterChangeMessages(changes: readonly CounterChange[]): { key:
       out.push({ key: String(shard), value: JSON.stringify(list.slice(from, from + CHANGES_PER_MESSAGE)) });
   return out;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The changes in one message: a JSON array of changes, or one change (the format before arrays, still
  * read). Entries that are not a change are counted in `bad`; an unreadable message is all bad. */
