@@ -1,4 +1,4 @@
-import { shardOf } from '@meterline/redis';
+import { groupByShard } from '@meterline/redis';
 import { UUID } from './validate.ts';
 
 /** What the ingestor tells the evaluator (topic usage.counters.v1, JSON): a counter moved, with its new
@@ -26,15 +26,8 @@ export const CHANGES_PER_MESSAGE = 1_000;
  * batch spread thinly over many resources makes at most ~128 messages instead of one per resource
  * (producing those was a sixth of the ingestor's CPU under such a load; ADR 0008). */
 export function counterChangeMessages(changes: readonly CounterChange[]): { key: string; value: string }[] {
-  const byShard = new Map<number, CounterChange[]>();
-  for (const change of changes) {
-    const shard = shardOf(change.resourceId);
-    const list = byShard.get(shard);
-    if (list) list.push(change);
-    else byShard.set(shard, [change]);
-  }
   const out: { key: string; value: string }[] = [];
-  for (const [shard, list] of byShard)
+  for (const [shard, list] of groupByShard(changes, (c) => c.resourceId))
     for (let from = 0; from < list.length; from += CHANGES_PER_MESSAGE)
       out.push({ key: String(shard), value: JSON.stringify(list.slice(from, from + CHANGES_PER_MESSAGE)) });
   return out;

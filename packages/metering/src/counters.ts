@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { REDIS_SHARDS, type Redis, redisRunId, shardOf, shardOfKey } from '@meterline/redis';
+import { groupByShard, REDIS_SHARDS, type Redis, redisRunId, shardOfKey } from '@meterline/redis';
 import { generationKey, keys, resourceKeys } from './keys.ts';
 import {
   bucketStart,
@@ -219,13 +219,8 @@ export class CounterStore {
     ledgerFrom = 0,
   ): Promise<CountedBatch> {
     const slot = Math.floor(now / this.slotMs);
-    const byShard = new Map<number, number[]>();
-    work.forEach((w, i) => {
-      const shard = shardOf(w.resourceId);
-      const list = byShard.get(shard);
-      if (list) list.push(i);
-      else byShard.set(shard, [i]);
-    });
+    // Indices, so that the results come back in input order.
+    const byShard = groupByShard(work.keys(), (i) => work[i]!.resourceId);
     // The call's arguments after the resource count (count.lua's layout), the same for every shard.
     const head: (string | number)[] = [
       partitionField,

@@ -25,6 +25,7 @@ export {
   defaultValidation,
   Rejection,
   type RejectReason,
+  UUID,
   type ValidationSettings,
   validateUsageEvent,
 } from './validate.ts';

@@ -36,6 +36,19 @@ export function shardOf(resourceId: string): number {
   return (h >>> 0) % REDIS_SHARDS;
 }
 
+/** Items grouped by their resource's shard, each group in input order (one script call or one message
+ * per shard). */
+export function groupByShard<T>(items: Iterable<T>, resourceIdOf: (item: T) => string): Map<number, T[]> {
+  const byShard = new Map<number, T[]>();
+  for (const item of items) {
+    const shard = shardOf(resourceIdOf(item));
+    const group = byShard.get(shard);
+    if (group) group.push(item);
+    else byShard.set(shard, [item]);
+  }
+  return byShard;
+}
+
 /** A shard's hash tag: every key of the shard's resources, and its own keys, begin with it. */
 export const shardTag = (shard: number) => `{s${shard}}`;
 

@@ -1,5 +1,6 @@
 /** The customer's dashboard and the usage JSON: one report function feeds both. */
 import { constantTimeEqual } from '@meterline/heroku';
+import { UUID } from '@meterline/metering';
 import { listNotifications } from '@meterline/notifier';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { renderDashboard, renderMessage } from '../dashboard/render.ts';
@@ -7,8 +8,6 @@ import type { ApiDeps } from '../deps.ts';
 import type { DashboardSession } from '../store/sessions.ts';
 import { usageJson, usageReport } from '../usage-report.ts';
 import { SESSION_COOKIE } from './sso.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function session(deps: ApiDeps, request: FastifyRequest): Promise<DashboardSession | null> {
   return deps.sessions.find(request.cookies[SESSION_COOKIE], deps.now());

@@ -1,11 +1,10 @@
 /** The Heroku Add-on Partner API v3: provision, plan change, deprovision, behind the manifest's Basic auth. */
 import { checkBasicAuth, parsePlanChangeRequest, parseProvisionRequest } from '@meterline/heroku';
+import { UUID } from '@meterline/metering';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ApiDeps } from '../deps.ts';
 import { changePlan, deprovision, provision } from '../partner.ts';
 import type { Answer } from '../store/resources.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function send(reply: FastifyReply, answer: Answer) {
   return answer.status === 204 ? reply.code(204).send() : reply.code(answer.status).send(answer.body);
