@@ -21,11 +21,16 @@ export async function usageEventEncoder(
   return (event) => Buffer.concat([header, avro.toBuffer(event)]);
 }
 
+/** The j-th id of a kind of benchmark event, shaped as the usage client's ids are (a UUID, 36 bytes):
+ * an id's length is what a dedupe entry costs in Redis and what the count calls carry. */
+export const benchId = (kind: number, j: number): string =>
+  `00000000-0000-4000-8${kind % 10}00-${j.toString(16).padStart(12, '0')}`;
+
 /** The j-th of `n` benchmark events: resources in turn, three api_calls to one storage_gb, quantity 1,
  * spread over the hour before `now`. */
 export function benchEvent(j: number, resources: readonly string[], n: number, now: number): UsageEvent {
   return {
-    id: `b${j}`,
+    id: benchId(0, j),
     resourceId: resources[j % resources.length]!,
     metric: j % 4 === 0 ? 'storage_gb' : 'api_calls',
     quantity: 1,
