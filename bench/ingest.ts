@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createKafka, createRegistry, type Message } from '@meterline/kafka';
 import { CounterStore, keys, rebuildLostCounters, UsageLedger } from '@meterline/metering';
-import { createLogger } from '@meterline/runtime';
+import { createLogger, sleep } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
 import {
   createTestWorld,
@@ -208,7 +208,7 @@ async function runIngestors() {
   // A batch's counter changes go out after its ledger rows: counted once they stop coming.
   let changes = await changesSoFar();
   for (let settled = 0; settled < 3; ) {
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const latest = await changesSoFar();
     settled = latest === changes ? settled + 1 : 0;
     changes = latest;
@@ -429,7 +429,7 @@ while (sent < LATENCY_EVENTS) {
   }
   await produce(messages);
   const wait = tickMs - (Date.now() - tickStart);
-  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  if (wait > 0) await sleep(wait);
 }
 const latencySeconds = (Date.now() - latencyStart) / 1000;
 const achievedRate = sent / latencySeconds;
@@ -445,7 +445,7 @@ await eventually(
     what: 'every probe alerted',
   },
 );
-await new Promise((r) => setTimeout(r, 2000));
+await sleep(2000);
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
