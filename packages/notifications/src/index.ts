@@ -21,3 +21,8 @@ export {
   type RecipientPolicy,
   RecipientPolicyError,
 } from './recipients.ts';
+export {
+  type ProvisionRefusalView,
+  refusalRecipients,
+  renderProvisionRefusalEmail,
+} from './refusal-email.ts';

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type FakePlatform, startFakePlatform } from '@meterline/heroku/fake';
+import { PlanBook, recordProvisionRefusals, refusalNoticeId } from '@meterline/notifier';
+import { loadPlanCatalog } from '@meterline/rules';
 import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { heroku, OAUTH_SECRET, provisionBody, startTestApi, testClock } from './testkit.ts';
+import { heroku, OAUTH_SECRET, PLANS_FILE, provisionBody, startTestApi, testClock } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
 const NOW = Date.UTC(2026, 10, 10, 12);
@@ -160,6 +162,30 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
     expect(await accessOf(world, id)).toEqual([
       { email: 'churn@example.test', role: 'owner', user_id: 'u-churn' },
     ]);
+
+    // What the api recorded is what the notifier reads to tell them why (its SMTP side: notifier tests).
+    const settings = {
+      dashboardUrl: 'http://127.0.0.1:3001',
+      providerName: 'Meterline',
+      supportContact: undefined,
+      messageIdDomain: 'meterline.test',
+    };
+    const plans = new PlanBook(loadPlanCatalog(PLANS_FILE));
+    expect(await recordProvisionRefusals(world.pool, plans, settings, clock.now())).toBe(1);
+    expect(await recordProvisionRefusals(world.pool, plans, settings, clock.now())).toBe(0);
+    const { rows: emails } = await world.pool.query(
+      `SELECT e.recipient, e.subject, e.text_body, d.alert_id, d.state FROM emails e JOIN deliveries d ON d.email_id = e.id
+       WHERE e.resource_id = $1`,
+      [id],
+    );
+    expect(emails).toHaveLength(1);
+    expect(emails[0]).toMatchObject({
+      recipient: 'churn@example.test',
+      subject: 'Your Basic add-on for churny was not set up',
+      alert_id: refusalNoticeId(id),
+      state: 'pending',
+    });
+    expect(emails[0].text_body.replace(/\s+/g, ' ')).toContain(rows[0].detail.message);
   });
 
   it('lets a company user install a hidden plan and refuses it to anyone else', async () => {

@@ -5,6 +5,7 @@ import { loadAudiences } from './audience.ts';
 import { type EmailSettings, messageIdFor, type PlanBook, renderGroup } from './compose.ts';
 import { classifySmtpError, type Mailer } from './mailer.ts';
 import type { NotifierMetrics } from './metrics.ts';
+import { recordProvisionRefusals } from './refusals.ts';
 import type { ComposableDelivery, DeliveryStore, StoredEmail } from './store.ts';
 
 export interface DeliveryWorkerDeps {
@@ -23,7 +24,8 @@ export interface DeliveryWorkerDeps {
 }
 
 /**
- * Sends what the consumer recorded. Each round composes the deliveries that are due (coalescing the
+ * Sends what the consumer recorded. Each round records the refused asynchronous provisions not yet told
+ * (refusals.ts: their emails are composed at once), composes the deliveries that are due (coalescing the
  * pending tiers of one resource and recipient into one email, ADR 0005), then sends due emails, each
  * under a row lock held until its outcome is committed. Every email has its own retry clock, so one
  * bad recipient or an SMTP outage holds up nobody else's next attempt.
@@ -93,10 +95,18 @@ export class DeliveryWorker {
 
   /** One round; true when it found work (so the next round starts at once). */
   async round(): Promise<boolean> {
+    const refusals = await recordProvisionRefusals(
+      this.deps.pool,
+      this.deps.plans,
+      this.deps.email,
+      Date.now(),
+    );
+    if (refusals > 0)
+      this.deps.log.info({ refusals }, 'refused provisions recorded: their people are told why');
     const composed = await this.deps.store.compose(500, (client, due) => this.composeEmails(client, due));
     const sent = await this.sendDue();
     this.deps.metrics.pending.set(await this.deps.store.pendingCount());
-    return composed > 0 || sent > 0;
+    return refusals > 0 || composed > 0 || sent > 0;
   }
 
   private async composeEmails(

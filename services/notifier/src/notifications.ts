@@ -24,9 +24,10 @@ export interface NotificationRecord {
 }
 
 /**
- * The emails of one resource recorded since `since` (e.g. the start of the billing period), newest
- * first: what the customer's dashboard shows as "emails sent this period". Pass `states` to list,
- * say, only the sent ones.
+ * The usage-alert emails of one resource recorded since `since` (e.g. the start of the billing period),
+ * newest first: what the customer's dashboard shows as "emails sent this period". Pass `states` to
+ * list, say, only the sent ones. The notice of a refused provision is not among them (a refused
+ * resource has no dashboard).
  */
 export async function listNotifications(
   pool: Pool,
@@ -45,6 +46,7 @@ export async function listNotifications(
      JOIN notifier_alerts a USING (alert_id)
      LEFT JOIN emails e ON e.id = d.email_id
      WHERE d.resource_id = $1 AND d.created_at >= $2 AND ($3::text[] IS NULL OR d.state = ANY($3::text[]))
+       AND a.alert->>'kind' IN ('THRESHOLD', 'PACE')
      GROUP BY d.email_id, CASE WHEN d.email_id IS NULL THEN d.id END
      ORDER BY min(d.created_at) DESC, min(d.id) DESC
      LIMIT $4`,

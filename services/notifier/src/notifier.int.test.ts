@@ -390,6 +390,60 @@ describe('notifier: tiered emails to the people of a resource', () => {
     ]);
     expect(logged.every((l) => String(l.reason).includes('control character'))).toBe(true);
   });
+
+  it('tells the owner, the admins and the contacts of an asynchronously refused provision why, once', async () => {
+    const reason =
+      'This app provisioned and removed this add-on 4 times in the last 7 days. You can provision it again in 3 days.';
+    const refuse = (id: string, mode: 'async' | 'sync', at: Date) =>
+      world.pool.query(
+        `INSERT INTO resource_events (resource_id, kind, to_plan, detail, at) VALUES ($1, 'provision_refused', 'basic', $2, $3)`,
+        [id, JSON.stringify({ mode, code: 'churn', message: reason }), at],
+      );
+    const r = await seedResource(world.pool, { plan: 'basic', state: 'refused', appName: 'quick-churn' });
+    await seedAccess(
+      world,
+      r,
+      [
+        { email: 'rita@example.com', name: 'Rita Owner', role: 'owner' },
+        { email: 'raj@example.com', role: 'admin' },
+        { email: 'rob@example.com', role: 'member' },
+      ],
+      ['desk@customer.example'],
+    );
+    await refuse(r, 'async', new Date());
+    // A synchronous refusal was Heroku's own answer (422 with the message), and one of days ago is
+    // settled: neither is emailed.
+    const sync = await seedResource(world.pool, { plan: 'basic', state: 'refused' });
+    await seedAccess(world, sync, [{ email: 'sid@example.com', role: 'owner' }]);
+    await refuse(sync, 'sync', new Date());
+    const old = await seedResource(world.pool, { plan: 'basic', state: 'refused' });
+    await seedAccess(world, old, [{ email: 'olga@example.com', role: 'owner' }]);
+    await refuse(old, 'async', new Date(Date.now() - 4 * 86_400_000));
+
+    await eventually(async () => mailsOf(smtp, r).length >= 3, { what: 'the refusal emailed' });
+    const mails = mailsOf(smtp, r);
+    expect(mails.flatMap((m) => m.to).sort()).toEqual([
+      'desk@customer.example',
+      'raj@example.com',
+      'rita@example.com',
+    ]);
+    for (const m of mails) {
+      expect(m.parsed.subject).toBe('Your Basic add-on for quick-churn was not set up');
+      expect(flat(m.parsed.text ?? '')).toContain(reason);
+      expect(flat(m.parsed.text ?? '')).toContain('you are not charged for it');
+      expect(m.header('x-meterline-alert-id')).toBe(`provision-refused:${r}`);
+    }
+    await eventually(async () => (await deliveryStates(world, r)).every((s) => s.state === 'sent'), {
+      what: 'the deliveries recorded sent',
+    });
+    // Once: the rounds after it find nothing new, and the dashboard's list of usage emails leaves it out.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(mailsOf(smtp, r)).toHaveLength(3);
+    expect(await deliveryStates(world, r)).toHaveLength(3);
+    expect(await listNotifications(world.pool, r, 0)).toEqual([]);
+    expect(mailsOf(smtp, sync)).toHaveLength(0);
+    expect(mailsOf(smtp, old)).toHaveLength(0);
+  });
 });
 
 describe('notifier: coalescing and SMTP outages', () => {

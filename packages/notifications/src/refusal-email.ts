@@ -1,0 +1,78 @@
+import type { RenderedEmail } from './alert.ts';
+import { formatDate } from './format.ts';
+import { type EmailDocument, renderHtml, renderText } from './layout.ts';
+import type { AccessEntry, Person, Recipient } from './recipients.ts';
+
+/** A provision that was accepted for a later decision (Heroku's asynchronous provisioning: 202) and
+ * then refused, as the customer's email tells it. */
+export interface ProvisionRefusalView {
+  addonName: string;
+  appName: string | null;
+  planDisplayName: string;
+  /** The refusal's message: why, and what to do (`decideProvision`'s words, as the api recorded them). */
+  reason: string;
+  refusedAt: number;
+  providerName: string;
+  /** Where to contact support (an email address or URL); optional. */
+  supportContact?: string;
+}
+
+const ACCENT = '#b45309';
+
+/** The email that tells the app's people why the add-on they asked for was not set up. Heroku answered
+ * the provision request before the decision and shows no reason when the add-on is then removed
+ * (ADR 0003): this email is the only place the customer learns it. */
+export function renderProvisionRefusalEmail(view: ProvisionRefusalView): RenderedEmail {
+  const where = view.appName === null ? view.addonName : `${view.addonName} on ${view.appName}`;
+  const doc: EmailDocument = {
+    subject: `Your ${view.planDisplayName} add-on${view.appName === null ? '' : ` for ${view.appName}`} was not set up`,
+    badge: 'Not set up',
+    accent: ACCENT,
+    blocks: [
+      {
+        kind: 'lead',
+        text: `We could not set up the ${view.planDisplayName} plan of ${view.providerName}${view.appName === null ? '' : ` for ${view.appName}`}.`,
+      },
+      { kind: 'paragraph', text: view.reason },
+      {
+        kind: 'facts',
+        rows: [
+          ['Add-on', where],
+          ['Plan', view.planDisplayName],
+          ['Decided', formatDate(view.refusedAt)],
+        ],
+      },
+      {
+        kind: 'paragraph',
+        text: 'Heroku removes the add-on from your app, and you are not charged for it.',
+      },
+      ...(view.supportContact
+        ? [
+            {
+              kind: 'paragraph' as const,
+              text: `If you think this is a mistake, contact ${view.supportContact} and quote the add-on's name.`,
+            },
+          ]
+        : []),
+    ],
+    footer: `${view.providerName} add-on notice for ${where}. You receive it as an owner or admin of the app, or as a contact of the add-on.`,
+  };
+  return { subject: doc.subject, text: renderText(doc), html: renderHtml(doc) };
+}
+
+/** Who is told of a refused provision: the app's owner and admins, and the contacts the provider added
+ * to the resource; when the app has neither owner nor admin on its access list, everyone on it. One
+ * entry per address (case-insensitive), the first reason kept. */
+export function refusalRecipients(access: readonly AccessEntry[], contacts: readonly Person[]): Recipient[] {
+  const chosen = new Map<string, Recipient>();
+  const add = (person: Person, reason: string) => {
+    const email = person.email.trim();
+    const key = email.toLowerCase();
+    if (key === '' || chosen.has(key)) return;
+    chosen.set(key, person.name ? { email, name: person.name, reason } : { email, reason });
+  };
+  const managers = access.filter((a) => a.role === 'owner' || a.role === 'admin');
+  for (const entry of managers.length > 0 ? managers : access) add(entry, `${entry.role} of the app`);
+  for (const contact of contacts) add(contact, 'contact of the resource');
+  return [...chosen.values()];
+}
