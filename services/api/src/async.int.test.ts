@@ -171,8 +171,12 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
       messageIdDomain: 'meterline.test',
     };
     const plans = new PlanBook(loadPlanCatalog(PLANS_FILE));
-    expect(await recordProvisionRefusals(world.pool, plans, settings, clock.now())).toBe(1);
-    expect(await recordProvisionRefusals(world.pool, plans, settings, clock.now())).toBe(0);
+    expect(await recordProvisionRefusals(world.pool, plans, settings, clock.now())).toEqual({
+      refusals: 1,
+      pending: 1,
+      refused: 0,
+    });
+    expect((await recordProvisionRefusals(world.pool, plans, settings, clock.now())).refusals).toBe(0);
     const { rows: emails } = await world.pool.query(
       `SELECT e.recipient, e.subject, e.text_body, d.alert_id, d.state FROM emails e JOIN deliveries d ON d.email_id = e.id
        WHERE e.resource_id = $1`,

@@ -95,18 +95,17 @@ export class DeliveryWorker {
 
   /** One round; true when it found work (so the next round starts at once). */
   async round(): Promise<boolean> {
-    const refusals = await recordProvisionRefusals(
-      this.deps.pool,
-      this.deps.plans,
-      this.deps.email,
-      Date.now(),
-    );
-    if (refusals > 0)
-      this.deps.log.info({ refusals }, 'refused provisions recorded: their people are told why');
+    const told = await recordProvisionRefusals(this.deps.pool, this.deps.plans, this.deps.email, Date.now());
+    if (told.refusals > 0) {
+      this.deps.metrics.refusals.inc(told.refusals);
+      this.deps.metrics.deliveries.inc({ outcome: 'recorded' }, told.pending);
+      this.deps.metrics.deliveries.inc({ outcome: 'refused' }, told.refused);
+      this.deps.log.info(told, 'refused provisions recorded: their people are told why');
+    }
     const composed = await this.deps.store.compose(500, (client, due) => this.composeEmails(client, due));
     const sent = await this.sendDue();
     this.deps.metrics.pending.set(await this.deps.store.pendingCount());
-    return refusals > 0 || composed > 0 || sent > 0;
+    return told.refusals > 0 || composed > 0 || sent > 0;
   }
 
   private async composeEmails(

@@ -14,6 +14,11 @@ export function notifierMetrics(registry: Registry) {
       labelNames: ['outcome'],
       registers: [registry],
     }),
+    refusals: new Counter({
+      name: 'meterline_notifier_refusals_total',
+      help: 'Provisions refused after their 202 whose people were told why (one notice each, ADR 0003)',
+      registers: [registry],
+    }),
     emails: new Counter({
       name: 'meterline_notifier_emails_total',
       help: 'Email send attempts by outcome (sent, failed, retry)',

@@ -443,6 +443,8 @@ describe('notifier: tiered emails to the people of a resource', () => {
     expect(await listNotifications(world.pool, r, 0)).toEqual([]);
     expect(mailsOf(smtp, sync)).toHaveLength(0);
     expect(mailsOf(smtp, old)).toHaveLength(0);
+    const metrics = await (await fetch(`http://127.0.0.1:${notifier.opsPort}/metrics`)).text();
+    expect(metrics).toMatch(/meterline_notifier_refusals_total\{[^}]*\} 1\n/);
   });
 });
 

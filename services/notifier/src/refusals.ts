@@ -13,6 +13,14 @@ const NOTICE_PREFIX = 'provision-refused:';
  * for the first time on an old install, does not tell customers about something long settled). */
 const TELL_WITHIN_HOURS = 72;
 
+/** What one pass recorded: refusals (one notice each), and their deliveries pending and refused (a bad
+ * address). */
+export interface RefusalsRecorded {
+  refusals: number;
+  pending: number;
+  refused: number;
+}
+
 /** A refused asynchronous provision, as the api recorded it (`resource_events`), not yet told. */
 interface Refusal {
   resourceId: string;
@@ -26,7 +34,7 @@ interface Refusal {
  * 202, and removing the add-on shows the customer no reason. Finds refusals the notifier has not recorded,
  * composes one email per recipient at once (nothing to coalesce), and records them as pending deliveries
  * of a notice in one transaction; the delivery worker sends them like alert emails (retries, give-up,
- * one resend at most after a crash: ADR 0005). Returns how many refusals it recorded.
+ * one resend at most after a crash: ADR 0005).
  */
 export async function recordProvisionRefusals(
   pool: Pool,
@@ -34,7 +42,8 @@ export async function recordProvisionRefusals(
   email: EmailSettings & { messageIdDomain: string },
   now: number,
   limit = 50,
-): Promise<number> {
+): Promise<RefusalsRecorded> {
+  const recorded: RefusalsRecorded = { refusals: 0, pending: 0, refused: 0 };
   const { rows } = await pool.query(
     `SELECT e.resource_id::text AS resource_id, coalesce(e.to_plan, r.plan) AS plan,
             e.detail->>'message' AS reason, e.at
@@ -51,12 +60,11 @@ export async function recordProvisionRefusals(
     reason: r.reason ?? 'The provision request was refused.',
     at: r.at,
   }));
-  if (refusals.length === 0) return 0;
+  if (refusals.length === 0) return recorded;
   const audiences = await loadAudiences(
     pool,
     refusals.map((r) => r.resourceId),
   );
-  let recorded = 0;
   for (const refusal of refusals) {
     const audience = audiences.get(refusal.resourceId);
     const recipients = refusalRecipients(audience?.access ?? [], audience?.contacts ?? []);
@@ -90,7 +98,8 @@ export async function recordProvisionRefusals(
         ],
       );
       // Another notifier recorded it first.
-      if (inserted.rowCount === 0) return false;
+      if (inserted.rowCount === 0) return null;
+      const counts = { pending: 0, refused: 0 };
       for (const r of recipients) {
         const to = checkAddress(r.email, r.name);
         const recipient = r.email.toLowerCase();
@@ -126,10 +135,16 @@ export async function recordProvisionRefusals(
             to.ok ? null : `refused: ${to.reason}`,
           ],
         );
+        if (to.ok) counts.pending++;
+        else counts.refused++;
       }
-      return true;
+      return counts;
     });
-    if (told) recorded++;
+    if (told) {
+      recorded.refusals++;
+      recorded.pending += told.pending;
+      recorded.refused += told.refused;
+    }
   }
   return recorded;
 }
