@@ -1,17 +1,19 @@
 import { createHash } from 'node:crypto';
-import { inTransaction, type Pool } from '@meterline/db';
+import type { Pool } from '@meterline/db';
 import { checkAddress, refusalRecipients, renderProvisionRefusalEmail } from '@meterline/notifications';
 import { loadAudiences } from './audience.ts';
 import type { EmailSettings, PlanBook } from './compose.ts';
+import { DeliveryStore, type NewDelivery } from './store.ts';
+
+const NOTICE_PREFIX = 'provision-refused:';
 
 /** The record id (`notifier_alerts.alert_id`) of a resource's refusal notice: one per resource, so a
  * refusal is told once, whichever notifier finds it first. */
 export const refusalNoticeId = (resourceId: string) => `${NOTICE_PREFIX}${resourceId}`;
-const NOTICE_PREFIX = 'provision-refused:';
 
 /** Refusals older than this when first seen are not emailed (a notifier started long after them, or
  * for the first time on an old install, does not tell customers about something long settled). */
-const TELL_WITHIN_HOURS = 72;
+const TELL_WITHIN_MS = 72 * 3_600_000;
 
 /** What one pass recorded: refusals (one notice each), and their deliveries pending and refused (a bad
  * address). */
@@ -19,14 +21,6 @@ export interface RefusalsRecorded {
   refusals: number;
   pending: number;
   refused: number;
-}
-
-/** A refused asynchronous provision, as the api recorded it (`resource_events`), not yet told. */
-interface Refusal {
-  resourceId: string;
-  plan: string;
-  reason: string;
-  at: Date;
 }
 
 /**
@@ -44,22 +38,8 @@ export async function recordProvisionRefusals(
   limit = 50,
 ): Promise<RefusalsRecorded> {
   const recorded: RefusalsRecorded = { refusals: 0, pending: 0, refused: 0 };
-  const { rows } = await pool.query(
-    `SELECT e.resource_id::text AS resource_id, coalesce(e.to_plan, r.plan) AS plan,
-            e.detail->>'message' AS reason, e.at
-     FROM resource_events e JOIN resources r ON r.id = e.resource_id
-     WHERE e.kind = 'provision_refused' AND e.detail->>'mode' = 'async'
-       AND e.at > $1::timestamptz - make_interval(hours => $2)
-       AND NOT EXISTS (SELECT 1 FROM notifier_alerts a WHERE a.alert_id = $4 || e.resource_id::text)
-     ORDER BY e.at LIMIT $3`,
-    [new Date(now), TELL_WITHIN_HOURS, limit, NOTICE_PREFIX],
-  );
-  const refusals: Refusal[] = rows.map((r) => ({
-    resourceId: r.resource_id,
-    plan: r.plan,
-    reason: r.reason ?? 'The provision request was refused.',
-    at: r.at,
-  }));
+  const store = new DeliveryStore(pool);
+  const refusals = await store.untoldRefusals(new Date(now - TELL_WITHIN_MS), NOTICE_PREFIX, limit);
   if (refusals.length === 0) return recorded;
   const audiences = await loadAudiences(
     pool,
@@ -78,68 +58,44 @@ export async function recordProvisionRefusals(
       ...(email.supportContact ? { supportContact: email.supportContact } : {}),
     });
     const noticeId = refusalNoticeId(refusal.resourceId);
-    const told = await inTransaction(pool, async (client) => {
-      const inserted = await client.query(
-        `INSERT INTO notifier_alerts (alert_id, resource_id, alert, note) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (alert_id) DO NOTHING RETURNING alert_id`,
-        [
-          noticeId,
-          refusal.resourceId,
-          JSON.stringify({
-            kind: 'PROVISION_REFUSED',
-            resourceId: refusal.resourceId,
-            plan: refusal.plan,
-            reason: refusal.reason,
-            refusedAt: refusal.at.getTime(),
-          }),
+    // The To header of each address that may be used; a refused one is recorded failed with why.
+    const toHeaders = new Map<string, string>();
+    const deliveries: NewDelivery[] = recipients.map((r) => {
+      const to = checkAddress(r.email, r.name);
+      const recipient = r.email.toLowerCase();
+      if (to.ok) toHeaders.set(recipient, to.address);
+      return {
+        recipient,
+        name: r.name ?? null,
+        reason: r.reason,
+        refused: to.ok ? null : `refused: ${to.reason}`,
+      };
+    });
+    const told = await store.recordNotice(
+      {
+        id: noticeId,
+        resourceId: refusal.resourceId,
+        body: {
+          kind: 'PROVISION_REFUSED',
+          resourceId: refusal.resourceId,
+          plan: refusal.plan,
+          reason: refusal.reason,
+          refusedAt: refusal.at.getTime(),
+        },
+        note:
           recipients.length === 0
             ? 'nobody to tell: the app has no access list and the resource no contact'
             : null,
-        ],
-      );
-      // Another notifier recorded it first.
-      if (inserted.rowCount === 0) return null;
-      const counts = { pending: 0, refused: 0 };
-      for (const r of recipients) {
-        const to = checkAddress(r.email, r.name);
-        const recipient = r.email.toLowerCase();
-        let emailId: string | null = null;
-        if (to.ok) {
-          const stored = await client.query(
-            `INSERT INTO emails (resource_id, recipient, to_header, message_id, subject, text_body, html_body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-            [
-              refusal.resourceId,
-              recipient,
-              to.address,
-              noticeMessageId(recipient, noticeId, email.messageIdDomain),
-              rendered.subject,
-              rendered.text,
-              rendered.html,
-            ],
-          );
-          emailId = stored.rows[0].id;
-        }
-        await client.query(
-          `INSERT INTO deliveries (alert_id, resource_id, recipient, recipient_name, reason, state, email_id, last_error, failed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $6 = 'failed' THEN now() END)
-           ON CONFLICT (alert_id, recipient) DO NOTHING`,
-          [
-            noticeId,
-            refusal.resourceId,
-            recipient,
-            r.name ?? null,
-            r.reason,
-            to.ok ? 'pending' : 'failed',
-            emailId,
-            to.ok ? null : `refused: ${to.reason}`,
-          ],
-        );
-        if (to.ok) counts.pending++;
-        else counts.refused++;
-      }
-      return counts;
-    });
+      },
+      deliveries,
+      (d) => ({
+        resourceId: refusal.resourceId,
+        recipient: d.recipient,
+        toHeader: toHeaders.get(d.recipient)!,
+        messageId: noticeMessageId(d.recipient, noticeId, email.messageIdDomain),
+        ...rendered,
+      }),
+    );
     if (told) {
       recorded.refusals++;
       recorded.pending += told.pending;

@@ -24,6 +24,34 @@ export interface RecordOutcome {
   refused: number;
 }
 
+/** Inserts one delivery of an alert or notice (pending after `delayMs`, or failed when `refused`); its id,
+ * or null when the recipient had one already. */
+async function insertDelivery(
+  client: PoolClient,
+  alertId: string,
+  resourceId: string,
+  d: NewDelivery,
+  delayMs: number,
+): Promise<string | null> {
+  const { rows } = await client.query(
+    `INSERT INTO deliveries (alert_id, resource_id, recipient, recipient_name, reason, state, last_error, failed_at, next_attempt_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'failed' THEN now() END,
+             now() + make_interval(secs => $8::double precision / 1000))
+     ON CONFLICT (alert_id, recipient) DO NOTHING RETURNING id::text`,
+    [
+      alertId,
+      resourceId,
+      d.recipient,
+      d.name,
+      d.reason,
+      d.refused ? 'failed' : 'pending',
+      d.refused,
+      delayMs,
+    ],
+  );
+  return rows[0]?.id ?? null;
+}
+
 /** A delivery waiting for its email to be composed, with its alert. */
 export interface ComposableDelivery {
   id: string;
@@ -60,6 +88,24 @@ export interface StoredEmail {
   firstRecordedAt: Date;
 }
 
+/** A refused asynchronous provision, as the api recorded it (`resource_events`), not yet told. */
+export interface UntoldRefusal {
+  resourceId: string;
+  plan: string;
+  /** the decision's message */
+  reason: string;
+  at: Date;
+}
+
+/** A notice that is not a usage alert (a refused provision): its record, and the email composed for a
+ * recipient. */
+export interface Notice {
+  id: string;
+  resourceId: string;
+  body: Record<string, unknown>;
+  note: string | null;
+}
+
 /** Every SQL statement of the notifier: alerts and deliveries as recorded, emails as composed. */
 export class DeliveryStore {
   constructor(
@@ -86,28 +132,60 @@ export class DeliveryStore {
         }
         outcome.alerts++;
         for (const d of r.deliveries) {
-          await client.query(
-            `INSERT INTO deliveries (alert_id, resource_id, recipient, recipient_name, reason, state, last_error, failed_at, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'failed' THEN now() END,
-                     now() + make_interval(secs => $8::double precision / 1000))
-             ON CONFLICT (alert_id, recipient) DO NOTHING`,
-            [
-              r.alert.id,
-              r.alert.resourceId,
-              d.recipient,
-              d.name,
-              d.reason,
-              d.refused ? 'failed' : 'pending',
-              d.refused,
-              this.coalesceMs,
-            ],
-          );
+          await insertDelivery(client, r.alert.id, r.alert.resourceId, d, this.coalesceMs);
           if (d.refused) outcome.refused++;
           else outcome.pending++;
         }
       }
     });
     return outcome;
+  }
+
+  /** Async provisions refused since `since` whose notice (`noticePrefix` and the resource id) is not
+   * recorded, oldest first (a partial index finds them: migration 010). */
+  async untoldRefusals(since: Date, noticePrefix: string, limit: number): Promise<UntoldRefusal[]> {
+    const { rows } = await this.pool.query(
+      `SELECT e.resource_id::text AS resource_id, coalesce(e.to_plan, r.plan) AS plan,
+              e.detail->>'message' AS reason, e.at
+       FROM resource_events e JOIN resources r ON r.id = e.resource_id
+       WHERE e.kind = 'provision_refused' AND e.detail->>'mode' = 'async' AND e.at > $1
+         AND NOT EXISTS (SELECT 1 FROM notifier_alerts a WHERE a.alert_id = $2 || e.resource_id::text)
+       ORDER BY e.at LIMIT $3`,
+      [since, noticePrefix, limit],
+    );
+    return rows.map((r) => ({
+      resourceId: r.resource_id,
+      plan: r.plan,
+      reason: r.reason ?? 'The provision request was refused.',
+      at: r.at,
+    }));
+  }
+
+  /** Records a notice with one delivery per recipient, each composed at once (`compose`: nothing to
+   * coalesce), in one transaction; null when the notice was recorded before (by another notifier). */
+  async recordNotice(
+    notice: Notice,
+    deliveries: readonly NewDelivery[],
+    compose: (d: NewDelivery) => Omit<ComposedEmail, 'deliveryIds'>,
+  ): Promise<{ pending: number; refused: number } | null> {
+    return inTransaction(this.pool, async (client) => {
+      const inserted = await client.query(
+        `INSERT INTO notifier_alerts (alert_id, resource_id, alert, note) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (alert_id) DO NOTHING RETURNING alert_id`,
+        [notice.id, notice.resourceId, JSON.stringify(notice.body), notice.note],
+      );
+      if (inserted.rowCount === 0) return null;
+      const counts = { pending: 0, refused: 0 };
+      for (const d of deliveries) {
+        const id = await insertDelivery(client, notice.id, notice.resourceId, d, 0);
+        if (d.refused) counts.refused++;
+        else {
+          counts.pending++;
+          if (id !== null) await this.attachEmail(client, { ...compose(d), deliveryIds: [id] });
+        }
+      }
+      return counts;
+    });
   }
 
   /** Claims, for composition, every uncomposed pending delivery of each (resource, recipient) that
