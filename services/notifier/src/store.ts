@@ -97,8 +97,7 @@ export interface UntoldRefusal {
   at: Date;
 }
 
-/** A notice that is not a usage alert (a refused provision): its record, and the email composed for a
- * recipient. */
+/** A notice that is not a usage alert (a refused provision), as `notifier_alerts` records it. */
 export interface Notice {
   id: string;
   resourceId: string;
