@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type FakePlatform, startFakePlatform } from '@meterline/heroku/fake';
-import { PlanBook, recordProvisionRefusals, refusalNoticeId } from '@meterline/notifier';
+import { DeliveryStore, PlanBook, recordProvisionRefusals, refusalNoticeId } from '@meterline/notifier';
 import { loadPlanCatalog } from '@meterline/rules';
 import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { heroku, OAUTH_SECRET, PLANS_FILE, provisionBody, startTestApi, testClock } from './testkit.ts';
+import { heroku, log, OAUTH_SECRET, PLANS_FILE, provisionBody, startTestApi, testClock } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
 const NOW = Date.UTC(2026, 10, 10, 12);
@@ -164,19 +164,24 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
     ]);
 
     // What the api recorded is what the notifier reads to tell them why (its SMTP side: notifier tests).
-    const settings = {
-      dashboardUrl: 'http://127.0.0.1:3001',
-      providerName: 'Meterline',
-      supportContact: undefined,
-      messageIdDomain: 'meterline.test',
+    const notifier = {
+      pool: world.pool,
+      store: new DeliveryStore(world.pool),
+      plans: new PlanBook(loadPlanCatalog(PLANS_FILE)),
+      email: {
+        dashboardUrl: 'http://127.0.0.1:3001',
+        providerName: 'Meterline',
+        supportContact: undefined,
+        messageIdDomain: 'meterline.test',
+      },
+      log,
     };
-    const plans = new PlanBook(loadPlanCatalog(PLANS_FILE));
-    expect(await recordProvisionRefusals(world.pool, plans, settings, clock.now())).toEqual({
+    expect(await recordProvisionRefusals(notifier, clock.now())).toEqual({
       refusals: 1,
       pending: 1,
       refused: 0,
     });
-    expect((await recordProvisionRefusals(world.pool, plans, settings, clock.now())).refusals).toBe(0);
+    expect((await recordProvisionRefusals(notifier, clock.now())).refusals).toBe(0);
     const { rows: emails } = await world.pool.query(
       `SELECT e.recipient, e.subject, e.text_body, d.alert_id, d.state FROM emails e JOIN deliveries d ON d.email_id = e.id
        WHERE e.resource_id = $1`,

@@ -95,7 +95,7 @@ export class DeliveryWorker {
 
   /** One round; true when it found work (so the next round starts at once). */
   async round(): Promise<boolean> {
-    const told = await recordProvisionRefusals(this.deps.pool, this.deps.plans, this.deps.email, Date.now());
+    const told = await recordProvisionRefusals(this.deps, Date.now());
     if (told.refusals > 0) {
       this.deps.metrics.refusals.inc(told.refusals);
       this.deps.metrics.deliveries.inc({ outcome: 'recorded' }, told.pending);

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Pool } from '@meterline/db';
 import { checkAddress, refusalRecipients, renderProvisionRefusalEmail } from '@meterline/notifications';
+import type { Logger } from '@meterline/runtime';
 import { loadAudiences } from './audience.ts';
-import type { EmailSettings, PlanBook } from './compose.ts';
-import { DeliveryStore, type NewDelivery } from './store.ts';
+import { type EmailSettings, messageIdFor, type PlanBook } from './compose.ts';
+import { type DeliveryStore, deliveryTo } from './store.ts';
 
 const NOTICE_PREFIX = 'provision-refused:';
 
@@ -30,15 +30,21 @@ export interface RefusalsRecorded {
  * of a notice in one transaction; the delivery worker sends them like alert emails (retries, give-up,
  * one resend at most after a crash: ADR 0005).
  */
+export interface RefusalDeps {
+  pool: Pool;
+  store: DeliveryStore;
+  plans: PlanBook;
+  email: EmailSettings & { messageIdDomain: string };
+  log: Logger;
+}
+
 export async function recordProvisionRefusals(
-  pool: Pool,
-  plans: PlanBook,
-  email: EmailSettings & { messageIdDomain: string },
+  deps: RefusalDeps,
   now: number,
   limit = 50,
 ): Promise<RefusalsRecorded> {
+  const { pool, store, plans, email, log } = deps;
   const recorded: RefusalsRecorded = { refusals: 0, pending: 0, refused: 0 };
-  const store = new DeliveryStore(pool);
   const refusals = await store.untoldRefusals(new Date(now - TELL_WITHIN_MS), NOTICE_PREFIX, limit);
   if (refusals.length === 0) return recorded;
   const audiences = await loadAudiences(
@@ -58,18 +64,20 @@ export async function recordProvisionRefusals(
       ...(email.supportContact ? { supportContact: email.supportContact } : {}),
     });
     const noticeId = refusalNoticeId(refusal.resourceId);
-    // The To header of each address that may be used; a refused one is recorded failed with why.
-    const toHeaders = new Map<string, string>();
-    const deliveries: NewDelivery[] = recipients.map((r) => {
-      const to = checkAddress(r.email, r.name);
-      const recipient = r.email.toLowerCase();
-      if (to.ok) toHeaders.set(recipient, to.address);
-      return {
-        recipient,
-        name: r.name ?? null,
-        reason: r.reason,
-        refused: to.ok ? null : `refused: ${to.reason}`,
-      };
+    const deliveries = recipients.map((r) => {
+      const [delivery, check] = deliveryTo(r);
+      if (!check.ok)
+        log.warn(
+          {
+            noticeId,
+            resourceId: refusal.resourceId,
+            recipient: r.email,
+            name: r.name,
+            reason: check.reason,
+          },
+          'recipient refused: not sent',
+        );
+      return delivery;
     });
     const told = await store.recordNotice(
       {
@@ -88,13 +96,18 @@ export async function recordProvisionRefusals(
             : null,
       },
       deliveries,
-      (d) => ({
-        resourceId: refusal.resourceId,
-        recipient: d.recipient,
-        toHeader: toHeaders.get(d.recipient)!,
-        messageId: noticeMessageId(d.recipient, noticeId, email.messageIdDomain),
-        ...rendered,
-      }),
+      (d) => {
+        // As the alert emails' composition does: the address passed its check when the delivery was made.
+        const to = checkAddress(d.recipient, d.name ?? undefined);
+        if (!to.ok) throw new Error(`refused: ${to.reason}`);
+        return {
+          resourceId: refusal.resourceId,
+          recipient: d.recipient,
+          toHeader: to.address,
+          messageId: messageIdFor(d.recipient, [noticeId], email.messageIdDomain),
+          ...rendered,
+        };
+      },
     );
     if (told) {
       recorded.refusals++;
@@ -103,11 +116,4 @@ export async function recordProvisionRefusals(
     }
   }
   return recorded;
-}
-
-/** The same recipient and notice always give the same Message-ID (the one possible resend after a crash
- * is recognisably the same message, ADR 0005). */
-function noticeMessageId(recipient: string, noticeId: string, domain: string): string {
-  const hash = createHash('sha256').update(`${recipient}\n${noticeId}`).digest('hex').slice(0, 32);
-  return `<notice.${hash}@${domain}>`;
 }

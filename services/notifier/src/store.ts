@@ -1,5 +1,10 @@
 import { inTransaction, type Pool, type PoolClient } from '@meterline/db';
-import type { AlertForEmail } from '@meterline/notifications';
+import {
+  type AddressCheck,
+  type AlertForEmail,
+  checkAddress,
+  type Recipient,
+} from '@meterline/notifications';
 
 /** One recipient chosen for an alert; `refused` says why the address may not be used (then the
  * delivery is recorded failed at once and never sent). */
@@ -8,6 +13,21 @@ export interface NewDelivery {
   name: string | null;
   reason: string;
   refused: string | null;
+}
+
+/** The delivery to one chosen recipient (of an alert or a notice), its address lower-cased, and the
+ * check of its address and name: a refused one is recorded failed and never sent. */
+export function deliveryTo(r: Recipient): [NewDelivery, AddressCheck] {
+  const check = checkAddress(r.email, r.name);
+  return [
+    {
+      recipient: r.email.trim().toLowerCase(),
+      name: r.name ?? null,
+      reason: r.reason,
+      refused: check.ok ? null : `refused: ${check.reason}`,
+    },
+    check,
+  ];
 }
 
 export interface ReceivedAlert {

@@ -1,12 +1,12 @@
 import type { Pool } from '@meterline/db';
 import type { Batch, BatchContext, ContractCodec } from '@meterline/kafka';
-import { checkAddress, chooseRecipients, type RecipientPolicy } from '@meterline/notifications';
+import { chooseRecipients, type RecipientPolicy } from '@meterline/notifications';
 import type { Logger } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
 import { alertFromRecord } from '../alert.ts';
 import { loadAudiences, loadSubscribedStaff } from '../audience.ts';
 import type { NotifierMetrics } from '../metrics.ts';
-import type { DeliveryStore, NewDelivery, ReceivedAlert } from '../store.ts';
+import { type DeliveryStore, deliveryTo, type ReceivedAlert } from '../store.ts';
 
 export interface AlertBatchDeps {
   codec: ContractCodec<UsageAlert>;
@@ -63,8 +63,8 @@ export async function handleAlertBatch(deps: AlertBatchDeps, batch: Batch, ctx: 
       staff,
       policy: deps.policy,
     });
-    const deliveries = recipients.map((r): NewDelivery => {
-      const check = checkAddress(r.email, r.name);
+    const deliveries = recipients.map((r) => {
+      const [delivery, check] = deliveryTo(r);
       if (!check.ok) {
         deps.log.warn(
           {
@@ -77,12 +77,7 @@ export async function handleAlertBatch(deps: AlertBatchDeps, batch: Batch, ctx: 
           'recipient refused: not sent',
         );
       }
-      return {
-        recipient: r.email.trim().toLowerCase(),
-        name: r.name ?? null,
-        reason: r.reason,
-        refused: check.ok ? null : `refused: ${check.reason}`,
-      };
+      return delivery;
     });
     return { alert, deliveries, note: deliveries.length === 0 ? 'nobody to tell' : null };
   });
