@@ -6,7 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createKafka, createRegistry, type Message } from '@meterline/kafka';
-import { CounterStore, keys, rebuildLostCounters, UsageLedger } from '@meterline/metering';
+import {
+  CounterStore,
+  clearLedger,
+  keys,
+  ledgerEventCount,
+  rebuildLostCounters,
+  UsageLedger,
+} from '@meterline/metering';
+import { seedResources } from '@meterline/resources/fixtures';
 import { createLogger, sleep } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
 import {
@@ -61,14 +69,10 @@ const encode = await usageEventEncoder(registry, `${world.topics.usageEvents}-va
 
 const resources = Array.from({ length: R }, () => randomUUID());
 const probes = Array.from({ length: ALERT_PROBES }, () => randomUUID());
-await world.pool.query(
-  `INSERT INTO resources (id, plan, state, provisioned_at)
-   SELECT id, plan, 'provisioned', now() - interval '40 days' FROM unnest($1::uuid[], $2::text[]) AS t(id, plan)`,
-  [
-    [...resources, ...probes],
-    [...resources.map(() => 'bench'), ...probes.map(() => 'probe')],
-  ],
-);
+await seedResources(world.pool, [
+  ...resources.map((id) => ({ id, plan: 'bench' })),
+  ...probes.map((id) => ({ id, plan: 'probe' })),
+]);
 
 const producer = kafka.producer({ allowAutoTopicCreation: false });
 await producer.connect();
@@ -161,10 +165,7 @@ if (process.env.BENCH_WARMUP !== '0') await runBareConsumers('warmup');
 // more. Each round starts from nothing: the ledger and Redis emptied, the ingestors' consumer group
 // deleted (the same group name throughout: the evaluator finds the counters' generation under it).
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
-const counted = async () =>
-  Number(
-    (await world.pool.query('SELECT coalesce(sum(events), 0)::bigint AS n FROM usage_ledger')).rows[0].n,
-  );
+const counted = () => ledgerEventCount(world.pool);
 const changeAdmin = kafka.admin();
 await changeAdmin.connect();
 const changesSoFar = async () =>
@@ -179,7 +180,7 @@ async function startFromNothing() {
       ),
     { timeoutMs: 60_000, intervalMs: 500, what: "the ingestors' consumer group deleted" },
   );
-  await world.pool.query('TRUNCATE usage_ledger, ledger_watermarks, counter_generations');
+  await clearLedger(world.pool);
   await world.flushRedis();
 }
 async function runIngestors() {

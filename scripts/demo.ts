@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import { createPool } from '@meterline/db';
 import { basicAuthHeader, ssoLoginFields } from '@meterline/heroku';
 import { startFakePlatform } from '@meterline/heroku/fake';
+import { backdateResources } from '@meterline/resources/fixtures';
 import { UsageClient } from '@meterline/usage-client';
 import { repoRoot, settings } from './env.ts';
 
@@ -168,10 +169,11 @@ const usage = await UsageClient.connect({
 const limits: Record<string, number> = { hobby: 10_000, basic: 100_000, pro: 1_000_000 };
 const now = Date.now();
 const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
-await db.query('UPDATE resources SET provisioned_at = $1, created_at = $1 WHERE id = ANY($2::uuid[])', [
-  new Date(monthStart),
+await backdateResources(
+  db,
   resources.map((r) => r.id),
-]);
+  new Date(monthStart),
+);
 await db.end();
 const STEPS = 200;
 for (const r of resources) {

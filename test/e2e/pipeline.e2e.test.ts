@@ -6,6 +6,7 @@ import { basicAuthHeader } from '@meterline/heroku';
 import { type FakePlatform, startFakePlatform } from '@meterline/heroku/fake';
 import { type RunningIngestor, readIngestorConfig, startIngestor } from '@meterline/ingestor';
 import { type RunningNotifier, readNotifierConfig, startNotifier } from '@meterline/notifier';
+import { AccessStore } from '@meterline/resources';
 import { createLogger } from '@meterline/runtime';
 import {
   createTestWorld,
@@ -107,14 +108,9 @@ describe('the whole pipeline: provision, usage, tiered emails, a refused downgra
       }),
     });
     expect(provision.status).toBe(200);
-    await eventually(
-      async () =>
-        (await world.pool.query('SELECT 1 FROM resource_access WHERE resource_id = $1', [resourceId]))
-          .rowCount === 2,
-      {
-        what: 'the access list synced from the Platform API',
-      },
-    );
+    await eventually(async () => (await new AccessStore(world.pool).get(resourceId)).entries.length === 2, {
+      what: 'the access list synced from the Platform API',
+    });
 
     const usage = await UsageClient.connect({
       brokers: world.urls.kafkaBrokers,

@@ -20,6 +20,8 @@ export function readCatalogFile(path: string | undefined): PlanCatalog {
   }
 }
 
+/** The owner of the plan tables (plans, plan_catalogs). */
+
 /** Stores the catalog in Postgres under its version (idempotent). The plans table holds the
  * current catalog; earlier versions stay in plan_catalogs so an alert can say which judged it. */
 export async function storeCatalog(pool: Pool, catalog: PlanCatalog, source: string): Promise<void> {
@@ -51,6 +53,14 @@ export async function storeCatalog(pool: Pool, catalog: PlanCatalog, source: str
       );
     }
   });
+}
+
+/** Every catalog version stored, newest first: what judged an older alert, or names a plan since removed. */
+export async function storedCatalogs(pool: Pool): Promise<PlanCatalog[]> {
+  const { rows } = await pool.query<{ content: PlanCatalog }>(
+    'SELECT content FROM plan_catalogs ORDER BY loaded_at DESC',
+  );
+  return rows.map((r) => r.content);
 }
 
 /** Reads PLANS_FILE and stores it: what every service does at start. */

@@ -16,11 +16,20 @@ export {
 } from './counters.ts';
 export { UsageEventDecoder } from './decode.ts';
 export { flagsCopyKey, generationKey, keys, resourceKeys } from './keys.ts';
-export { type CounterGeneration, GenerationMismatchError, type LedgerRow, UsageLedger } from './ledger.ts';
+export {
+  type CounterGeneration,
+  clearLedger,
+  GenerationMismatchError,
+  type LedgerRow,
+  ledgerEventCount,
+  ledgerTotals,
+  recordedPartitions,
+  UsageLedger,
+} from './ledger.ts';
 export { DAY, HOUR, hourOf, type MonthPeriod, monthOf } from './period.ts';
 export { CounterRebuilder, type RebuildReport, rebuildLostCounters, retainedPeriods } from './rebuild.ts';
 export { type CounterDifference, findDrift, recount } from './recount.ts';
-export { countsFor, ResourceDirectory, type ResourceInfo } from './resources.ts';
+export { countsFor, ResourceDirectory } from './resources.ts';
 export {
   defaultValidation,
   Rejection,

@@ -143,24 +143,7 @@ export class UsageLedger {
     resourceIds?: string[],
     db: Db = this.pool,
   ): Promise<Map<string, Record<string, number>>> {
-    const params: unknown[] = [new Date(start).toISOString(), new Date(end).toISOString()];
-    let filter = '';
-    if (resourceIds) {
-      params.push(resourceIds);
-      filter = 'AND resource_id = ANY($3::uuid[])';
-    }
-    const { rows } = await db.query<{ resource_id: string; metric: string; total: number }>(
-      `SELECT resource_id, metric, sum(quantity) AS total FROM usage_ledger
-       WHERE hour >= $1 AND hour < $2 ${filter} GROUP BY resource_id, metric`,
-      params,
-    );
-    const out = new Map<string, Record<string, number>>();
-    for (const r of rows) {
-      const m = out.get(r.resource_id) ?? {};
-      m[r.metric] = Number(r.total);
-      out.set(r.resource_id, m);
-    }
-    return out;
+    return ledgerTotals(db, { start, end, ...(resourceIds ? { resourceIds } : {}) });
   }
 
   /** Hourly rows since `from`, for rebuilding the rolling-window buckets. */
@@ -188,4 +171,55 @@ export class UsageLedger {
       quantity: Number(r.quantity),
     }));
   }
+}
+
+/** resourceId -> metric -> total, over the hours in [start, end) (every hour when not given), of these
+ * resources (every resource when not given). */
+export async function ledgerTotals(
+  db: Db,
+  opts: { start?: number; end?: number; resourceIds?: readonly string[] } = {},
+): Promise<Map<string, Record<string, number>>> {
+  const { rows } = await db.query<{ resource_id: string; metric: string; total: number }>(
+    `SELECT resource_id, metric, sum(quantity) AS total FROM usage_ledger
+     WHERE ($1::timestamptz IS NULL OR hour >= $1) AND ($2::timestamptz IS NULL OR hour < $2)
+       AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[]))
+     GROUP BY resource_id, metric`,
+    [
+      opts.start === undefined ? null : new Date(opts.start).toISOString(),
+      opts.end === undefined ? null : new Date(opts.end).toISOString(),
+      opts.resourceIds ?? null,
+    ],
+  );
+  const out = new Map<string, Record<string, number>>();
+  for (const r of rows) {
+    const m = out.get(r.resource_id) ?? {};
+    m[r.metric] = Number(r.total);
+    out.set(r.resource_id, m);
+  }
+  return out;
+}
+
+/** How many events the ledger holds (of these resources, when given): what was counted, for checks of
+ * exactly-once counting against what was sent. */
+export async function ledgerEventCount(db: Db, resourceIds?: readonly string[]): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT coalesce(sum(events), 0)::bigint AS n FROM usage_ledger
+     WHERE ($1::uuid[] IS NULL OR resource_id = ANY($1::uuid[]))`,
+    [resourceIds ?? null],
+  );
+  return Number(rows[0]!.n);
+}
+
+/** The partitions of a topic that batches were recorded of (a watermark each), by any consumer. */
+export async function recordedPartitions(db: Db, topic: string): Promise<number[]> {
+  const { rows } = await db.query<{ partition: number }>(
+    'SELECT DISTINCT partition FROM ledger_watermarks WHERE topic = $1 ORDER BY partition',
+    [topic],
+  );
+  return rows.map((r) => r.partition);
+}
+
+/** Empties the ledger, its watermarks and the counters' generations: a benchmark's fresh start. */
+export async function clearLedger(db: Db): Promise<void> {
+  await db.query('TRUNCATE usage_ledger, ledger_watermarks, counter_generations');
 }

@@ -1,15 +1,8 @@
 import type { Pool } from '@meterline/db';
 import { pg } from '@meterline/db';
+import { type Resource, ResourceStore } from '@meterline/resources';
 import type { Logger } from '@meterline/runtime';
 import { ExpiringMemo } from './memo.ts';
-
-export interface ResourceInfo {
-  id: string;
-  plan: string;
-  state: 'provisioning' | 'provisioned' | 'deprovisioned' | 'refused';
-  provisionedAt: number | null;
-  deprovisionedAt: number | null;
-}
 
 const NEGATIVE_TTL_MS = 5_000;
 
@@ -27,13 +20,14 @@ export const defaultDirectoryLimits: DirectoryLimits = { known: 500_000, missing
 /** The resources the pipeline counts for, cached. The api announces every change on a Postgres
  * channel (migration 001's trigger), so a provision, plan change or deprovision is seen at once. */
 export class ResourceDirectory {
-  private readonly known = new Map<string, ResourceInfo>();
+  private readonly known = new Map<string, Resource>();
+  private readonly store: ResourceStore;
   private readonly missing: ExpiringMemo<string>;
   private listener: pg.Client | null = null;
   private stopped = false;
 
   constructor(
-    private readonly pool: Pool,
+    pool: Pool,
     private readonly log: Logger,
     private readonly listen: { databaseUrl: string; schema: string } | null = null,
     /** called after a resource changed (provisioned, plan changed, deprovisioned) */
@@ -41,6 +35,7 @@ export class ResourceDirectory {
     private readonly limits: DirectoryLimits = defaultDirectoryLimits,
   ) {
     this.missing = new ExpiringMemo(NEGATIVE_TTL_MS, limits.missing);
+    this.store = new ResourceStore(pool);
   }
 
   /** How many resources and missing ids are cached now. */
@@ -93,8 +88,8 @@ export class ResourceDirectory {
   }
 
   /** Looks up every id, one query for all cache misses. null = no such resource. */
-  async getMany(ids: Iterable<string>, now = Date.now()): Promise<Map<string, ResourceInfo | null>> {
-    const out = new Map<string, ResourceInfo | null>();
+  async getMany(ids: Iterable<string>, now = Date.now()): Promise<Map<string, Resource | null>> {
+    const out = new Map<string, Resource | null>();
     const toLoad: string[] = [];
     const trusted = this.listener !== null || !this.listen;
     for (const id of new Set(ids)) {
@@ -104,27 +99,10 @@ export class ResourceDirectory {
       else toLoad.push(id);
     }
     if (toLoad.length > 0) {
-      const { rows } = await this.pool.query<{
-        id: string;
-        plan: string;
-        state: ResourceInfo['state'];
-        provisioned_at: Date | null;
-        deprovisioned_at: Date | null;
-      }>(
-        'SELECT id, plan, state, provisioned_at, deprovisioned_at FROM resources WHERE id = ANY($1::uuid[])',
-        [toLoad],
-      );
-      for (const r of rows) {
-        const info: ResourceInfo = {
-          id: r.id,
-          plan: r.plan,
-          state: r.state,
-          provisionedAt: r.provisioned_at?.getTime() ?? null,
-          deprovisionedAt: r.deprovisioned_at?.getTime() ?? null,
-        };
+      for (const resource of await this.store.getMany(toLoad)) {
         if (this.known.size >= this.limits.known) this.known.clear();
-        this.known.set(r.id, info);
-        out.set(r.id, info);
+        this.known.set(resource.id, resource);
+        out.set(resource.id, resource);
       }
       for (const id of toLoad) {
         if (!out.has(id)) {
@@ -150,7 +128,7 @@ export class ResourceDirectory {
 
 /** Whether usage at `timestamp` may count for the resource: it is provisioned, or the usage
  * happened before it was deprovisioned (a late event of a live resource). */
-export function countsFor(resource: ResourceInfo, timestamp: number): boolean {
+export function countsFor(resource: Resource, timestamp: number): boolean {
   if (resource.state === 'provisioned') return true;
   return (
     resource.state === 'deprovisioned' &&

@@ -1,3 +1,4 @@
+import { UUID } from '@meterline/resources';
 import type { UsageEvent } from '@meterline/schemas';
 import { DAY, monthOf } from './period.ts';
 
@@ -36,8 +37,9 @@ export const defaultValidation: ValidationSettings = {
   maxQuantity: 1e9,
 };
 
-/** A resource id's form. */
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A resource id's form (the resources package owns it). */
+export { UUID };
+
 const METRIC = /^[a-z][a-z0-9_.]{0,63}$/;
 
 /** Strings already found valid, so a resource id or metric that repeats is checked once (a set lookup

@@ -1,26 +1,29 @@
 import { randomUUID } from 'node:crypto';
+import { StaffDirectory } from '@meterline/access';
 import { type FakePlatform, startFakePlatform } from '@meterline/heroku/fake';
-import { DeliveryStore, PlanBook, recordProvisionRefusals, refusalNoticeId } from '@meterline/notifier';
-import { loadPlanCatalog } from '@meterline/rules';
+import { AccessStore, PlatformJobs, ResourceStore } from '@meterline/resources';
+import { ageAccessList, seedResources, storedTokens } from '@meterline/resources/fixtures';
 import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { heroku, log, OAUTH_SECRET, PLANS_FILE, provisionBody, startTestApi, testClock } from './testkit.ts';
+import { heroku, OAUTH_SECRET, provisionBody, startTestApi, testClock } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
 const NOW = Date.UTC(2026, 10, 10, 12);
 const DAY = 86_400_000;
 
 async function stateOf(world: TestWorld, id: string): Promise<string | undefined> {
-  const { rows } = await world.pool.query('SELECT state FROM resources WHERE id = $1', [id]);
-  return rows[0]?.state;
+  return (await new ResourceStore(world.pool).get(id))?.state;
 }
 
 async function accessOf(world: TestWorld, id: string) {
-  const { rows } = await world.pool.query(
-    'SELECT email, role, user_id FROM resource_access WHERE resource_id = $1 ORDER BY email',
-    [id],
-  );
-  return rows;
+  const { entries } = await new AccessStore(world.pool).get(id);
+  return entries.sort((a, b) => (a.email < b.email ? -1 : 1));
+}
+
+/** The message and code the api recorded when it refused the resource's provision. */
+async function refusalOf(world: TestWorld, id: string) {
+  const events = await new ResourceStore(world.pool).events(id);
+  return events.find((e) => e.kind === 'provision_refused')?.detail as { code: string; message: string };
 }
 
 describe('Partner API, asynchronous provisioning through the Platform API', () => {
@@ -111,22 +114,20 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
 
     // Team app: the pseudo-owner is no person; team role "collaborator" comes only through the collaborators.
     expect(await accessOf(world, id)).toEqual([
-      { email: 'contractor@example.test', role: 'member', user_id: 'u-contractor' },
-      { email: 'dev@acme.test', role: 'member', user_id: 'u-dev' },
-      { email: 'lead@acme.test', role: 'admin', user_id: 'u-lead' },
+      { email: 'contractor@example.test', role: 'member', userId: 'u-contractor' },
+      { email: 'dev@acme.test', role: 'member', userId: 'u-dev' },
+      { email: 'lead@acme.test', role: 'admin', userId: 'u-lead' },
     ]);
-    const { rows } = await world.pool.query(
-      'SELECT r.app_id, r.app_name, t.sealed FROM resources r JOIN resource_oauth_tokens t ON t.resource_id = r.id WHERE r.id = $1',
-      [id],
-    );
-    expect(rows[0]).toMatchObject({ app_id: 'app-team', app_name: 'acme-api' });
+    expect(await new ResourceStore(world.pool).get(id)).toMatchObject({
+      appId: 'app-team',
+      appName: 'acme-api',
+    });
     // Sealed at rest: no live token of the fake appears in the stored value.
-    for (const token of fake.state.accessTokens.keys()) expect(rows[0].sealed).not.toContain(token);
-    const { rows: history } = await world.pool.query(
-      'SELECT kind FROM resource_events WHERE resource_id = $1',
-      [id],
-    );
-    expect(history).toEqual([{ kind: 'provision' }]);
+    const sealed = await storedTokens(world.pool, id);
+    expect(sealed).not.toBeNull();
+    for (const token of fake.state.accessTokens.keys()) expect(sealed).not.toContain(token);
+    const history = await new ResourceStore(world.pool).events(id);
+    expect(history.map((e) => e.kind)).toEqual(['provision']);
 
     // A repeat of the request answers the same, and the spent grant is not exchanged again.
     const exchanges = fake.state.requests.filter((r) => r === 'POST /id/oauth/token').length;
@@ -138,13 +139,16 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
 
   it('refuses through the Platform API an app that provisions and deprovisions too often', async () => {
     // Two completed cycles of this app within the week; the policy allows one.
-    for (const daysAgo of [5, 3]) {
-      await world.pool.query(
-        `INSERT INTO resources (id, plan, state, app_id, owner_id, provisioned_at, deprovisioned_at)
-         VALUES ($1, 'basic', 'deprovisioned', 'app-churn', 'u-churn', $2, $3)`,
-        [randomUUID(), new Date(NOW - daysAgo * DAY), new Date(NOW - daysAgo * DAY + 3_600_000)],
-      );
-    }
+    await seedResources(
+      world.pool,
+      [5, 3].map((daysAgo) => ({
+        state: 'deprovisioned',
+        appId: 'app-churn',
+        ownerId: 'u-churn',
+        provisionedAt: new Date(NOW - daysAgo * DAY),
+        deprovisionedAt: new Date(NOW - daysAgo * DAY + 3_600_000),
+      })),
+    );
     const body = asyncRequest('app-churn');
     const id = body.uuid as string;
     expect((await heroku(api, 'POST', '/heroku/resources', body)).status).toBe(202);
@@ -152,55 +156,30 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
     await eventually(async () => (await stateOf(world, id)) === 'refused', { what: 'refused' });
     expect(fake.state.stateOf(id)).toBe('deprovisioned');
     expect(fake.state.requests).not.toContain(`POST /addons/${id}/actions/provision`);
-    const { rows } = await world.pool.query(
-      `SELECT detail FROM resource_events WHERE resource_id = $1 AND kind = 'provision_refused'`,
-      [id],
-    );
-    expect(rows[0].detail.code).toBe('churn');
-    expect(rows[0].detail.message).toContain('2 times in the last 7 days');
+    const refusal = await refusalOf(world, id);
+    expect(refusal.code).toBe('churn');
+    expect(refusal.message).toContain('2 times in the last 7 days');
     // The recipients were read before Heroku revoked the authorization.
     expect(await accessOf(world, id)).toEqual([
-      { email: 'churn@example.test', role: 'owner', user_id: 'u-churn' },
+      { email: 'churn@example.test', role: 'owner', userId: 'u-churn' },
     ]);
 
-    // What the api recorded is what the notifier reads to tell them why (its SMTP side: notifier tests).
-    const notifier = {
-      pool: world.pool,
-      store: new DeliveryStore(world.pool),
-      plans: new PlanBook(loadPlanCatalog(PLANS_FILE)),
-      email: {
-        dashboardUrl: 'http://127.0.0.1:3001',
-        providerName: 'Meterline',
-        supportContact: undefined,
-        messageIdDomain: 'meterline.test',
-      },
-      log,
-    };
-    expect(await recordProvisionRefusals(notifier, clock.now())).toEqual({
-      refusals: 1,
-      pending: 1,
-      refused: 0,
-    });
-    expect((await recordProvisionRefusals(notifier, clock.now())).refusals).toBe(0);
-    const { rows: emails } = await world.pool.query(
-      `SELECT e.recipient, e.subject, e.text_body, d.alert_id, d.state FROM emails e JOIN deliveries d ON d.email_id = e.id
-       WHERE e.resource_id = $1`,
-      [id],
-    );
-    expect(emails).toHaveLength(1);
-    expect(emails[0]).toMatchObject({
-      recipient: 'churn@example.test',
-      subject: 'Your Basic add-on for churny was not set up',
-      alert_id: refusalNoticeId(id),
-      state: 'pending',
-    });
-    expect(emails[0].text_body.replace(/\s+/g, ' ')).toContain(rows[0].detail.message);
+    // What the api recorded is what the notifier reads to tell them why (ADR 0003; the emails
+    // themselves: the notifier's tests), with the app's name for the subject.
+    const told = await new ResourceStore(world.pool).asyncRefusals({ at: NOW - DAY, eventId: '0' }, 100);
+    expect(told.filter((t) => t.resourceId === id)).toEqual([
+      expect.objectContaining({ plan: 'basic', reason: refusal.message }),
+    ]);
+    expect((await new ResourceStore(world.pool).get(id))?.appName).toBe('churny');
   });
 
   it('lets a company user install a hidden plan and refuses it to anyone else', async () => {
-    await world.pool.query(
-      `INSERT INTO staff_users (email, kind) VALUES ('staff@meterline.test', 'company')`,
-    );
+    await new StaffDirectory(world.pool).upsert({
+      email: 'staff@meterline.test',
+      name: null,
+      kind: 'company',
+      subscribed: false,
+    });
     const staff = asyncRequest('app-staff', 'enterprise');
     const other = asyncRequest('app-plain', 'enterprise');
     expect((await heroku(api, 'POST', '/heroku/resources', staff)).status).toBe(202);
@@ -211,11 +190,7 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
     await eventually(async () => (await stateOf(world, other.uuid as string)) === 'refused', {
       what: 'other refused',
     });
-    const { rows } = await world.pool.query(
-      `SELECT detail->>'message' AS message FROM resource_events WHERE resource_id = $1 AND kind = 'provision_refused'`,
-      [other.uuid],
-    );
-    expect(rows[0].message).toContain('not publicly available');
+    expect((await refusalOf(world, other.uuid as string)).message).toContain('not publicly available');
   });
 
   it('retries when the Platform API fails, and refreshes expired tokens', async () => {
@@ -233,10 +208,7 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
     fake.state.findApp('app-plain')!.collaborators = [
       { id: 'u-new', email: 'new@example.test', role: 'collaborator' },
     ];
-    await world.pool.query(
-      `UPDATE resource_access_sync SET synced_at = now() - interval '10 minutes' WHERE resource_id = $1`,
-      [id],
-    );
+    await ageAccessList(world.pool, id, 600);
     await api.worker.refreshStaleAccess();
     expect((await accessOf(world, id)).map((e: { email: string }) => e.email)).toEqual([
       'new@example.test',
@@ -257,19 +229,13 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
     expect((await heroku(api, 'POST', '/heroku/resources', body)).status).toBe(202);
     await eventually(
       async () => {
-        const { rows } = await world.pool.query(
-          'SELECT last_error FROM platform_jobs WHERE resource_id = $1',
-          [id],
-        );
-        return rows[0]?.last_error ?? undefined;
+        return (await new PlatformJobs(world.pool).get(id))?.lastError ?? undefined;
       },
       { what: 'the job to fail' },
     );
     expect(await stateOf(world, id)).toBe('provisioning');
     expect((await heroku(api, 'DELETE', `/heroku/resources/${id}`)).status).toBe(204);
     expect(await stateOf(world, id)).toBe('deprovisioned');
-    expect(
-      (await world.pool.query('SELECT 1 FROM platform_jobs WHERE resource_id = $1', [id])).rowCount,
-    ).toBe(0);
+    expect(await new PlatformJobs(world.pool).get(id)).toBeNull();
   });
 });

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { AlertOutbox } from '@meterline/alerts';
+import { seedSentEmail } from '@meterline/deliveries/fixtures';
 import { ssoLoginFields } from '@meterline/heroku';
+import { backdateResources } from '@meterline/resources/fixtures';
 import { daysLeft, formatQuantity, periodOf } from '@meterline/rules';
 import { createTestWorld, type TestWorld } from '@meterline/test/support';
 import { type Browser, chromium } from 'playwright-core';
@@ -72,11 +75,7 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
     otherId = other.uuid as string;
     expect((await heroku(api, 'POST', '/heroku/resources', other)).status).toBe(200);
     // Provisioned on the 1st, so the whole month counts for pace and projection.
-    await world.pool.query('UPDATE resources SET provisioned_at = $2, app_name = $3 WHERE id = $1', [
-      id,
-      new Date(Date.UTC(2026, 10, 1)),
-      'acme-api',
-    ]);
+    await backdateResources(world.pool, [id], new Date(Date.UTC(2026, 10, 1)), 'acme-api');
 
     await seed.add(id, 'api_calls', 60_000, Date.UTC(2026, 10, 5), NOV_20);
     await seed.add(id, 'api_calls', 30_000, Date.UTC(2026, 10, 19), NOV_20);
@@ -85,36 +84,32 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
 
     // What the evaluator and the notifier record for the 90% crossing.
     const alertId = randomUUID();
-    await world.pool.query(
-      `INSERT INTO plan_catalogs (version, source, content) VALUES ('test', 'test', '{}') ON CONFLICT DO NOTHING`,
-    );
-    await world.pool.query(
-      `INSERT INTO alerts (id, resource_id, plan, metric, period_key, kind, threshold, severity, used, "limit", percent,
-         period_start, period_end, occurred_at, catalog_version)
-       VALUES ($1, $2, 'basic', 'api_calls', '2026-11', 'THRESHOLD', 90, 'WARNING', 90000, 100000, 90, $3, $4, $5, 'test')`,
-      [
-        alertId,
-        id,
-        new Date(Date.UTC(2026, 10, 1)),
-        new Date(Date.UTC(2026, 11, 1)),
-        new Date(Date.UTC(2026, 10, 19, 8)),
-      ],
-    );
-    await world.pool.query(`INSERT INTO notifier_alerts (alert_id, resource_id, alert) VALUES ($1, $2, $3)`, [
-      alertId,
-      id,
-      JSON.stringify({ metric: 'api_calls', kind: 'THRESHOLD', threshold: 90, severity: 'WARNING' }),
+    await new AlertOutbox(world.pool, 'test').record([
+      {
+        id: alertId,
+        resourceId: id,
+        plan: 'basic',
+        metric: 'api_calls',
+        period: periodOf(Date.UTC(2026, 10, 19)),
+        kind: 'THRESHOLD',
+        threshold: 90,
+        severity: 'WARNING',
+        used: 90_000,
+        limit: 100_000,
+        percent: 90,
+        projected: null,
+        expectedDailyAverage: 100_000 / 30,
+        occurredAt: Date.UTC(2026, 10, 19, 8),
+      },
     ]);
-    const email = await world.pool.query(
-      `INSERT INTO emails (resource_id, recipient, to_header, message_id, subject, text_body, html_body)
-       VALUES ($1, 'dev@acme.test', 'dev@acme.test', $2, 'acme-meter used 90% of its API calls', 't', 'h') RETURNING id`,
-      [id, `<${randomUUID()}@meterline>`],
-    );
-    await world.pool.query(
-      `INSERT INTO deliveries (alert_id, resource_id, recipient, reason, state, email_id, created_at, sent_at)
-       VALUES ($1, $2, 'dev@acme.test', 'access-list', 'sent', $3, $4, $4)`,
-      [alertId, id, email.rows[0].id, new Date(Date.UTC(2026, 10, 19, 8, 1))],
-    );
+    await seedSentEmail(world.pool, {
+      alertId,
+      resourceId: id,
+      alert: { metric: 'api_calls', kind: 'THRESHOLD', threshold: 90, severity: 'WARNING' },
+      recipient: 'dev@acme.test',
+      subject: 'acme-meter used 90% of its API calls',
+      sentAt: new Date(Date.UTC(2026, 10, 19, 8, 1)),
+    });
   });
   afterAll(async () => {
     await browser?.close();

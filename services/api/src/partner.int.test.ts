@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { basicAuthHeader } from '@meterline/heroku';
 import { type FakePlatform, startFakePlatform } from '@meterline/heroku/fake';
 import { ResourceDirectory } from '@meterline/metering';
+import { AccessStore, ResourceStore } from '@meterline/resources';
 import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -20,22 +21,10 @@ import type { RunningApi } from './wire.ts';
 const NOV_20 = Date.UTC(2026, 10, 20, 12);
 const DEC_2 = Date.UTC(2026, 11, 2, 9);
 
-async function events(
-  world: TestWorld,
-  id: string,
-): Promise<
-  { kind: string; from_plan: string | null; to_plan: string | null; detail: Record<string, unknown> }[]
-> {
-  const { rows } = await world.pool.query(
-    'SELECT kind, from_plan, to_plan, detail FROM resource_events WHERE resource_id = $1 ORDER BY id',
-    [id],
-  );
-  return rows;
-}
+const events = (world: TestWorld, id: string) => new ResourceStore(world.pool).events(id);
 
 async function resourceRow(world: TestWorld, id: string) {
-  const { rows } = await world.pool.query('SELECT * FROM resources WHERE id = $1', [id]);
-  return rows[0];
+  return (await new ResourceStore(world.pool).get(id)) ?? undefined;
 }
 
 describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
@@ -83,9 +72,7 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     expect(repeat.status).toBe(200);
     expect(repeat.body).toEqual(first.body);
     expect((await events(world, id)).map((e) => e.kind)).toEqual(['provision']);
-    expect(
-      (await world.pool.query('SELECT count(*)::int AS n FROM resources WHERE id = $1', [id])).rows[0].n,
-    ).toBe(1);
+    expect(await resourceRow(world, id)).toMatchObject({ id, plan: 'basic' });
 
     // Upgrade: the period's counters stay, the new limits apply from now.
     await seed.add(id, 'api_calls', 150_000, NOV_20 - 3_600_000, NOV_20);
@@ -96,8 +83,8 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     expect(up.status).toBe(200);
     expect(up.body.message).toContain('Pro');
     const afterUp = await resourceRow(world, id);
-    expect(afterUp.plan).toBe('pro');
-    expect(afterUp.plan_changed_at.getTime()).toBe(NOV_20);
+    expect(afterUp?.plan).toBe('pro');
+    expect(afterUp?.planChangedAt).toBe(NOV_20);
     expect(await seed.counters.periodUsage(id, '2026-11')).toEqual({ api_calls: 150_000 });
 
     // Same plan: a no-op.
@@ -113,9 +100,9 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     expect(message).toContain('150,000');
     expect(message).toContain('100,000');
     expect(message).toContain('December 1, 2026');
-    expect((await resourceRow(world, id)).plan).toBe('pro');
+    expect((await resourceRow(world, id))?.plan).toBe('pro');
     const refused = (await events(world, id)).at(-1)!;
-    expect(refused).toMatchObject({ kind: 'plan_change_refused', from_plan: 'pro', to_plan: 'basic' });
+    expect(refused).toMatchObject({ kind: 'plan_change_refused', fromPlan: 'pro', toPlan: 'basic' });
     expect(refused.detail.message).toBe(message);
 
     // The unknown plan is a refusal with its reason, not a crash.
@@ -127,7 +114,7 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     clock.set(DEC_2);
     const later = await heroku(api, 'PUT', `/heroku/resources/${id}`, { plan: 'basic' });
     expect(later.status).toBe(200);
-    expect((await resourceRow(world, id)).plan).toBe('basic');
+    expect((await resourceRow(world, id))?.plan).toBe('basic');
 
     // Deprovision: never refused, idempotent, history kept.
     const gone = await heroku(api, 'DELETE', `/heroku/resources/${id}`);
@@ -200,7 +187,7 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
   });
 
   it('answers 400 with a message to malformed bodies and writes nothing', async () => {
-    const before = (await world.pool.query('SELECT count(*)::int AS n FROM resources')).rows[0].n;
+    const before = await new ResourceStore(world.pool).count();
     const cases: { rawBody?: string; body?: unknown; says: string }[] = [
       { rawBody: '{"uuid": ', says: 'JSON' },
       { body: ['an', 'array'], says: 'JSON object' },
@@ -228,7 +215,7 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
       rawBody: 'plan=pro',
     });
     expect(putJson.status).toBe(400);
-    expect((await world.pool.query('SELECT count(*)::int AS n FROM resources')).rows[0].n).toBe(before);
+    expect(await new ResourceStore(world.pool).count()).toBe(before);
   });
 
   it('refuses an unknown plan, a hidden plan and an unsupported region with 422 and a reason', async () => {
@@ -280,10 +267,9 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     expect(res.status).toBe(200);
     const access = await eventually(
       async () => {
-        const { rows } = await world.pool.query(
-          'SELECT email, role FROM resource_access WHERE resource_id = $1 ORDER BY email',
-          [id],
-        );
+        const rows = (await new AccessStore(world.pool).get(id)).entries
+          .map(({ email, role }) => ({ email, role }))
+          .sort((a, b) => (a.email < b.email ? -1 : 1));
         return rows.length === 2 ? rows : undefined;
       },
       { what: 'the access list' },
@@ -293,9 +279,9 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
       { email: 'owner@acme.test', role: 'owner' },
     ]);
     expect(await resourceRow(world, id)).toMatchObject({
-      app_id: 'app-sync-1',
-      app_name: 'acme-web',
-      owner_email: 'owner@acme.test',
+      appId: 'app-sync-1',
+      appName: 'acme-web',
+      ownerEmail: 'owner@acme.test',
     });
     // Sync mode never marks anything on Heroku: it answered 200 already.
     expect(fake.state.requests).not.toContain(`POST /addons/${id}/actions/provision`);

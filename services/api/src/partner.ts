@@ -1,8 +1,14 @@
 /** The Add-on Partner API decisions: thin glue between Heroku's requests, the rules packages and the store. */
-import { decideProvision, type PlanChangeRequest, type ProvisionRequest } from '@meterline/heroku';
+import {
+  decideProvision,
+  type PlanChangeRequest,
+  type ProvisionHistoryEntry,
+  type ProvisionRequest,
+} from '@meterline/heroku';
+import { ledgerTotals } from '@meterline/metering';
+import { type Answer, recordEvent } from '@meterline/resources';
 import { downgradeCheck, findPlan, periodOf } from '@meterline/rules';
 import type { ApiDeps } from './deps.ts';
-import { type Answer, recordEvent } from './store/resources.ts';
 
 const DAY = 86_400_000;
 /** How far back earlier resources count for the abuse rule, which has no time limit of its own. */
@@ -184,8 +190,35 @@ export async function deprovision(deps: ApiDeps, resourceId: string): Promise<An
   return { status: 204, body: {} };
 }
 
-/** Facts for the async decision's history window: long enough for both the churn and the abuse rule. */
-export function historySince(deps: ApiDeps, now: number): number {
+/**
+ * The async decision's facts about earlier resources of the same app or owner, over a window long enough
+ * for both the churn and the abuse rule: when each was provisioned and removed, and the highest share of
+ * an allowance it used over its life (from the durable usage ledger).
+ */
+export async function provisionHistory(
+  deps: ApiDeps,
+  app: { appId: string | null; ownerId: string | null },
+  excludeId: string,
+  now: number,
+): Promise<ProvisionHistoryEntry[]> {
   const days = Math.max(deps.config.provisionPolicy.churnWindowDays, ABUSE_LOOKBACK_DAYS);
-  return now - days * DAY;
+  const related = await deps.resources.related(app.appId, app.ownerId, excludeId, now - days * DAY);
+  if (related.length === 0) return [];
+  const usage = await ledgerTotals(deps.pool, { resourceIds: related.map((r) => r.id) });
+  return related.map((r) => {
+    const limits = findPlan(deps.catalog, r.plan)?.limits ?? {};
+    let maxUsedPercent = 0;
+    for (const [metric, used] of Object.entries(usage.get(r.id) ?? {})) {
+      const limit = limits[metric];
+      if (limit && limit > 0) maxUsedPercent = Math.max(maxUsedPercent, (used / limit) * 100);
+    }
+    return {
+      resourceId: r.id,
+      appId: r.appId,
+      ownerId: r.ownerId,
+      provisionedAt: r.provisionedAt!,
+      deprovisionedAt: r.deprovisionedAt,
+      maxUsedPercent,
+    };
+  });
 }

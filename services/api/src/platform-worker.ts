@@ -9,11 +9,11 @@ import {
   PlatformApiError,
   withAccessToken,
 } from '@meterline/heroku';
+import type { PlatformJob } from '@meterline/resources';
 import { findPlan } from '@meterline/rules';
 import { backoffMs } from '@meterline/runtime';
 import type { ApiDeps } from './deps.ts';
-import { configVarsFor, historySince } from './partner.ts';
-import type { PlatformJob } from './store/jobs.ts';
+import { configVarsFor, provisionHistory } from './partner.ts';
 
 const MAX_RETRY_DELAY_MS = 5 * 60_000;
 
@@ -140,13 +140,11 @@ export class PlatformWorker {
     const { deps } = this;
     const now = deps.now();
     const plan = findPlan(deps.catalog, planName);
-    const limitsOf = (name: string) => findPlan(deps.catalog, name)?.limits ?? {};
-    const history = await deps.resources.history(
-      facts.app.id,
-      facts.app.owner.id,
+    const history = await provisionHistory(
+      deps,
+      { appId: facts.app.id, ownerId: facts.app.owner.id },
       id,
-      historySince(deps, now),
-      limitsOf,
+      now,
     );
     const managers = facts.entries
       .filter((e) => e.role === 'owner' || e.role === 'admin')
@@ -155,7 +153,7 @@ export class PlatformWorker {
       plan: planName,
       planExists: plan !== undefined,
       planHidden: plan?.hidden ?? false,
-      requesterMayInstallHidden: plan?.hidden ? await deps.resources.anyCompanyUser(managers) : false,
+      requesterMayInstallHidden: plan?.hidden ? await deps.staff.anyCompanyUser(managers) : false,
       region: null, // checked when the request came in
       appId: facts.app.id,
       ownerId: facts.app.owner.id,

@@ -1,20 +1,16 @@
+import { SessionStore, StaffDirectory } from '@meterline/access';
 import { loadCatalog } from '@meterline/catalog';
 import { createPool, migrate } from '@meterline/db';
 import { createPlatformClient, type HerokuPlatform } from '@meterline/heroku';
 import { CounterStore } from '@meterline/metering';
 import { createRedis } from '@meterline/redis';
+import { AccessStore, PlatformJobs, ResourceStore, Sealer, TokenVault } from '@meterline/resources';
 import { createMetricsRegistry, type Logger, Shutdown } from '@meterline/runtime';
 import type { ApiConfig } from './config.ts';
 import type { ApiDeps } from './deps.ts';
 import { buildHttp } from './http.ts';
 import { apiMetrics } from './metrics.ts';
 import { PlatformWorker } from './platform-worker.ts';
-import { AccessStore } from './store/access.ts';
-import { PlatformJobs } from './store/jobs.ts';
-import { ResourceStore } from './store/resources.ts';
-import { Sealer } from './store/seal.ts';
-import { SessionStore } from './store/sessions.ts';
-import { TokenVault } from './store/tokens.ts';
 
 export interface RunningApi {
   port: number;
@@ -64,6 +60,7 @@ export async function startApi(
     access: new AccessStore(pool),
     jobs: new PlatformJobs(pool),
     sessions: new SessionStore(pool),
+    staff: new StaffDirectory(pool),
     sealer,
     platform:
       options.platform ??

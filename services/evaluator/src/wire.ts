@@ -1,3 +1,4 @@
+import { AlertOutbox, FlagStore } from '@meterline/alerts';
 import { loadCatalog } from '@meterline/catalog';
 import { createPool, migrate } from '@meterline/db';
 import {
@@ -19,9 +20,7 @@ import {
   startOpsServer,
 } from '@meterline/runtime';
 import type { PlanFlag, UsageAlert } from '@meterline/schemas';
-import { AlertOutbox } from './alerts.ts';
 import type { EvaluatorConfig } from './config.ts';
-import { FlagStore } from './flags.ts';
 import {
   type EvaluationDeps,
   evaluateChanges,

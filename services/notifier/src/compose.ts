@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { storedCatalogs } from '@meterline/catalog';
 import type { Pool } from '@meterline/db';
 import {
   type AlertForEmail,
@@ -6,8 +7,8 @@ import {
   type RenderedEmail,
   renderAlertEmail,
 } from '@meterline/notifications';
+import type { ResourceAudience } from '@meterline/resources';
 import { findPlan, metricLabel, nextPlanUp, type Plan, type PlanCatalog } from '@meterline/rules';
-import type { ResourceAudience } from './audience.ts';
 
 export interface EmailSettings {
   dashboardUrl: string;
@@ -27,10 +28,9 @@ export class PlanBook {
   ) {}
 
   static async load(pool: Pool, catalog: PlanCatalog): Promise<PlanBook> {
-    const { rows } = await pool.query('SELECT content FROM plan_catalogs ORDER BY loaded_at DESC');
     const earlier = new Map<string, Plan>();
-    for (const r of rows) {
-      for (const p of (r.content?.plans ?? []) as Plan[]) if (!earlier.has(p.name)) earlier.set(p.name, p);
+    for (const stored of await storedCatalogs(pool)) {
+      for (const p of stored.plans ?? []) if (!earlier.has(p.name)) earlier.set(p.name, p);
     }
     return new PlanBook(catalog, earlier);
   }

@@ -1,16 +1,17 @@
 import type { Pool } from '@meterline/db';
+import type { ComposableDelivery, DeliveryStore, StoredEmail } from '@meterline/deliveries';
 import { checkAddress, coalesce } from '@meterline/notifications';
+import { loadAudiences, type ResourceStore } from '@meterline/resources';
 import { backoffMs, type Logger } from '@meterline/runtime';
-import { loadAudiences } from './audience.ts';
 import { type EmailSettings, messageIdFor, type PlanBook, renderGroup } from './compose.ts';
 import { classifySmtpError, type Mailer } from './mailer.ts';
 import type { NotifierMetrics } from './metrics.ts';
-import { recordProvisionRefusals } from './refusals.ts';
-import type { ComposableDelivery, DeliveryStore, StoredEmail } from './store.ts';
+import { RefusalNotices } from './refusals.ts';
 
 export interface DeliveryWorkerDeps {
   pool: Pool;
   store: DeliveryStore;
+  resources: ResourceStore;
   mailer: Mailer;
   plans: PlanBook;
   email: EmailSettings & { from: string; messageIdDomain: string };
@@ -36,7 +37,11 @@ export class DeliveryWorker {
   private wakeUp: (() => void) | null = null;
   private woken = false;
 
-  constructor(private readonly deps: DeliveryWorkerDeps) {}
+  private readonly refusals: RefusalNotices;
+
+  constructor(private readonly deps: DeliveryWorkerDeps) {
+    this.refusals = new RefusalNotices(deps);
+  }
 
   start(): void {
     if (this.running) return;
@@ -95,7 +100,7 @@ export class DeliveryWorker {
 
   /** One round; true when it found work (so the next round starts at once). */
   async round(): Promise<boolean> {
-    const told = await recordProvisionRefusals(this.deps, Date.now());
+    const told = await this.refusals.record(Date.now());
     if (told.refusals > 0) {
       this.deps.metrics.refusals.inc(told.refusals);
       this.deps.metrics.deliveries.inc({ outcome: 'recorded' }, told.pending);
@@ -104,7 +109,7 @@ export class DeliveryWorker {
     }
     const composed = await this.deps.store.compose(500, (client, due) => this.composeEmails(client, due));
     const sent = await this.sendDue();
-    this.deps.metrics.pending.set(await this.deps.store.pendingCount());
+    this.deps.metrics.pending.set(await this.deps.store.countIn('pending'));
     return told.refusals > 0 || composed > 0 || sent > 0;
   }
 

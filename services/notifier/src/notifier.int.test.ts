@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { StaffDirectory } from '@meterline/access';
+import { DeliveryStore, listNotifications } from '@meterline/deliveries';
 import { ContractCodec, createKafka, createRegistry, subjectFor } from '@meterline/kafka';
+import { AccessStore, ResourceStore, recordEvent } from '@meterline/resources';
 import { severityFor } from '@meterline/rules';
 import { createLogger, type Logger } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
@@ -17,7 +20,6 @@ import {
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNotifierConfig } from './config.ts';
-import { listNotifications } from './notifications.ts';
 import { type RunningNotifier, startNotifier } from './wire.ts';
 
 const log = createLogger('test', { level: 'warn' });
@@ -116,18 +118,13 @@ async function seedAccess(
   people: Person[],
   contacts: string[] = [],
 ): Promise<void> {
-  for (const p of people) {
-    await world.pool.query(
-      'INSERT INTO resource_access (resource_id, email, name, role) VALUES ($1, $2, $3, $4)',
-      [resourceId, p.email, p.name ?? null, p.role],
-    );
-  }
-  for (const c of contacts) {
-    await world.pool.query('INSERT INTO resource_contacts (resource_id, email) VALUES ($1, $2)', [
-      resourceId,
-      c,
-    ]);
-  }
+  const access = new AccessStore(world.pool);
+  await access.replace(
+    resourceId,
+    people.map((p) => ({ email: p.email, userId: null, name: p.name ?? null, role: p.role })),
+    Date.now(),
+  );
+  for (const c of contacts) await access.addContact(resourceId, c);
 }
 
 const alertIdsOf = (m: CaughtMail) =>
@@ -140,19 +137,8 @@ const alertIdsOf = (m: CaughtMail) =>
 const mailsOf = (smtp: SmtpCatcher, resourceId: string, to?: string) =>
   (to ? smtp.mailsTo(to) : smtp.mails).filter((m) => m.header('x-meterline-resource-id') === resourceId);
 
-async function deliveryStates(world: TestWorld, resourceId: string) {
-  const { rows } = await world.pool.query(
-    'SELECT alert_id, recipient, state, attempts, last_error FROM deliveries WHERE resource_id = $1 ORDER BY id',
-    [resourceId],
-  );
-  return rows as {
-    alert_id: string;
-    recipient: string;
-    state: string;
-    attempts: number;
-    last_error: string | null;
-  }[];
-}
+const deliveryStates = (world: TestWorld, resourceId: string) =>
+  new DeliveryStore(world.pool).deliveriesOf(resourceId);
 
 describe('notifier: tiered emails to the people of a resource', () => {
   let world: TestWorld;
@@ -164,13 +150,32 @@ describe('notifier: tiered emails to the people of a resource', () => {
     world = await createTestWorld('notify');
     smtp = await startSmtpCatcher();
     // Staff: one subscribed company user gets CRITICAL alerts; the others never do.
-    await world.pool.query(
-      `INSERT INTO staff_users (email, name, kind, subscribed, removed_at) VALUES
-         ('sam@provider.example', 'Sam Staff', 'company', true, NULL),
-         ('una@provider.example', 'Una Unsubscribed', 'company', false, NULL),
-         ('pat@provider.example', 'Pat Partner', 'partner', true, NULL),
-         ('rex@provider.example', 'Rex Removed', 'company', true, now())`,
-    );
+    const staff = new StaffDirectory(world.pool);
+    await staff.upsert({
+      email: 'sam@provider.example',
+      name: 'Sam Staff',
+      kind: 'company',
+      subscribed: true,
+    });
+    await staff.upsert({
+      email: 'una@provider.example',
+      name: 'Una Unsubscribed',
+      kind: 'company',
+      subscribed: false,
+    });
+    await staff.upsert({
+      email: 'pat@provider.example',
+      name: 'Pat Partner',
+      kind: 'partner',
+      subscribed: true,
+    });
+    await staff.upsert({
+      email: 'rex@provider.example',
+      name: 'Rex Removed',
+      kind: 'company',
+      subscribed: true,
+    });
+    await staff.remove('rex@provider.example', Date.now());
     notifier = await startNotifier(readNotifierConfig(notifierEnv(world, smtp)), captured.log);
     await notifier.joined;
   });
@@ -221,9 +226,7 @@ describe('notifier: tiered emails to the people of a resource', () => {
     }
 
     const month = monthName(monthStart());
-    const { app_name: app, name: addon } = (
-      await world.pool.query('SELECT app_name, name FROM resources WHERE id = $1', [r])
-    ).rows[0];
+    const { appName: app, name: addon } = (await new ResourceStore(world.pool).get(r))!;
     for (const [address, tiers] of Object.entries(expected)) {
       const mails = mailsOf(smtp, r, address);
       expect(
@@ -333,7 +336,7 @@ describe('notifier: tiered emails to the people of a resource', () => {
     const bounce = states.find((s) => s.recipient === 'bounce@example.com')!;
     expect(bounce.state).toBe('failed');
     expect(bounce.attempts).toBe(1);
-    expect(bounce.last_error).toMatch(/^550 .*5\.1\.1 <bounce@example\.com>: mailbox unavailable/);
+    expect(bounce.lastError).toMatch(/^550 .*5\.1\.1 <bounce@example\.com>: mailbox unavailable/);
     for (const s of states.filter((x) => x.recipient !== 'bounce@example.com'))
       expect(s.state, s.recipient).toBe('sent');
     for (const address of [
@@ -375,7 +378,7 @@ describe('notifier: tiered emails to the people of a resource', () => {
     ]);
     for (const s of refused) {
       expect(s.attempts).toBe(0);
-      expect(s.last_error).toMatch(/^refused: the (name|address) contains a control character \(U\+000D\)/);
+      expect(s.lastError).toMatch(/^refused: the (name|address) contains a control character \(U\+000D\)/);
     }
     expect(
       smtp.mails.some((m) =>
@@ -395,9 +398,15 @@ describe('notifier: tiered emails to the people of a resource', () => {
     const reason =
       'This app provisioned and removed this add-on 4 times in the last 7 days. You can provision it again in 3 days.';
     const refuse = (id: string, mode: 'async' | 'sync', at: Date) =>
-      world.pool.query(
-        `INSERT INTO resource_events (resource_id, kind, to_plan, detail, at) VALUES ($1, 'provision_refused', 'basic', $2, $3)`,
-        [id, JSON.stringify({ mode, code: 'churn', message: reason }), at],
+      recordEvent(
+        world.pool,
+        id,
+        'provision_refused',
+        at.getTime(),
+        { mode, code: 'churn', message: reason },
+        {
+          to: 'basic',
+        },
       );
     const r = await seedResource(world.pool, { plan: 'basic', state: 'refused', appName: 'quick-churn' });
     await seedAccess(
@@ -518,12 +527,12 @@ describe('notifier: coalescing and SMTP outages', () => {
     await eventually(
       async () => {
         const states = [...(await deliveryStates(world, a)), ...(await deliveryStates(world, b))];
-        return states.every((s) => s.state === 'pending' && s.attempts >= 2 && s.last_error !== null);
+        return states.every((s) => s.state === 'pending' && s.attempts >= 2 && s.lastError !== null);
       },
       { what: 'retries while SMTP is down', timeoutMs: 30_000 },
     );
     const during = await deliveryStates(world, a);
-    expect(during[0]!.last_error).toMatch(/ECONNREFUSED|ECONNECTION|ESOCKET/);
+    expect(during[0]!.lastError).toMatch(/ECONNREFUSED|ECONNECTION|ESOCKET/);
     expect(smtp.mails.filter((m) => [a, b].includes(m.header('x-meterline-resource-id')))).toHaveLength(0);
 
     await smtp.start();
@@ -595,10 +604,7 @@ describe('notifier: killed mid-send', () => {
       try {
         await eventually(
           async () => {
-            const { rows } = await world.pool.query(
-              `SELECT count(*)::int AS n FROM deliveries WHERE state = 'sent'`,
-            );
-            return rows[0].n === expectedPairs.size;
+            return (await new DeliveryStore(world.pool).countIn('sent')) === expectedPairs.size;
           },
           { timeoutMs: 90_000, what: 'every delivery sent' },
         ).catch((err: Error) => {

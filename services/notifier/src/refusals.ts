@@ -1,9 +1,14 @@
 import type { Pool } from '@meterline/db';
+import { type DeliveryStore, deliveryTo } from '@meterline/deliveries';
 import { checkAddress, refusalRecipients, renderProvisionRefusalEmail } from '@meterline/notifications';
+import {
+  loadAudiences,
+  type ProvisionRefusal,
+  type RefusalCursor,
+  type ResourceStore,
+} from '@meterline/resources';
 import type { Logger } from '@meterline/runtime';
-import { loadAudiences } from './audience.ts';
 import { type EmailSettings, messageIdFor, type PlanBook } from './compose.ts';
-import { type DeliveryStore, deliveryTo } from './store.ts';
 
 const NOTICE_PREFIX = 'provision-refused:';
 
@@ -15,12 +20,26 @@ export const refusalNoticeId = (resourceId: string) => `${NOTICE_PREFIX}${resour
  * for the first time on an old install, does not tell customers about something long settled). */
 const TELL_WITHIN_MS = 72 * 3_600_000;
 
+/** The api stamps a refusal with its own clock before it commits: a refusal committed later may carry a
+ * slightly earlier time. The cursor of what is told stays this far behind, so none is passed over. */
+const COMMIT_SKEW_MS = 60_000;
+
 /** What one pass recorded: refusals (one notice each), and their deliveries pending and refused (a bad
  * address). */
 export interface RefusalsRecorded {
   refusals: number;
   pending: number;
   refused: number;
+}
+
+/** What telling a refusal needs. */
+export interface RefusalDeps {
+  pool: Pool;
+  store: DeliveryStore;
+  resources: ResourceStore;
+  plans: PlanBook;
+  email: EmailSettings & { messageIdDomain: string };
+  log: Logger;
 }
 
 /**
@@ -30,23 +49,47 @@ export interface RefusalsRecorded {
  * of a notice in one transaction; the delivery worker sends them like alert emails (retries, give-up,
  * one resend at most after a crash: ADR 0005).
  */
-export interface RefusalDeps {
-  pool: Pool;
-  store: DeliveryStore;
-  plans: PlanBook;
-  email: EmailSettings & { messageIdDomain: string };
-  log: Logger;
+export class RefusalNotices {
+  /** Every refusal up to here is told (or too old to tell): the next pass starts after it. */
+  private toldThrough: RefusalCursor | null = null;
+
+  constructor(private readonly deps: RefusalDeps) {}
+
+  /** One pass: records the notices of at most `limit` refusals not told yet. */
+  async record(now: number, limit = 50): Promise<RefusalsRecorded> {
+    const recorded: RefusalsRecorded = { refusals: 0, pending: 0, refused: 0 };
+    const untold = await this.untold(now, limit);
+    if (untold.length > 0) await tell(this.deps, untold, recorded);
+    return recorded;
+  }
+
+  /** Walks the refusals since the cursor (at the latest, since the telling window's start) and keeps
+   * those without a recorded notice; moves the cursor over the told ones that are older than the skew. */
+  private async untold(now: number, limit: number): Promise<ProvisionRefusal[]> {
+    const windowStart: RefusalCursor = { at: now - TELL_WITHIN_MS, eventId: '0' };
+    let after = this.toldThrough && this.toldThrough.at > windowStart.at ? this.toldThrough : windowStart;
+    let allToldSoFar = true;
+    const untold: ProvisionRefusal[] = [];
+    while (untold.length < limit) {
+      const page = await this.deps.resources.asyncRefusals(after, limit);
+      const told = await this.deps.store.recorded(page.map((r) => refusalNoticeId(r.resourceId)));
+      for (const r of page) {
+        if (!told.has(refusalNoticeId(r.resourceId))) {
+          untold.push(r);
+          allToldSoFar = false;
+        } else if (allToldSoFar && r.at < now - COMMIT_SKEW_MS) {
+          this.toldThrough = { at: r.at, eventId: r.eventId };
+        }
+      }
+      if (page.length < limit) break;
+      after = { at: page[page.length - 1]!.at, eventId: page[page.length - 1]!.eventId };
+    }
+    return untold.slice(0, limit);
+  }
 }
 
-export async function recordProvisionRefusals(
-  deps: RefusalDeps,
-  now: number,
-  limit = 50,
-): Promise<RefusalsRecorded> {
+async function tell(deps: RefusalDeps, refusals: ProvisionRefusal[], recorded: RefusalsRecorded) {
   const { pool, store, plans, email, log } = deps;
-  const recorded: RefusalsRecorded = { refusals: 0, pending: 0, refused: 0 };
-  const refusals = await store.untoldRefusals(new Date(now - TELL_WITHIN_MS), NOTICE_PREFIX, limit);
-  if (refusals.length === 0) return recorded;
   const audiences = await loadAudiences(
     pool,
     refusals.map((r) => r.resourceId),
@@ -59,7 +102,7 @@ export async function recordProvisionRefusals(
       appName: audience?.appName ?? null,
       planDisplayName: plans.plan(refusal.plan)?.displayName ?? refusal.plan,
       reason: refusal.reason,
-      refusedAt: refusal.at.getTime(),
+      refusedAt: refusal.at,
       providerName: email.providerName,
       ...(email.supportContact ? { supportContact: email.supportContact } : {}),
     });
@@ -88,7 +131,7 @@ export async function recordProvisionRefusals(
           resourceId: refusal.resourceId,
           plan: refusal.plan,
           reason: refusal.reason,
-          refusedAt: refusal.at.getTime(),
+          refusedAt: refusal.at,
         },
         note:
           recipients.length === 0
@@ -115,5 +158,4 @@ export async function recordProvisionRefusals(
       recorded.refused += told.refused;
     }
   }
-  return recorded;
 }

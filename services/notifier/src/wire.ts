@@ -1,5 +1,7 @@
+import { StaffDirectory } from '@meterline/access';
 import { loadCatalog } from '@meterline/catalog';
 import { createPool, migrate } from '@meterline/db';
+import { DeliveryStore } from '@meterline/deliveries';
 import {
   ContractCodec,
   connectKafka,
@@ -7,6 +9,7 @@ import {
   startBatchConsumer,
   subjectFor,
 } from '@meterline/kafka';
+import { ResourceStore } from '@meterline/resources';
 import { createMetricsRegistry, type Logger, Shutdown, startOpsServer } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
 import { PlanBook } from './compose.ts';
@@ -15,7 +18,6 @@ import { DeliveryWorker } from './delivery-worker.ts';
 import { handleAlertBatch } from './handlers/alert-batch.ts';
 import { createSmtpMailer, type Mailer } from './mailer.ts';
 import { notifierMetrics } from './metrics.ts';
-import { DeliveryStore } from './store.ts';
 
 export interface RunningNotifier {
   shutdown: Shutdown;
@@ -60,9 +62,11 @@ export async function startNotifier(
       maxConnections: config.sendConcurrency,
       timeoutMs: config.smtpTimeoutMs,
     });
+  const staff = new StaffDirectory(pool);
   const worker = new DeliveryWorker({
     pool,
     store,
+    resources: new ResourceStore(pool),
     mailer,
     plans,
     email: {
@@ -97,7 +101,16 @@ export async function startNotifier(
     log,
     handle: (batch, ctx) =>
       handleAlertBatch(
-        { codec, pool, store, policy: config.recipientPolicy, metrics, log, recorded: () => worker.wake() },
+        {
+          codec,
+          pool,
+          store,
+          staff,
+          policy: config.recipientPolicy,
+          metrics,
+          log,
+          recorded: () => worker.wake(),
+        },
         batch,
         ctx,
       ),

@@ -1,8 +1,8 @@
 /** The customer's dashboard, rendered on the server: plain HTML and CSS, no script needed. */
 
+import type { StoredAlert } from '@meterline/alerts';
+import type { AccessListState } from '@meterline/resources';
 import { formatDate, formatQuantity, monthName } from '@meterline/rules';
-import type { AccessListState } from '../store/access.ts';
-import type { AlertRow } from '../store/resources.ts';
 import type { UsageReport } from '../usage-report.ts';
 
 /** What the dashboard lists of the emails sent (the notifier's NotificationRecord, narrowed). */
@@ -19,7 +19,7 @@ export interface DashboardView {
   resourceName: string | null;
   appName: string | null;
   viewer: { email: string; verified: boolean };
-  alerts: AlertRow[];
+  alerts: StoredAlert[];
   emails: EmailRow[];
   access: AccessListState;
 }

@@ -1,11 +1,13 @@
 /** The customer's dashboard and the usage JSON: one report function feeds both. */
+
+import type { DashboardSession } from '@meterline/access';
+import { listAlerts } from '@meterline/alerts';
+import { listNotifications } from '@meterline/deliveries';
 import { constantTimeEqual } from '@meterline/heroku';
-import { UUID } from '@meterline/metering';
-import { listNotifications } from '@meterline/notifier';
+import { UUID } from '@meterline/resources';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { renderDashboard, renderMessage } from '../dashboard/render.ts';
 import type { ApiDeps } from '../deps.ts';
-import type { DashboardSession } from '../store/sessions.ts';
 import { usageJson, usageReport } from '../usage-report.ts';
 import { SESSION_COOKIE } from './sso.ts';
 
@@ -48,7 +50,7 @@ export async function dashboardRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     const now = deps.now();
     const report = await usageReport(reportDeps, resource, now);
     const [alerts, emails, access] = await Promise.all([
-      deps.resources.alerts(resource.id, report.periodKey),
+      listAlerts(deps.pool, resource.id, { periodKey: report.periodKey }),
       listNotifications(deps.pool, resource.id, report.periodStart),
       deps.access.get(resource.id),
     ]);

@@ -1,10 +1,9 @@
 /** The Heroku Add-on Partner API v3: provision, plan change, deprovision, behind the manifest's Basic auth. */
 import { checkBasicAuth, parsePlanChangeRequest, parseProvisionRequest } from '@meterline/heroku';
-import { UUID } from '@meterline/metering';
+import { type Answer, UUID } from '@meterline/resources';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ApiDeps } from '../deps.ts';
 import { changePlan, deprovision, provision } from '../partner.ts';
-import type { Answer } from '../store/resources.ts';
 
 function send(reply: FastifyReply, answer: Answer) {
   return answer.status === 204 ? reply.code(204).send() : reply.code(answer.status).send(answer.body);

@@ -1,10 +1,7 @@
+import type { AlertOutbox, DecidedAlert, FlagStore } from '@meterline/alerts';
 import type { Batch } from '@meterline/kafka';
-import {
-  type CounterChange,
-  type ResourceDirectory,
-  type ResourceInfo,
-  readCounterChanges,
-} from '@meterline/metering';
+import { type CounterChange, type ResourceDirectory, readCounterChanges } from '@meterline/metering';
+import type { Resource } from '@meterline/resources';
 import {
   computePlanFlag,
   type DowngradeRule,
@@ -15,8 +12,6 @@ import {
   periodOf,
 } from '@meterline/rules';
 import type { Logger } from '@meterline/runtime';
-import type { AlertOutbox, DecidedAlert } from '../alerts.ts';
-import type { FlagStore } from '../flags.ts';
 import type { CurrentUsage } from '../usage.ts';
 
 export interface EvaluationDeps {
@@ -115,11 +110,7 @@ export async function evaluateChanges(deps: EvaluationDeps, changes: CounterChan
 }
 
 /** Recomputes one resource's downgrade flag from its current-period usage. */
-export async function refreshFlag(
-  deps: EvaluationDeps,
-  resource: ResourceInfo,
-  now: number,
-): Promise<boolean> {
+export async function refreshFlag(deps: EvaluationDeps, resource: Resource, now: number): Promise<boolean> {
   const plan = findPlan(deps.catalog, resource.plan);
   if (!plan) return false;
   const period = periodOf(now);
@@ -137,4 +128,4 @@ export async function refreshFlag(
   return deps.flags.update(resource.id, state, now);
 }
 
-const activeFromOf = (r: ResourceInfo) => r.provisionedAt ?? undefined;
+const activeFromOf = (r: Resource) => r.provisionedAt ?? undefined;

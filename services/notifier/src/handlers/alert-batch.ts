@@ -1,17 +1,19 @@
+import type { StaffDirectory } from '@meterline/access';
 import type { Pool } from '@meterline/db';
+import { type DeliveryStore, deliveryTo, type ReceivedAlert } from '@meterline/deliveries';
 import type { Batch, BatchContext, ContractCodec } from '@meterline/kafka';
 import { chooseRecipients, type RecipientPolicy } from '@meterline/notifications';
+import { loadAudiences } from '@meterline/resources';
 import type { Logger } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
 import { alertFromRecord } from '../alert.ts';
-import { loadAudiences, loadSubscribedStaff } from '../audience.ts';
 import type { NotifierMetrics } from '../metrics.ts';
-import { type DeliveryStore, deliveryTo, type ReceivedAlert } from '../store.ts';
 
 export interface AlertBatchDeps {
   codec: ContractCodec<UsageAlert>;
   pool: Pool;
   store: DeliveryStore;
+  staff: StaffDirectory;
   policy: RecipientPolicy;
   metrics: NotifierMetrics;
   log: Logger;
@@ -50,7 +52,7 @@ export async function handleAlertBatch(deps: AlertBatchDeps, batch: Batch, ctx: 
       deps.pool,
       alerts.map((a) => a.resourceId),
     ),
-    loadSubscribedStaff(deps.pool),
+    deps.staff.subscribed(),
   ]);
   const received: ReceivedAlert[] = alerts.map((alert) => {
     const audience = audiences.get(alert.resourceId);

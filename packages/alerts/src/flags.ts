@@ -197,3 +197,12 @@ export async function readFlag(redis: Redis, resourceId: string): Promise<PlanFl
     updatedAt: Number(h.updatedAt),
   };
 }
+
+/** A resource's flag as Postgres holds it (the truth Redis copies), or null when it was never blocked. */
+export async function storedFlag(pool: Pool, resourceId: string): Promise<PlanFlag | null> {
+  const { rows } = await pool.query<FlagRow>(
+    `SELECT ${FLAG_COLUMNS} FROM plan_flags WHERE resource_id = $1`,
+    [resourceId],
+  );
+  return rows[0] ? toPlanFlag(rows[0]) : null;
+}

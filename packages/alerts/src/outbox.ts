@@ -98,9 +98,7 @@ export class AlertOutbox {
     limit = 500,
   ): Promise<UsageAlert[]> {
     const { rows } = await this.pool.query<AlertRow>(
-      `SELECT id, resource_id, plan, metric, kind, threshold, severity, used, "limit", percent, projected,
-              period_start, period_end, occurred_at
-       FROM alerts WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
+      `SELECT ${ALERT_COLUMNS} FROM alerts WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
       [limit],
     );
     if (rows.length === 0) return [];
@@ -118,6 +116,35 @@ export class AlertOutbox {
 
 const cacheKey = (resourceId: string, metric: string, periodKey: string) =>
   `${resourceId}|${metric}|${periodKey}`;
+
+/** An alert as the outbox holds it: the published contract, and whether it was published yet. */
+export interface StoredAlert extends UsageAlert {
+  periodKey: string;
+  publishedAt: number | null;
+}
+
+/** A resource's alerts, newest first (at most `limit`), of one period (`periodKey`, e.g. "2026-11")
+ * or of every period. */
+export async function listAlerts(
+  pool: Pool,
+  resourceId: string,
+  opts: { periodKey?: string; limit?: number } = {},
+): Promise<StoredAlert[]> {
+  const { rows } = await pool.query<AlertRow & { period_key: string; published_at: Date | null }>(
+    `SELECT ${ALERT_COLUMNS}, period_key, published_at FROM alerts
+     WHERE resource_id = $1 AND ($2::text IS NULL OR period_key = $2)
+     ORDER BY occurred_at DESC, seq DESC LIMIT $3`,
+    [resourceId, opts.periodKey ?? null, opts.limit ?? 200],
+  );
+  return rows.map((r) => ({
+    ...toUsageAlert(r),
+    periodKey: r.period_key,
+    publishedAt: r.published_at?.getTime() ?? null,
+  }));
+}
+
+const ALERT_COLUMNS = `id, resource_id, plan, metric, kind, threshold, severity, used, "limit", percent, projected,
+  period_start, period_end, occurred_at`;
 
 interface AlertRow {
   id: string;

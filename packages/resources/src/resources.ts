@@ -1,5 +1,8 @@
 import { inTransaction, type Pool, type PoolClient } from '@meterline/db';
-import type { ProvisionHistoryEntry, ProvisionRequest } from '@meterline/heroku';
+import type { ProvisionRequest } from '@meterline/heroku';
+
+/** A resource id's form: the add-on resource uuid from provisioning. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type ResourceState = 'provisioning' | 'provisioned' | 'deprovisioned' | 'refused';
 
@@ -81,7 +84,8 @@ export async function recordEvent(
   );
 }
 
-/** The resources table as the api writes it: every change with its history row, in one transaction. */
+/** The resources table and its history (resource_events, provision_answers): the api writes them, every
+ * change with its history row in one transaction; the pipeline reads them. */
 export class ResourceStore {
   constructor(private readonly pool: Pool) {}
 
@@ -230,103 +234,102 @@ export class ResourceStore {
     });
   }
 
-  /**
-   * Earlier resources of the same app or owner since `since`, with the highest share of an allowance each
-   * used over its life, from the durable usage ledger: the facts of the provision refusal policy.
-   */
-  async history(
+  /** Several resources in one query (the pipeline's directory, the notifier's batches); unknown ids are absent. */
+  async getMany(ids: readonly string[], db: Queryable = this.pool): Promise<Resource[]> {
+    // Compared as uuids (the primary key's index); an id of another form names no resource.
+    const wanted = [...new Set(ids)].filter((id) => UUID.test(id));
+    if (wanted.length === 0) return [];
+    const { rows } = await db.query<ResourceRow>(
+      `SELECT ${COLUMNS} FROM resources WHERE id = ANY($1::uuid[])`,
+      [wanted],
+    );
+    return rows.map(toResource);
+  }
+
+  /** Earlier resources of the same app or owner provisioned since `since` (the provision refusal policy's facts). */
+  async related(
     appId: string | null,
     ownerId: string | null,
     excludeId: string,
     since: number,
-    limitsOf: (plan: string) => Record<string, number>,
-  ): Promise<ProvisionHistoryEntry[]> {
+  ): Promise<Resource[]> {
     if (appId === null && ownerId === null) return [];
-    const { rows } = await this.pool.query<{
-      id: string;
-      plan: string;
-      app_id: string | null;
-      owner_id: string | null;
-      provisioned_at: Date;
-      deprovisioned_at: Date | null;
-      usage: Record<string, number> | null;
-    }>(
-      `SELECT r.id, r.plan, r.app_id, r.owner_id, r.provisioned_at, r.deprovisioned_at,
-              (SELECT json_object_agg(metric, total) FROM (
-                 SELECT metric, sum(quantity) AS total FROM usage_ledger WHERE resource_id = r.id GROUP BY metric) u
-              ) AS usage
-       FROM resources r
-       WHERE (r.app_id = $1 OR r.owner_id = $2) AND r.id <> $3 AND r.provisioned_at IS NOT NULL
-         AND r.provisioned_at >= $4`,
+    const { rows } = await this.pool.query<ResourceRow>(
+      `SELECT ${COLUMNS} FROM resources
+       WHERE (app_id = $1 OR owner_id = $2) AND id <> $3 AND provisioned_at IS NOT NULL AND provisioned_at >= $4`,
       [appId, ownerId, excludeId, new Date(since)],
     );
-    return rows.map((r) => {
-      const limits = limitsOf(r.plan);
-      let maxUsedPercent = 0;
-      for (const [metric, used] of Object.entries(r.usage ?? {})) {
-        const limit = limits[metric];
-        if (limit && limit > 0) maxUsedPercent = Math.max(maxUsedPercent, (Number(used) / limit) * 100);
-      }
-      return {
-        resourceId: r.id,
-        appId: r.app_id,
-        ownerId: r.owner_id,
-        provisionedAt: r.provisioned_at.getTime(),
-        deprovisionedAt: r.deprovisioned_at?.getTime() ?? null,
-        maxUsedPercent,
-      };
-    });
+    return rows.map(toResource);
   }
 
-  /** Whether any of these emails is a company user (company users may install hidden plans). */
-  async anyCompanyUser(emails: string[]): Promise<boolean> {
-    if (emails.length === 0) return false;
-    const { rows } = await this.pool.query(
-      `SELECT 1 FROM staff_users WHERE kind = 'company' AND removed_at IS NULL AND lower(email) = ANY($1::text[]) LIMIT 1`,
-      [emails.map((e) => e.toLowerCase())],
-    );
-    return rows.length > 0;
-  }
-
-  /** The alerts the evaluator raised for the resource in a period, newest first. */
-  async alerts(id: string, periodKey: string): Promise<AlertRow[]> {
+  /** The resource's history, oldest first. */
+  async events(id: string): Promise<ResourceEvent[]> {
     const { rows } = await this.pool.query<{
-      id: string;
-      metric: string;
-      kind: 'THRESHOLD' | 'PACE';
-      threshold: number;
-      severity: string;
-      used: number;
-      limit: number;
-      percent: number;
-      occurred_at: Date;
+      kind: EventKind;
+      from_plan: string | null;
+      to_plan: string | null;
+      detail: Record<string, unknown>;
+      at: Date;
     }>(
-      `SELECT id, metric, kind, threshold, severity, used, "limit", percent, occurred_at FROM alerts
-       WHERE resource_id = $1 AND period_key = $2 ORDER BY occurred_at DESC, seq DESC LIMIT 200`,
-      [id, periodKey],
+      'SELECT kind, from_plan, to_plan, detail, at FROM resource_events WHERE resource_id = $1 ORDER BY id',
+      [id],
     );
     return rows.map((r) => ({
-      id: r.id,
-      metric: r.metric,
       kind: r.kind,
-      threshold: r.threshold,
-      severity: r.severity,
-      used: r.used,
-      limit: r.limit,
-      percent: r.percent,
-      occurredAt: r.occurred_at.getTime(),
+      fromPlan: r.from_plan,
+      toPlan: r.to_plan,
+      detail: r.detail,
+      at: r.at.getTime(),
     }));
+  }
+
+  /** Asynchronous provisions refused after `after` (by time, then event id), oldest first: what the
+   * notifier explains by email (ADR 0003). A partial index finds them (migration 010). */
+  async asyncRefusals(after: RefusalCursor, limit: number): Promise<ProvisionRefusal[]> {
+    const { rows } = await this.pool.query(
+      `SELECT e.id::text AS event_id, e.resource_id::text AS resource_id, coalesce(e.to_plan, r.plan) AS plan,
+              e.detail->>'message' AS reason, e.at
+       FROM resource_events e JOIN resources r ON r.id = e.resource_id
+       WHERE e.kind = 'provision_refused' AND e.detail->>'mode' = 'async' AND (e.at, e.id) > ($1, $2::bigint)
+       ORDER BY e.at, e.id LIMIT $3`,
+      [new Date(after.at), after.eventId, limit],
+    );
+    return rows.map((r) => ({
+      eventId: r.event_id,
+      resourceId: r.resource_id,
+      plan: r.plan,
+      reason: r.reason ?? 'The provision request was refused.',
+      at: r.at.getTime(),
+    }));
+  }
+
+  /** How many resources there are (any state). */
+  async count(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM resources');
+    return rows[0]!.n;
   }
 }
 
-export interface AlertRow {
-  id: string;
-  metric: string;
-  kind: 'THRESHOLD' | 'PACE';
-  threshold: number;
-  severity: string;
-  used: number;
-  limit: number;
-  percent: number;
-  occurredAt: number;
+export interface ResourceEvent {
+  kind: EventKind;
+  fromPlan: string | null;
+  toPlan: string | null;
+  detail: Record<string, unknown>;
+  at: number;
+}
+
+/** Where a walk through the refusals stands: after this event (time, id). */
+export interface RefusalCursor {
+  at: number;
+  eventId: string;
+}
+
+/** A refused asynchronous provision, as the api recorded it. */
+export interface ProvisionRefusal {
+  eventId: string;
+  resourceId: string;
+  plan: string;
+  /** the decision's message */
+  reason: string;
+  at: number;
 }

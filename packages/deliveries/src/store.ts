@@ -108,13 +108,15 @@ export interface StoredEmail {
   firstRecordedAt: Date;
 }
 
-/** A refused asynchronous provision, as the api recorded it (`resource_events`), not yet told. */
-export interface UntoldRefusal {
-  resourceId: string;
-  plan: string;
-  /** the decision's message */
-  reason: string;
-  at: Date;
+/** One delivery as recorded, with its email's subject and text once composed. */
+export interface DeliveryRecord {
+  alertId: string;
+  recipient: string;
+  state: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  lastError: string | null;
+  subject: string | null;
+  text: string | null;
 }
 
 /** A notice that is not a usage alert (a refused provision), as `notifier_alerts` records it. */
@@ -125,7 +127,8 @@ export interface Notice {
   note: string | null;
 }
 
-/** Every SQL statement of the notifier: alerts and deliveries as recorded, emails as composed. */
+/** The notifier's tables (ADR 0005): alerts and notices as received (notifier_alerts), one delivery per
+ * recipient (deliveries), emails as composed (emails). */
 export class DeliveryStore {
   constructor(
     private readonly pool: Pool,
@@ -160,24 +163,14 @@ export class DeliveryStore {
     return outcome;
   }
 
-  /** Async provisions refused since `since` whose notice (`noticePrefix` and the resource id) is not
-   * recorded, oldest first (a partial index finds them: migration 010). */
-  async untoldRefusals(since: Date, noticePrefix: string, limit: number): Promise<UntoldRefusal[]> {
-    const { rows } = await this.pool.query(
-      `SELECT e.resource_id::text AS resource_id, coalesce(e.to_plan, r.plan) AS plan,
-              e.detail->>'message' AS reason, e.at
-       FROM resource_events e JOIN resources r ON r.id = e.resource_id
-       WHERE e.kind = 'provision_refused' AND e.detail->>'mode' = 'async' AND e.at > $1
-         AND NOT EXISTS (SELECT 1 FROM notifier_alerts a WHERE a.alert_id = $2 || e.resource_id::text)
-       ORDER BY e.at LIMIT $3`,
-      [since, noticePrefix, limit],
+  /** Which of these notice (or alert) ids are recorded. */
+  async recorded(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const { rows } = await this.pool.query<{ alert_id: string }>(
+      'SELECT alert_id FROM notifier_alerts WHERE alert_id = ANY($1::text[])',
+      [ids],
     );
-    return rows.map((r) => ({
-      resourceId: r.resource_id,
-      plan: r.plan,
-      reason: r.reason ?? 'The provision request was refused.',
-      at: r.at,
-    }));
+    return new Set(rows.map((r) => r.alert_id));
   }
 
   /** Records a notice with one delivery per recipient, each composed at once (`compose`: nothing to
@@ -347,10 +340,29 @@ export class DeliveryStore {
     );
   }
 
-  async pendingCount(): Promise<number> {
+  /** A resource's deliveries, oldest first: to whom, for which alert, and what became of them. */
+  async deliveriesOf(resourceId: string): Promise<DeliveryRecord[]> {
     const { rows } = await this.pool.query(
-      `SELECT count(*)::int AS n FROM deliveries WHERE state = 'pending'`,
+      `SELECT d.alert_id, d.recipient, d.state, d.attempts, d.last_error, e.subject, e.text_body
+       FROM deliveries d LEFT JOIN emails e ON e.id = d.email_id WHERE d.resource_id = $1 ORDER BY d.id`,
+      [resourceId],
     );
+    return rows.map((r) => ({
+      alertId: r.alert_id,
+      recipient: r.recipient,
+      state: r.state,
+      attempts: r.attempts,
+      lastError: r.last_error,
+      subject: r.subject,
+      text: r.text_body,
+    }));
+  }
+
+  /** How many deliveries are in a state, over every resource. */
+  async countIn(state: 'pending' | 'sent' | 'failed'): Promise<number> {
+    const { rows } = await this.pool.query('SELECT count(*)::int AS n FROM deliveries WHERE state = $1', [
+      state,
+    ]);
     return rows[0].n as number;
   }
 }

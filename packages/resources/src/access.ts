@@ -7,19 +7,24 @@ export interface AccessListState {
   lastError: string | null;
 }
 
-/** The user access list (resource_access), read by the notifier for recipients and by the dashboard. */
+/** An entry of the access list; the Platform API gives no name, a provider's import may. */
+export type AccessListEntry = AccessEntry & { name?: string | null };
+
+/** The user access list (resource_access, resource_access_sync), synced from the Platform API by the api
+ * and read by the notifier for recipients and by the dashboard; and the provider's own contacts of a
+ * resource (resource_contacts), who receive every alert. */
 export class AccessStore {
   constructor(private readonly pool: Pool) {}
 
   /** Replaces the resource's list with what the Platform API says now. */
-  async replace(resourceId: string, entries: AccessEntry[], now: number): Promise<void> {
+  async replace(resourceId: string, entries: readonly AccessListEntry[], now: number): Promise<void> {
     await inTransaction(this.pool, async (client) => {
       await client.query('DELETE FROM resource_access WHERE resource_id = $1', [resourceId]);
       for (const e of entries) {
         await client.query(
-          `INSERT INTO resource_access (resource_id, email, user_id, role, synced_at) VALUES ($1, $2, $3, $4, $5)
+          `INSERT INTO resource_access (resource_id, email, user_id, name, role, synced_at) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (resource_id, email) DO NOTHING`,
-          [resourceId, e.email, e.userId, e.role, new Date(now)],
+          [resourceId, e.email, e.userId, e.name ?? null, e.role, new Date(now)],
         );
       }
       await client.query(
@@ -72,5 +77,13 @@ export class AccessStore {
       [maxAgeSeconds, limit],
     );
     return rows.map((r) => r.id);
+  }
+
+  /** Adds a contact of the provider's to the resource (again: no change). */
+  async addContact(resourceId: string, email: string, name: string | null = null): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO resource_contacts (resource_id, email, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+      [resourceId, email, name],
+    );
   }
 }

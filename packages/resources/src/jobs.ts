@@ -56,4 +56,26 @@ export class PlatformJobs {
       [resourceId, error],
     );
   }
+
+  /** The resource's job as it stands (support's view), or null when there is none. */
+  async get(resourceId: string): Promise<(PlatformJob & { lastError: string | null }) | null> {
+    const { rows } = await this.pool.query<{
+      kind: PlatformJob['kind'];
+      grant_sealed: string | null;
+      attempts: number;
+      last_error: string | null;
+    }>('SELECT kind, grant_sealed, attempts, last_error FROM platform_jobs WHERE resource_id = $1', [
+      resourceId,
+    ]);
+    const r = rows[0];
+    return r
+      ? {
+          resourceId,
+          kind: r.kind,
+          grantSealed: r.grant_sealed,
+          attempts: r.attempts,
+          lastError: r.last_error,
+        }
+      : null;
+  }
 }
