@@ -56,7 +56,8 @@ function migrationTables(): string[] {
       tables.push(m[1]!);
   }
   const migrate = readFileSync(join(repoRoot, 'packages/db/src/migrate.ts'), 'utf8');
-  for (const m of migrate.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(?:\$\{[^}]+\}\.)?(\w+)/g)) tables.push(m[1]!);
+  for (const m of migrate.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(?:\$\{[^}]+\}\.)?(\w+)/g))
+    tables.push(m[1]!);
   return [...new Set(tables)];
 }
 
@@ -73,7 +74,8 @@ export function tablesIn(line: string): string[] {
 
 const problems: string[] = [];
 const tables = migrationTables();
-for (const t of tables) if (!OWNERS[t]) problems.push(`table ${t} (packages/db/migrations) has no owner in OWNERS`);
+for (const t of tables)
+  if (!OWNERS[t]) problems.push(`table ${t} (packages/db/migrations) has no owner in OWNERS`);
 
 for (const top of SCANNED) {
   for (const file of sourceFiles(join(repoRoot, top))) {
@@ -101,4 +103,6 @@ if (problems.length > 0) {
   console.error(`ownership boundaries crossed (ADR 0013):\n${problems.map((p) => `  ${p}`).join('\n')}`);
   process.exit(1);
 }
-console.log(`ownership boundaries hold: ${tables.length} tables, each SQL'd only by its owner; no service imports another`);
+console.log(
+  `ownership boundaries hold: ${tables.length} tables, each SQL'd only by its owner; no service imports another`,
+);

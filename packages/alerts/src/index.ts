@@ -2,3 +2,4 @@
  * (plan_flags, with their Redis copy). */
 export { FlagStore, readFlag, storedFlag } from './flags.ts';
 export { AlertOutbox, type DecidedAlert, listAlerts, type StoredAlert } from './outbox.ts';
+export { OutboxPublisher, type OutboxPublisherDeps } from './publisher.ts';

@@ -27,7 +27,13 @@ export {
   UsageLedger,
 } from './ledger.ts';
 export { DAY, HOUR, hourOf, type MonthPeriod, monthOf } from './period.ts';
-export { CounterRebuilder, type RebuildReport, rebuildLostCounters, retainedPeriods } from './rebuild.ts';
+export {
+  CounterRebuilder,
+  type RebuildReport,
+  rebuildLostCounters,
+  retainedPeriods,
+  watchCounters,
+} from './rebuild.ts';
 export { type CounterDifference, findDrift, recount } from './recount.ts';
 export { countsFor, ResourceDirectory } from './resources.ts';
 export {

@@ -1,4 +1,5 @@
 import { shardOf } from '@meterline/redis';
+import type { Logger } from '@meterline/runtime';
 import type { CounterStore } from './counters.ts';
 import type { Db, UsageLedger } from './ledger.ts';
 import { DAY, type MonthPeriod, monthOf } from './period.ts';
@@ -134,4 +135,43 @@ export class CounterRebuilder {
     }
     return this.running;
   }
+}
+
+/**
+ * The ingestor's two watches over its counters, until `stop()`: every 5 s whether Redis lost data while
+ * no events came (noticed then, not at the next event); and every `reconcileIntervalSeconds` (0: never)
+ * how far Redis has drifted from the ledger this month, reported through `onDrift` (a metric, no
+ * correction: `pnpm recount` corrects). Batches in flight show as small transient drift.
+ */
+export function watchCounters(w: {
+  ledger: UsageLedger;
+  counters: CounterStore;
+  rebuilder: CounterRebuilder;
+  log: Logger;
+  reconcileIntervalSeconds: number;
+  onDrift: (resources: number) => void;
+}): { stop(): void } {
+  const reconcile =
+    w.reconcileIntervalSeconds > 0
+      ? setInterval(() => {
+          findDrift(w.ledger, w.counters, monthOf(Date.now()))
+            .then((diffs) => {
+              w.onDrift(diffs.length);
+              if (diffs.length > 0)
+                w.log.warn({ drift: diffs.slice(0, 10), total: diffs.length }, 'counter drift found');
+            })
+            .catch((err: unknown) => w.log.warn({ err }, 'reconciliation failed'));
+        }, w.reconcileIntervalSeconds * 1000)
+      : null;
+  reconcile?.unref();
+  const generations = setInterval(() => {
+    w.rebuilder.check().catch((err: unknown) => w.log.warn({ err }, 'counter generation check failed'));
+  }, 5_000);
+  generations.unref();
+  return {
+    stop() {
+      if (reconcile) clearInterval(reconcile);
+      clearInterval(generations);
+    },
+  };
 }

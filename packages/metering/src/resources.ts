@@ -38,6 +38,19 @@ export class ResourceDirectory {
     this.store = new ResourceStore(pool);
   }
 
+  /** A directory listening for the api's changes in the service's database schema, started. */
+  static async listening(
+    pool: Pool,
+    log: Logger,
+    db: { databaseUrl: string; databaseSchema: string | undefined },
+    onChange?: (id: string) => void,
+  ): Promise<ResourceDirectory> {
+    const listen = { databaseUrl: db.databaseUrl, schema: db.databaseSchema ?? 'public' };
+    const directory = new ResourceDirectory(pool, log, listen, onChange);
+    await directory.start();
+    return directory;
+  }
+
   /** How many resources and missing ids are cached now. */
   get cached(): { known: number; missing: number } {
     return { known: this.known.size, missing: this.missing.size };

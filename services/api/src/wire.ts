@@ -1,11 +1,9 @@
 import { SessionStore, StaffDirectory } from '@meterline/access';
-import { loadCatalog } from '@meterline/catalog';
-import { createPool, migrate } from '@meterline/db';
 import { createPlatformClient, type HerokuPlatform } from '@meterline/heroku';
 import { CounterStore } from '@meterline/metering';
-import { createRedis } from '@meterline/redis';
 import { AccessStore, PlatformJobs, ResourceStore, Sealer, TokenVault } from '@meterline/resources';
-import { createMetricsRegistry, type Logger, Shutdown } from '@meterline/runtime';
+import type { Logger, Shutdown } from '@meterline/runtime';
+import { startServiceBase } from '@meterline/service';
 import type { ApiConfig } from './config.ts';
 import type { ApiDeps } from './deps.ts';
 import { buildHttp } from './http.ts';
@@ -34,17 +32,14 @@ export async function startApi(
   log: Logger,
   options: ApiOptions = {},
 ): Promise<RunningApi> {
-  const registry = createMetricsRegistry('api');
-  const shutdown = new Shutdown(log);
-  let accepting = false;
-
-  const pool = createPool(config.databaseUrl, {
-    schema: config.databaseSchema,
-    application: 'meterline-api',
+  const base = await startServiceBase({
+    name: 'api',
+    log,
+    database: config,
+    plansFile: config.plansFile,
+    redis: config,
   });
-  await migrate(pool, { schema: config.databaseSchema });
-  const catalog = await loadCatalog(pool, config.plansFile);
-  const redis = createRedis(config.redisUrl, { keyPrefix: config.redisKeyPrefix, name: 'meterline-api' });
+  const { pool, redis, catalog, registry } = base;
   const sealer = new Sealer(config.tokenEncryptionKey);
   const deps: ApiDeps = {
     config,
@@ -72,25 +67,17 @@ export async function startApi(
     metrics: apiMetrics(registry),
   };
 
-  const app = await buildHttp(deps, registry, {
-    accepting: () => accepting,
-    checks: { postgres: () => pool.query('SELECT 1'), redis: () => redis.ping() },
-  });
+  const app = await buildHttp(deps, registry, base.readiness);
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const worker = new PlatformWorker(deps);
   worker.start();
-  accepting = true;
-
-  shutdown
-    .add('not ready', () => {
-      accepting = false;
-    })
-    .add('stop accepting and finish requests', () => app.close())
-    .add('stop platform worker', () => worker.stop())
-    .add('close redis', () => redis.quit())
-    .add('close postgres', () => pool.end());
+  // The api serves /healthz, /readyz and /metrics on its own port.
+  const { shutdown, stop } = await base.running(null, [
+    ['stop accepting and finish requests', () => app.close()],
+    ['stop platform worker', () => worker.stop()],
+  ]);
 
   log.info(
     {
@@ -107,6 +94,6 @@ export async function startApi(
     shutdown,
     worker,
     deps,
-    stop: () => shutdown.run('stop'),
+    stop,
   };
 }

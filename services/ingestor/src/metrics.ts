@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from '@meterline/runtime';
+import type { RebuildReport } from '@meterline/metering';
+import { Counter, Gauge, Histogram, type Logger, type Registry } from '@meterline/runtime';
 
 export function ingestorMetrics(registry: Registry) {
   return {
@@ -63,4 +64,15 @@ export function resourceCacheGauge(registry: Registry, cached: () => { known: nu
       this.set({ kind: 'missing' }, missing);
     },
   });
+}
+
+/** Counts a rebuild of the counters from the ledger and says why, as loudly as it deserves. */
+export function logRebuild(metrics: IngestorMetrics, log: Logger, report: RebuildReport): void {
+  const { shards, counters, generation, cause } = report;
+  metrics.rebuilds.inc({ cause });
+  const what = { shards: shards.length, counters, generation, cause };
+  if (generation === 1) log.info(what, 'counters given their first generation (rebuilt from the ledger)');
+  else if (cause === 'redis-older')
+    log.warn(what, 'Redis restarted holding less than the ledger: every counter rebuilt from the ledger');
+  else log.warn(what, 'Redis had lost counters: rebuilt from the ledger');
 }

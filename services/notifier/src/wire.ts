@@ -1,17 +1,10 @@
 import { StaffDirectory } from '@meterline/access';
-import { loadCatalog } from '@meterline/catalog';
-import { createPool, migrate } from '@meterline/db';
 import { DeliveryStore } from '@meterline/deliveries';
-import {
-  ContractCodec,
-  connectKafka,
-  createRegistry,
-  startBatchConsumer,
-  subjectFor,
-} from '@meterline/kafka';
+import { ContractCodec, createRegistry, startBatchConsumer, subjectFor } from '@meterline/kafka';
 import { ResourceStore } from '@meterline/resources';
-import { createMetricsRegistry, type Logger, Shutdown, startOpsServer } from '@meterline/runtime';
+import type { Logger } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
+import { type RunningService, startServiceBase } from '@meterline/service';
 import { PlanBook } from './compose.ts';
 import type { NotifierConfig } from './config.ts';
 import { DeliveryWorker } from './delivery-worker.ts';
@@ -19,13 +12,7 @@ import { handleAlertBatch } from './handlers/alert-batch.ts';
 import { createSmtpMailer, type Mailer } from './mailer.ts';
 import { notifierMetrics } from './metrics.ts';
 
-export interface RunningNotifier {
-  shutdown: Shutdown;
-  opsPort: number;
-  joined: Promise<void>;
-  worker: DeliveryWorker;
-  stop(): Promise<boolean>;
-}
+export type RunningNotifier = RunningService & { worker: DeliveryWorker };
 
 /** The notifier's composition root. Shutdown order: not ready -> stop the consumer (its batch in
  * hand is recorded and committed) -> finish the emails being sent and record their outcome -> close
@@ -35,20 +22,15 @@ export async function startNotifier(
   log: Logger,
   opts: { mailer?: Mailer } = {},
 ): Promise<RunningNotifier> {
-  const registry = createMetricsRegistry('notifier');
-  const metrics = notifierMetrics(registry);
-  const shutdown = new Shutdown(log);
-  let accepting = false;
-
-  const pool = createPool(config.databaseUrl, {
-    schema: config.databaseSchema,
-    application: 'meterline-notifier',
-    max: config.sendConcurrency + 4,
+  const { pool, kafka, catalog, registry, running } = await startServiceBase({
+    name: 'notifier',
+    log,
+    database: { ...config, poolMax: config.sendConcurrency + 4 },
+    plansFile: config.plansFile,
+    kafka: config,
   });
-  await migrate(pool, { schema: config.databaseSchema });
-  const catalog = await loadCatalog(pool, config.plansFile);
+  const metrics = notifierMetrics(registry);
   const plans = await PlanBook.load(pool, catalog);
-  const kafka = await connectKafka(config, 'meterline-notifier', log);
   const codec = new ContractCodec<UsageAlert>(
     createRegistry(config.registryUrl, 'meterline-notifier'),
     subjectFor(config.topics.alerts),
@@ -63,34 +45,16 @@ export async function startNotifier(
       timeoutMs: config.smtpTimeoutMs,
     });
   const staff = new StaffDirectory(pool);
+  const { emailFrom: from, messageIdDomain, dashboardUrl, providerName, supportContact } = config;
+  const { pollIntervalMs, retryBaseMs, retryMaxMs, giveUpMs, sendConcurrency: concurrency } = config;
   const worker = new DeliveryWorker({
-    pool,
-    store,
-    resources: new ResourceStore(pool),
-    mailer,
-    plans,
-    email: {
-      from: config.emailFrom,
-      messageIdDomain: config.messageIdDomain,
-      dashboardUrl: config.dashboardUrl,
-      providerName: config.providerName,
-      supportContact: config.supportContact,
-    },
-    concurrency: config.sendConcurrency,
-    pollIntervalMs: config.pollIntervalMs,
-    retryBaseMs: config.retryBaseMs,
-    retryMaxMs: config.retryMaxMs,
-    giveUpMs: config.giveUpMs,
-    metrics,
+    ...{ pool, store, resources: new ResourceStore(pool), mailer, plans, metrics },
+    ...{ pollIntervalMs, retryBaseMs, retryMaxMs, giveUpMs, concurrency },
+    email: { from, messageIdDomain, dashboardUrl, providerName, supportContact },
     log: log.child({ component: 'delivery' }),
   });
-
-  const ops = await startOpsServer({
-    port: config.opsPort,
-    registry,
-    readiness: { accepting: () => accepting, checks: { postgres: () => pool.query('SELECT 1') } },
-  });
-  const opsPort = ops.port;
+  const recorded = () => worker.wake();
+  const batchDeps = { codec, pool, store, staff, policy: config.recipientPolicy, metrics, log, recorded };
 
   // Deliveries left pending by an earlier run (a crash, an outage) go out first.
   worker.start();
@@ -99,42 +63,21 @@ export async function startNotifier(
     groupId: config.groupId,
     topic: config.topics.alerts,
     log,
-    handle: (batch, ctx) =>
-      handleAlertBatch(
-        {
-          codec,
-          pool,
-          store,
-          staff,
-          policy: config.recipientPolicy,
-          metrics,
-          log,
-          recorded: () => worker.wake(),
-        },
-        batch,
-        ctx,
-      ),
+    handle: (batch, ctx) => handleAlertBatch(batchDeps, batch, ctx),
   });
-  accepting = true;
-
-  shutdown
-    .add('not ready', () => {
-      accepting = false;
-    })
-    .add('stop consumer and commit', () => consumer.stop())
-    .add('finish emails in flight', () => worker.stop())
-    .add('close smtp pool', () => mailer.close())
-    .add('close ops server', () => ops.close())
-    .add('close postgres', () => pool.end());
-
+  const started = await running(config.opsPort, [
+    ['stop consumer and commit', () => consumer.stop()],
+    ['finish emails in flight', () => worker.stop()],
+    ['close smtp pool', () => mailer.close()],
+  ]);
   log.info(
     {
       group: config.groupId,
       topic: config.topics.alerts,
-      opsPort,
+      opsPort: started.opsPort,
       smtp: `${config.smtp.host}:${config.smtp.port}`,
     },
     'notifier started',
   );
-  return { shutdown, opsPort, joined: consumer.joined, worker, stop: () => shutdown.run('stop') };
+  return { ...started, joined: consumer.joined, worker };
 }
