@@ -1,13 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createPool, migrate, type Pool } from '@meterline/db';
-import {
-  createKafka,
-  createRegistry,
-  defaultTopics,
-  ensureTopics,
-  type Topics,
-  topicLayout,
-} from '@meterline/kafka';
+import { createKafka, defaultTopics, ensureTopics, type Topics, topicLayout } from '@meterline/kafka';
 import { createRedis, type Redis } from '@meterline/redis';
 import { createLogger } from '@meterline/runtime';
 import { serviceUrls } from './services.ts';
@@ -104,5 +97,3 @@ export async function createTestWorld(name: string, opts: { partitions?: number 
     },
   };
 }
-
-export { createRegistry };

@@ -2,7 +2,7 @@ import type { Pool } from '@meterline/db';
 import type { ContractCodec, Producer } from '@meterline/kafka';
 import { flagsCopyKey, keys } from '@meterline/metering';
 import { type Redis, redisRunId } from '@meterline/redis';
-import type { PlanFlagState } from '@meterline/rules';
+import { DAY, type PlanFlagState } from '@meterline/rules';
 import type { PlanFlag } from '@meterline/schemas';
 
 /** Downgrade-block flags: Postgres holds the latest per resource (and whether plan.flags.v1 has
@@ -148,7 +148,7 @@ export class FlagStore {
 }
 
 /** How long Redis keeps a flag's copy after its period ended. */
-const FLAG_COPY_KEEP_MS = 7 * 86_400_000;
+const FLAG_COPY_KEEP_MS = 7 * DAY;
 
 const writeFlagScript = `
 local have = redis.call('HGET', KEYS[1], 'updatedAt')

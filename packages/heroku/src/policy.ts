@@ -1,5 +1,7 @@
 /** The provision refusal policy (DESIGN rule 7): a pure decision over facts the api gathers. */
 
+import { DAY, HOUR } from '@meterline/rules';
+
 export interface ProvisionPolicy {
   /** N: more than N provision+deprovision cycles of one app or owner within the window is refused. */
   maxChurn: number;
@@ -51,9 +53,6 @@ export interface ProvisionFacts {
   now: number;
   policy: ProvisionPolicy;
 }
-
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 
 function regionSupported(region: string, supported: string[]): boolean {
   const short = region.includes('::') ? region.slice(region.lastIndexOf('::') + 2) : region;

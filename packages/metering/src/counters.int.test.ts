@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createRedis, type Redis, shardOf } from '@meterline/redis';
+import { periodOf } from '@meterline/rules';
 import { serviceUrls } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CounterStore, CountersLostError, ResourceEvents } from './counters.ts';
 import { generationKey, keys } from './keys.ts';
-import { monthOf } from './period.ts';
 
 // The atomic Redis step on the real Redis: each path of count.lua.
 const WINDOW_S = 60;
@@ -30,7 +30,7 @@ describe('CounterStore.count on the real Redis', () => {
       out.push(id, String(offset), metric, quantity, now - 1000);
     return out;
   };
-  const used = async (r: string) => (await counters.periodUsage(r, monthOf(now).key)).api_calls ?? 0;
+  const used = async (r: string) => (await counters.periodUsage(r, periodOf(now).key)).api_calls ?? 0;
 
   it('counts new events at once, and sums them per metric and 5-minute group for the ledger', async () => {
     const r = randomUUID();
@@ -42,12 +42,12 @@ describe('CounterStore.count on the real Redis', () => {
       ['storage_gb', 1, 0.5, true],
     ]);
     expect(await used(r)).toBe(5);
-    expect(result.totals).toContainEqual({ periodKey: monthOf(now).key, metric: 'api_calls', used: 5 });
+    expect(result.totals).toContainEqual({ periodKey: periodOf(now).key, metric: 'api_calls', used: 5 });
   });
 
   it('adds whole quantities as integers and fractions as floats, on one counter in any order', async () => {
     const r = randomUUID();
-    const period = keys.period(r, monthOf(now).key);
+    const period = keys.period(r, periodOf(now).key);
     const totals: number[] = [];
     let offset = 0;
     for (const quantity of [2, 1, 0.25, 3, 0.75, 4, 1e12]) {
@@ -197,7 +197,7 @@ describe('CounterStore.count on the real Redis', () => {
     // were rebuilt from it. The batch comes again: only offset 12 counts.
     const slot = Math.floor(now / (WINDOW_S * 1000));
     await redis.del(keys.applied(r), keys.dedupeSlot(r, slot), keys.dedupeSlot(r, slot - 1));
-    await counters.setPeriodUsage(r, monthOf(now).key, { api_calls: 3 }, 3600);
+    await counters.setPeriodUsage(r, periodOf(now).key, { api_calls: 3 }, 3600);
     const again = await counters.count(r, FIELD, batch(['a', 10, 1], ['b', 11, 2], ['c', 12, 4]), now, 12);
     expect([again.counted, again.countedBefore]).toEqual([1, 2]);
     expect(await used(r)).toBe(7);

@@ -1,17 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { groupByShard, REDIS_SHARDS, type Redis, redisRunId, shardOfKey } from '@meterline/redis';
+import { DAY, type Period, periodOf } from '@meterline/rules';
 import { generationKey, keys, resourceKeys } from './keys.ts';
-import {
-  bucketStart,
-  COARSE_BUCKET,
-  COARSE_KEEP,
-  DAY,
-  FINE_BUCKET,
-  FINE_KEEP,
-  hourOf,
-  type MonthPeriod,
-  monthOf,
-} from './period.ts';
+import { bucketStart, COARSE_BUCKET, COARSE_KEEP, FINE_BUCKET, FINE_KEEP, hourOf } from './period.ts';
 
 const countScript = readFileSync(new URL('./count.lua', import.meta.url), 'utf8');
 
@@ -314,7 +305,7 @@ export class CounterStore {
     const periodKeyOfTarget: string[] = [];
     let groupSpecs = '';
     for (const g of groups) {
-      const period = monthOf(g.fineStart);
+      const period = periodOf(g.fineStart);
       const pt = addTarget(keysOf, ttls, k.period(period.key), this.periodTtl(period, now));
       periodKeyOfTarget[pt] = period.key;
       const coarseStart = bucketStart(g.fineStart, COARSE_BUCKET);
@@ -354,7 +345,7 @@ export class CounterStore {
     for (const g of p.groups) {
       result.groups.push({
         metric: g.metric,
-        periodKey: monthOf(g.fineStart).key,
+        periodKey: periodOf(g.fineStart).key,
         hour: hourOf(g.fineStart),
         ledgerNew: g.ledgerNew,
         events: exact ? g.events : Number(raw[r]),
@@ -374,7 +365,7 @@ export class CounterStore {
     return [result, r];
   }
 
-  private periodTtl(period: MonthPeriod, now: number): number {
+  private periodTtl(period: Period, now: number): number {
     return Math.max(60, Math.ceil((period.end + this.settings.periodRetentionDays * DAY - now) / 1000));
   }
 
@@ -437,7 +428,7 @@ export class CounterStore {
     await multi.exec();
   }
 
-  periodTtlSeconds(period: MonthPeriod, now: number): number {
+  periodTtlSeconds(period: Period, now: number): number {
     return this.periodTtl(period, now);
   }
 }

@@ -26,7 +26,7 @@ export {
   recordedPartitions,
   UsageLedger,
 } from './ledger.ts';
-export { DAY, HOUR, hourOf, type MonthPeriod, monthOf } from './period.ts';
+export { hourOf } from './period.ts';
 export {
   CounterRebuilder,
   type RebuildReport,

@@ -3,7 +3,7 @@ import { resourceTag, shardTag } from '@meterline/redis';
 /** Every Redis key of one resource, in one place. All share the resource's hash tag (its shard's), which
  * is hashed once here: code that builds many keys of one resource takes them from one `resourceKeys`.
  * A class, not an object of closures: the ingestor makes one per resource and batch. */
-export class ResourceKeys {
+class ResourceKeys {
   /** the resource's shard tag and id, the start of each of its keys */
   readonly tag: string;
 

@@ -1,10 +1,5 @@
 /** The time buckets of the rolling windows, beside the counters, because the Redis keys are named by them. */
-/** The billing period is the calendar month (UTC), as the rules define it. */
-export { type Period as MonthPeriod, periodOf as monthOf } from '@meterline/rules';
-
-export const MINUTE = 60_000;
-export const HOUR = 3_600_000;
-export const DAY = 86_400_000;
+import { DAY, HOUR, MINUTE } from '@meterline/rules';
 
 /** Rolling windows are summed from buckets: 5-minute buckets for the last hour, hourly buckets for
  * the last 24 hours and 7 days. Each bucket key expires on its own once no window needs it. */

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createRedis, shardOf } from '@meterline/redis';
+import { periodOf } from '@meterline/rules';
 import { createTestWorld, eventually, startOwnRedisServer, type TestWorld } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CounterStore, CountersLostError, ResourceEvents } from './counters.ts';
 import { generationKey, keys } from './keys.ts';
 import { GenerationMismatchError, type LedgerRow, UsageLedger } from './ledger.ts';
-import { hourOf, monthOf } from './period.ts';
+import { hourOf } from './period.ts';
 import { CounterRebuilder, rebuildLostCounters } from './rebuild.ts';
 
 // The counter generations of ADR 0011 on the real Redis and Postgres.
@@ -50,9 +51,9 @@ describe('rebuilding lost counters from the ledger', () => {
       .map((g) => ({ resourceId, metric: g.metric, hour: g.hour, quantity: g.quantity, events: g.events }));
     return { record: () => ledger.record('usage.events.v1', 0, ledgerFrom, String(to), rows, generation) };
   };
-  const used = async (r: string) => (await counters.periodUsage(r, monthOf(now).key)).api_calls ?? 0;
+  const used = async (r: string) => (await counters.periodUsage(r, periodOf(now).key)).api_calls ?? 0;
   const ledgerTotal = async (r: string) =>
-    (await ledger.periodTotals(monthOf(now).start, monthOf(now).end, [r])).get(r)?.api_calls ?? 0;
+    (await ledger.periodTotals(periodOf(now).start, periodOf(now).end, [r])).get(r)?.api_calls ?? 0;
 
   it('gives the counters their first generation, and refuses to count before it', async () => {
     const r = randomUUID();
@@ -98,7 +99,7 @@ describe('rebuilding lost counters from the ledger', () => {
       const own = new CounterStore(redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
       const ownLedger = new UsageLedger(world.pool, 'restart-test');
       const rebuilder = new CounterRebuilder(ownLedger, own, { retentionDays: 62 });
-      const ownUsed = async (r: string) => (await own.periodUsage(r, monthOf(now).key)).api_calls ?? 0;
+      const ownUsed = async (r: string) => (await own.periodUsage(r, periodOf(now).key)).api_calls ?? 0;
       expect(await rebuilder.ensure()).toMatchObject({ generation: 1, cause: 'markers-missing' });
       expect(await rebuilder.check()).toBeNull();
       const r = randomUUID();
@@ -125,7 +126,7 @@ describe('rebuilding lost counters from the ledger', () => {
       expect(await redis.hgetall(keys.applied(r)), 'the applied offsets are kept').toEqual({ [FIELD]: '7' });
       await (await countBatchInto(own, ownLedger, r, 8, 8)).record();
       expect(await ownUsed(r)).toBe(9);
-      expect(await ownLedger.periodTotals(monthOf(now).start, monthOf(now).end, [r])).toEqual(
+      expect(await ownLedger.periodTotals(periodOf(now).start, periodOf(now).end, [r])).toEqual(
         new Map([[r, { api_calls: 9 }]]),
       );
     } finally {

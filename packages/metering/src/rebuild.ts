@@ -1,8 +1,8 @@
 import { shardOf } from '@meterline/redis';
+import { DAY, type Period, periodOf } from '@meterline/rules';
 import type { Logger } from '@meterline/runtime';
 import type { CounterStore } from './counters.ts';
 import type { Db, UsageLedger } from './ledger.ts';
-import { DAY, type MonthPeriod, monthOf } from './period.ts';
 import { findDrift, inChunks, rebuildHourBuckets } from './recount.ts';
 
 export interface RebuildReport {
@@ -18,9 +18,9 @@ export interface RebuildReport {
 
 /** The calendar months whose counters Redis still keeps at `now` (a period's hash lives until
  * `retentionDays` after it ended), newest first. */
-export function retainedPeriods(now: number, retentionDays: number): MonthPeriod[] {
-  const out: MonthPeriod[] = [];
-  for (let p = monthOf(now); p.end + retentionDays * DAY > now; p = monthOf(p.start - 1)) out.push(p);
+export function retainedPeriods(now: number, retentionDays: number): Period[] {
+  const out: Period[] = [];
+  for (let p = periodOf(now); p.end + retentionDays * DAY > now; p = periodOf(p.start - 1)) out.push(p);
   return out;
 }
 
@@ -154,7 +154,7 @@ export function watchCounters(w: {
   const reconcile =
     w.reconcileIntervalSeconds > 0
       ? setInterval(() => {
-          findDrift(w.ledger, w.counters, monthOf(Date.now()))
+          findDrift(w.ledger, w.counters, periodOf(Date.now()))
             .then((diffs) => {
               w.onDrift(diffs.length);
               if (diffs.length > 0)

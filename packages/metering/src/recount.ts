@@ -1,6 +1,7 @@
+import type { Period } from '@meterline/rules';
 import type { CounterStore } from './counters.ts';
 import type { Db, UsageLedger } from './ledger.ts';
-import { COARSE_KEEP, type MonthPeriod } from './period.ts';
+import { COARSE_KEEP } from './period.ts';
 
 export interface CounterDifference {
   resourceId: string;
@@ -17,7 +18,7 @@ const EPSILON = 1e-6;
 export async function findDrift(
   ledger: UsageLedger,
   counters: CounterStore,
-  period: MonthPeriod,
+  period: Period,
   resourceIds?: string[],
   db?: Db,
 ): Promise<CounterDifference[]> {
@@ -47,7 +48,7 @@ export async function findDrift(
 export async function recount(
   ledger: UsageLedger,
   counters: CounterStore,
-  period: MonthPeriod,
+  period: Period,
   now: number,
   resourceIds?: string[],
 ): Promise<CounterDifference[]> {

@@ -15,7 +15,7 @@ export interface DirectoryLimits {
   missing: number;
 }
 
-export const defaultDirectoryLimits: DirectoryLimits = { known: 500_000, missing: 100_000 };
+const defaultDirectoryLimits: DirectoryLimits = { known: 500_000, missing: 100_000 };
 
 /** The resources the pipeline counts for, cached. The api announces every change on a Postgres
  * channel (migration 001's trigger), so a provision, plan change or deprovision is seen at once. */

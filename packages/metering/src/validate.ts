@@ -1,6 +1,6 @@
 import { UUID } from '@meterline/resources';
+import { DAY, periodOf } from '@meterline/rules';
 import type { UsageEvent } from '@meterline/schemas';
-import { DAY, monthOf } from './period.ts';
 
 /** Why an event goes to the DLQ: the `dlq-reason` header and the metric label. */
 export type RejectReason =
@@ -116,7 +116,7 @@ export function validateUsageEvent(
       `timestamp ${new Date(timestamp).toISOString()} is ahead of now by more than ${s.maxFutureSkewMs} ms`,
     );
   }
-  const period = monthOf(timestamp);
+  const period = periodOf(timestamp);
   if (now > period.end + s.lateGraceMs) {
     return reject(
       'timestamp-too-old',

@@ -1,10 +1,8 @@
 /** How numbers, dates and periods read in customer emails: English, UTC. */
 
-import { monthName } from '@meterline/rules';
+import { DAY, monthName } from '@meterline/rules';
 
 export { monthName };
-
-const DAY_MS = 86_400_000;
 
 /** "1 December 2026" */
 export function formatDate(ms: number): string {
@@ -43,12 +41,12 @@ export function plural(n: number, word: string): string {
 
 /** Days left in the period, today included; 0 once it has ended. */
 export function daysLeft(now: number, periodEnd: number): number {
-  return Math.max(0, Math.ceil((periodEnd - now) / DAY_MS));
+  return Math.max(0, Math.ceil((periodEnd - now) / DAY));
 }
 
 /** Days of the period used so far, the current one included ("in the first 5 days"). */
 export function daysElapsed(periodStart: number, at: number): number {
-  return Math.max(1, Math.ceil((at - periodStart) / DAY_MS));
+  return Math.max(1, Math.ceil((at - periodStart) / DAY));
 }
 
 /** When the limit is reached if usage keeps its average pace so far; null if not within the period. */

@@ -9,6 +9,7 @@ export {
 } from './alert.ts';
 export { type AlertEmailItem, renderAlertEmail } from './alert-email.ts';
 export { coalesce, headlineAlert, inTierOrder } from './coalesce.ts';
+export { escapeHtml } from './layout.ts';
 export {
   ACCESS_ROLES,
   type AccessEntry,

@@ -24,14 +24,14 @@ export interface EmailDocument {
   footer: string;
 }
 
-export const TEXT_WIDTH = 72;
+const TEXT_WIDTH = 72;
 
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** Word-wraps one paragraph; a word longer than the width (a URL) stays whole on its own line. */
-export function wrap(text: string, width = TEXT_WIDTH, indent = '', hangingIndent = indent): string[] {
+function wrap(text: string, width = TEXT_WIDTH, indent = '', hangingIndent = indent): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(/\s+/).filter(Boolean)) {

@@ -29,7 +29,7 @@ export const DEFAULT_RECIPIENT_POLICY: RecipientPolicy = {
   CRITICAL: 'all',
 };
 
-export const RECIPIENT_POLICY_VARIABLE = 'ALERT_RECIPIENTS';
+const RECIPIENT_POLICY_VARIABLE = 'ALERT_RECIPIENTS';
 
 export class RecipientPolicyError extends Error {
   readonly variable = RECIPIENT_POLICY_VARIABLE;

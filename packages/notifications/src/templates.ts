@@ -140,7 +140,7 @@ const TEMPLATES: Record<`${AlertKind}_${AlertSeverity}`, AlertTemplate> = {
   },
 };
 
-export function templateFor(alert: AlertForEmail): AlertTemplate {
+function templateFor(alert: AlertForEmail): AlertTemplate {
   return TEMPLATES[`${alert.kind}_${alert.severity}`];
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from '@meterline/db';
+import { DAY } from '@meterline/rules';
 import type { ResourceState } from './resources.ts';
 
 /**
@@ -40,7 +41,7 @@ export async function seedResources(pool: Pool, resources: readonly SeededResour
       col((r, id) => r.appName ?? `app-${id.slice(0, 8)}`),
       col((r) => r.ownerId ?? null),
       col((r) => r.ownerEmail ?? null),
-      col((r) => (r.provisionedAt ?? new Date(Date.now() - 40 * 86_400_000)).toISOString()),
+      col((r) => (r.provisionedAt ?? new Date(Date.now() - 40 * DAY)).toISOString()),
       col((r) => r.deprovisionedAt?.toISOString() ?? null),
     ],
   );

@@ -7,7 +7,8 @@ import {
   formatDate,
   formatQuantity,
 } from './downgrade.ts';
-import { DAY_MS, periodOf } from './period.ts';
+import { periodOf } from './period.ts';
+import { DAY } from './time.ts';
 
 const catalog = parsePlanCatalog(`
 metrics:
@@ -29,7 +30,7 @@ function check(overrides: Partial<DowngradeInput>) {
     targetPlan: plan('basic'),
     usage: {},
     period: nov,
-    now: nov.start + 10 * DAY_MS,
+    now: nov.start + 10 * DAY,
     ...overrides,
   });
 }
@@ -59,7 +60,7 @@ describe('downgradeCheck', () => {
   });
 
   it('refuses when usage is already above the target limit, naming metric, usage, limit and date', () => {
-    const decision = check({ usage: { api_calls: 150_000 }, now: nov.start + 25 * DAY_MS });
+    const decision = check({ usage: { api_calls: 150_000 }, now: nov.start + 25 * DAY });
     expect(decision.allowed).toBe(false);
     expect(decision.allowedFrom).toBe(nov.end);
     expect(decision.exceeded).toEqual([
@@ -72,17 +73,17 @@ describe('downgradeCheck', () => {
   });
 
   it('allows usage exactly at the target limit before the projection counts', () => {
-    const decision = check({ usage: { api_calls: 100_000 }, now: nov.start + 14 * DAY_MS });
+    const decision = check({ usage: { api_calls: 100_000 }, now: nov.start + 14 * DAY });
     expect(decision.allowed).toBe(true);
     expect(decision.allowedFrom).toBeNull();
     expect(decision.message).toBe('You can move to the basic plan: your usage this month fits its limits.');
-    expect(check({ usage: { api_calls: 100_000.5 }, now: nov.start + 14 * DAY_MS }).allowed).toBe(false);
+    expect(check({ usage: { api_calls: 100_000.5 }, now: nov.start + 14 * DAY }).allowed).toBe(false);
   });
 
   it('counts the projection only once half the period has passed', () => {
     const usage = { api_calls: 60_000 }; // on pace for 120,000 at mid-month
-    expect(check({ usage, now: nov.start + 15 * DAY_MS - 1 }).allowed).toBe(true);
-    const decision = check({ usage, now: nov.start + 15 * DAY_MS });
+    expect(check({ usage, now: nov.start + 15 * DAY - 1 }).allowed).toBe(true);
+    const decision = check({ usage, now: nov.start + 15 * DAY });
     expect(decision.allowed).toBe(false);
     expect(decision.exceeded[0]).toMatchObject({ metric: 'api_calls', used: 60_000, projected: 120_000 });
     expect(decision.message).toBe(
@@ -94,26 +95,26 @@ describe('downgradeCheck', () => {
 
   it('applies the knobs', () => {
     const usage = { api_calls: 60_000 };
-    const now = nov.start + 15 * DAY_MS;
+    const now = nov.start + 15 * DAY;
     expect(check({ usage, now, rule: { projectionMargin: 1.25 } }).allowed).toBe(true);
     expect(
-      check({ usage, now: nov.start + 5 * DAY_MS, rule: { projectionMinElapsedFraction: 0 } }).allowed,
+      check({ usage, now: nov.start + 5 * DAY, rule: { projectionMinElapsedFraction: 0 } }).allowed,
     ).toBe(false);
     expect(check({ usage, now, rule: { projectionMinElapsedFraction: 1.01 } }).allowed).toBe(true);
   });
 
   it('measures the elapsed fraction from a mid-period provisioning', () => {
-    const provisioned = nov.start + 20 * DAY_MS;
+    const provisioned = nov.start + 20 * DAY;
     const usage = { api_calls: 60_000 };
     // 4 of 10 active days: the projection (150,000) does not count yet.
-    expect(check({ usage, activeFrom: provisioned, now: provisioned + 4 * DAY_MS }).allowed).toBe(true);
-    const decision = check({ usage, activeFrom: provisioned, now: provisioned + 5 * DAY_MS });
+    expect(check({ usage, activeFrom: provisioned, now: provisioned + 4 * DAY }).allowed).toBe(true);
+    const decision = check({ usage, activeFrom: provisioned, now: provisioned + 5 * DAY });
     expect(decision.allowed).toBe(false);
     expect(decision.exceeded[0]?.projected).toBe(120_000);
   });
 
   it('names each metric over the limit, with its unit', () => {
-    const decision = check({ usage: { api_calls: 150_000, storage_gb: 12.5 }, now: nov.start + 2 * DAY_MS });
+    const decision = check({ usage: { api_calls: 150_000, storage_gb: 12.5 }, now: nov.start + 2 * DAY });
     expect(decision.exceeded.map((e) => e.metric)).toEqual(['api_calls', 'storage_gb']);
     expect(decision.message).toBe(
       "You can't move to the basic plan yet: you have used 150,000 API calls this month and basic includes " +
@@ -128,7 +129,7 @@ describe('downgradeCheck', () => {
   });
 
   it('says "more than" when the usage would print the same as the limit', () => {
-    const decision = check({ usage: { api_calls: 100_000.001 }, now: nov.start + 2 * DAY_MS });
+    const decision = check({ usage: { api_calls: 100_000.001 }, now: nov.start + 2 * DAY });
     expect(decision.message).toContain('you have used more than 100,000 API calls this month');
   });
 
@@ -163,7 +164,7 @@ describe('downgradeCheck', () => {
 });
 
 describe('computePlanFlag', () => {
-  const flag = (current: string, usage: Record<string, number>, now = nov.start + 2 * DAY_MS) =>
+  const flag = (current: string, usage: Record<string, number>, now = nov.start + 2 * DAY) =>
     computePlanFlag({ catalog, currentPlan: plan(current), usage, period: nov, now });
 
   it('is not blocked when every lower plan fits', () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Plan } from './catalog.ts';
 import { type AlertDecision, evaluateUsage, type UsageEvaluation } from './evaluate.ts';
-import { DAY_MS, HOUR_MS, periodOf } from './period.ts';
+import { periodOf } from './period.ts';
+import { DAY, HOUR } from './time.ts';
 import { alertId } from './usage.ts';
 
 const basic: Plan = {
@@ -27,7 +28,7 @@ function evaluate(overrides: Partial<UsageEvaluation>): AlertDecision[] {
     metric: 'api_calls',
     used: 0,
     period: nov,
-    now: nov.start + 20 * DAY_MS,
+    now: nov.start + 20 * DAY,
     alreadyAlerted: never,
     ...overrides,
   });
@@ -53,7 +54,7 @@ describe('evaluateUsage: thresholds', () => {
   });
 
   it('fills in the alert fields', () => {
-    const now = nov.start + 15 * DAY_MS;
+    const now = nov.start + 15 * DAY;
     const [decision] = evaluate({ used: 90_000, now, alreadyAlerted: (_k, t) => t < 90 });
     expect(decision).toEqual({
       id: alertId('res-1', 'api_calls', '2026-11', 'THRESHOLD', 90),
@@ -69,18 +70,18 @@ describe('evaluateUsage: thresholds', () => {
   });
 
   it('yields nothing for a metric the plan does not limit', () => {
-    expect(evaluate({ metric: 'webhooks', used: 1e12, now: nov.start + 2 * DAY_MS })).toEqual([]);
+    expect(evaluate({ metric: 'webhooks', used: 1e12, now: nov.start + 2 * DAY })).toEqual([]);
   });
 
   it('raises threshold alerts in the first hours of the period', () => {
-    expect(summary(evaluate({ used: 100_000, now: nov.start + HOUR_MS }))).toContain('THRESHOLD:100');
-    expect(evaluate({ used: 100_000, now: nov.start + HOUR_MS })[0]?.projected).toBeNull();
+    expect(summary(evaluate({ used: 100_000, now: nov.start + HOUR }))).toContain('THRESHOLD:100');
+    expect(evaluate({ used: 100_000, now: nov.start + HOUR })[0]?.projected).toBeNull();
   });
 });
 
 describe('evaluateUsage: pace', () => {
   it('raises a pace alert when the share is used within the window, after thresholds', () => {
-    const now = nov.start + 3 * DAY_MS;
+    const now = nov.start + 3 * DAY;
     expect(summary(evaluate({ used: 50_000, now }))).toEqual(['THRESHOLD:50', 'PACE:50']);
     expect(evaluate({ used: 50_000, now })[1]?.severity).toBe('WARNING');
     expect(summary(evaluate({ used: 80_000, now, alreadyAlerted: (k) => k === 'THRESHOLD' }))).toEqual([
@@ -92,32 +93,32 @@ describe('evaluateUsage: pace', () => {
   it('closes the window exactly withinDays after the period start', () => {
     const used = 50_000;
     const alreadyAlerted = (kind: string) => kind === 'THRESHOLD';
-    expect(summary(evaluate({ used, alreadyAlerted, now: nov.start + 7 * DAY_MS - 1 }))).toEqual(['PACE:50']);
-    expect(summary(evaluate({ used, alreadyAlerted, now: nov.start + 7 * DAY_MS }))).toEqual([]);
-    expect(summary(evaluate({ used: 80_000, alreadyAlerted, now: nov.start + 7 * DAY_MS }))).toEqual([
+    expect(summary(evaluate({ used, alreadyAlerted, now: nov.start + 7 * DAY - 1 }))).toEqual(['PACE:50']);
+    expect(summary(evaluate({ used, alreadyAlerted, now: nov.start + 7 * DAY }))).toEqual([]);
+    expect(summary(evaluate({ used: 80_000, alreadyAlerted, now: nov.start + 7 * DAY }))).toEqual([
       'PACE:80',
     ]);
-    expect(summary(evaluate({ used: 80_000, alreadyAlerted, now: nov.start + 14 * DAY_MS }))).toEqual([]);
+    expect(summary(evaluate({ used: 80_000, alreadyAlerted, now: nov.start + 14 * DAY }))).toEqual([]);
   });
 
   it('does not repeat a pace alert already raised', () => {
-    const now = nov.start + 3 * DAY_MS;
+    const now = nov.start + 3 * DAY;
     expect(summary(evaluate({ used: 60_000, now, alreadyAlerted: () => true }))).toEqual([]);
   });
 
   it('stays quiet in the first 24 hours of the period', () => {
     const used = 60_000;
-    expect(summary(evaluate({ used, now: nov.start + 23 * HOUR_MS }))).toEqual(['THRESHOLD:50']);
-    expect(summary(evaluate({ used, now: nov.start + 24 * HOUR_MS }))).toEqual(['THRESHOLD:50', 'PACE:50']);
+    expect(summary(evaluate({ used, now: nov.start + 23 * HOUR }))).toEqual(['THRESHOLD:50']);
+    expect(summary(evaluate({ used, now: nov.start + 24 * HOUR }))).toEqual(['THRESHOLD:50', 'PACE:50']);
   });
 
   it('stays quiet in the first 24 hours after a mid-period provisioning', () => {
-    const provisioned = nov.start + 2 * DAY_MS;
+    const provisioned = nov.start + 2 * DAY;
     const used = 60_000;
-    expect(summary(evaluate({ used, activeFrom: provisioned, now: provisioned + 12 * HOUR_MS }))).toEqual([
+    expect(summary(evaluate({ used, activeFrom: provisioned, now: provisioned + 12 * HOUR }))).toEqual([
       'THRESHOLD:50',
     ]);
-    const decisions = evaluate({ used, activeFrom: provisioned, now: provisioned + DAY_MS });
+    const decisions = evaluate({ used, activeFrom: provisioned, now: provisioned + DAY });
     expect(summary(decisions)).toEqual(['THRESHOLD:50', 'PACE:50']);
     // Projected from the provisioning time: 60k in 1 of 28 active days.
     expect(decisions[1]?.projected).toBe(1_680_000);
@@ -125,14 +126,14 @@ describe('evaluateUsage: pace', () => {
 
   it('does not raise pace alerts for near-zero limits', () => {
     const tiny: Plan = { ...basic, limits: { api_calls: 9 } };
-    expect(summary(evaluate({ plan: tiny, used: 9, now: nov.start + 2 * DAY_MS }))).toEqual([
+    expect(summary(evaluate({ plan: tiny, used: 9, now: nov.start + 2 * DAY }))).toEqual([
       'THRESHOLD:50',
       'THRESHOLD:75',
       'THRESHOLD:90',
       'THRESHOLD:100',
     ]);
     const atGuard: Plan = { ...basic, limits: { api_calls: 10 } };
-    expect(summary(evaluate({ plan: atGuard, used: 5, now: nov.start + 2 * DAY_MS }))).toEqual([
+    expect(summary(evaluate({ plan: atGuard, used: 5, now: nov.start + 2 * DAY }))).toEqual([
       'THRESHOLD:50',
       'PACE:50',
     ]);
@@ -144,7 +145,7 @@ describe('evaluateUsage: pace', () => {
       plan: tiny,
       metric: 'storage_gb',
       used: 0.25,
-      now: nov.start + 2 * HOUR_MS,
+      now: nov.start + 2 * HOUR,
       guards: { minElapsedHours: 1, minLimit: 0.1 },
     });
     expect(summary(decisions)).toEqual(['THRESHOLD:50', 'PACE:50']);
@@ -152,7 +153,7 @@ describe('evaluateUsage: pace', () => {
 
   it('works in a 28-day February', () => {
     const feb = periodOf(Date.parse('2026-02-01T00:00:00Z'));
-    const decisions = evaluate({ period: feb, used: 50_000, now: feb.start + 6 * DAY_MS });
+    const decisions = evaluate({ period: feb, used: 50_000, now: feb.start + 6 * DAY });
     expect(summary(decisions)).toEqual(['THRESHOLD:50', 'PACE:50']);
     expect(decisions[0]?.expectedDailyAverage).toBe(100_000 / 28);
     expect(decisions[0]?.projected).toBeCloseTo((50_000 * 28) / 6, 1);

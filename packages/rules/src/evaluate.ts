@@ -1,5 +1,6 @@
 import type { Plan } from './catalog.ts';
-import { activeStart, DAY_MS, HOUR_MS, type Period } from './period.ts';
+import { activeStart, type Period } from './period.ts';
+import { DAY, HOUR } from './time.ts';
 import {
   type AlertKind,
   alertId,
@@ -78,10 +79,10 @@ export function evaluateUsage(input: UsageEvaluation): AlertDecision[] {
     .map((tier) => decide('THRESHOLD', tier));
 
   const from = activeStart(period, activeFrom);
-  const paceArmed = limit >= guards.minLimit && now - from >= guards.minElapsedHours * HOUR_MS;
+  const paceArmed = limit >= guards.minLimit && now - from >= guards.minElapsedHours * HOUR;
   if (paceArmed) {
     const breached = plan.pace
-      .filter((rule) => now < period.start + rule.withinDays * DAY_MS)
+      .filter((rule) => now < period.start + rule.withinDays * DAY)
       .filter((rule) => reachesPercent(used, limit, rule.usedPercent))
       .map((rule) => rule.usedPercent)
       .sort((a, b) => a - b);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { activeStart, DAY_MS, daysInPeriod, daysLeft, nextPeriod, periodOf } from './period.ts';
+import { activeStart, daysInPeriod, daysLeft, nextPeriod, periodOf } from './period.ts';
+import { DAY } from './time.ts';
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -52,14 +53,14 @@ describe('daysLeft', () => {
   it('counts a started day as a whole day', () => {
     expect(daysLeft(nov, nov.start)).toBe(30);
     expect(daysLeft(nov, nov.start + 1)).toBe(30);
-    expect(daysLeft(nov, nov.start + DAY_MS)).toBe(29);
+    expect(daysLeft(nov, nov.start + DAY)).toBe(29);
     expect(daysLeft(nov, nov.end - 1)).toBe(1);
   });
 
   it('is 0 once the period ended and the whole period before it starts', () => {
     expect(daysLeft(nov, nov.end)).toBe(0);
-    expect(daysLeft(nov, nov.end + 5 * DAY_MS)).toBe(0);
-    expect(daysLeft(nov, nov.start - DAY_MS)).toBe(30);
+    expect(daysLeft(nov, nov.end + 5 * DAY)).toBe(0);
+    expect(daysLeft(nov, nov.start - DAY)).toBe(30);
   });
 });
 

@@ -1,3 +1,5 @@
+import { DAY } from './time.ts';
+
 /** The billing period is the calendar month in UTC: [start, end), epoch ms. */
 export interface Period {
   start: number;
@@ -5,9 +7,6 @@ export interface Period {
   /** 'YYYY-MM', e.g. '2026-11'. */
   key: string;
 }
-
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 86_400_000;
 
 // The hot path asks for the same month millions of times: the last answer is kept (frozen, shared).
 let lastPeriod: Period | null = null;
@@ -35,13 +34,13 @@ export function nextPeriod(p: Period): Period {
 }
 
 export function daysInPeriod(p: Period): number {
-  return Math.round((p.end - p.start) / DAY_MS);
+  return Math.round((p.end - p.start) / DAY);
 }
 
 /** Whole days until the period ends, counting a started day as a day; 0 once it has ended. */
 export function daysLeft(p: Period, now: number): number {
   const from = Math.min(Math.max(now, p.start), p.end);
-  return Math.ceil((p.end - from) / DAY_MS);
+  return Math.ceil((p.end - from) / DAY);
 }
 
 /**

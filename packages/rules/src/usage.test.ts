@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DAY_MS, HOUR_MS, periodOf } from './period.ts';
+import { periodOf } from './period.ts';
+import { DAY, HOUR } from './time.ts';
 import {
   alertId,
   expectedDailyAverage,
@@ -85,34 +86,34 @@ describe('newlyCrossedTiers', () => {
 describe('projectUsage', () => {
   it('is null during the first 24 hours of the period', () => {
     expect(projectUsage(100, nov, nov.start)).toBeNull();
-    expect(projectUsage(100, nov, nov.start + 23 * HOUR_MS)).toBeNull();
-    expect(projectUsage(100, nov, nov.start + 24 * HOUR_MS)).toBe(3000);
+    expect(projectUsage(100, nov, nov.start + 23 * HOUR)).toBeNull();
+    expect(projectUsage(100, nov, nov.start + 24 * HOUR)).toBe(3000);
   });
 
   it('extrapolates linearly to the period end', () => {
-    expect(projectUsage(900, nov, nov.start + 15 * DAY_MS)).toBe(1800);
-    expect(projectUsage(280, feb, feb.start + 7 * DAY_MS)).toBe(1120);
-    expect(projectUsage(0, nov, nov.start + 10 * DAY_MS)).toBe(0);
-    expect(projectUsage(100, nov, nov.start + 7 * DAY_MS)).toBe(428.57);
+    expect(projectUsage(900, nov, nov.start + 15 * DAY)).toBe(1800);
+    expect(projectUsage(280, feb, feb.start + 7 * DAY)).toBe(1120);
+    expect(projectUsage(0, nov, nov.start + 10 * DAY)).toBe(0);
+    expect(projectUsage(100, nov, nov.start + 7 * DAY)).toBe(428.57);
   });
 
   it('projects a resource provisioned mid-month from its provisioning time', () => {
-    const provisioned = nov.start + 20 * DAY_MS; // 10 days of the period left
-    expect(projectUsage(500, nov, provisioned + 5 * DAY_MS, provisioned)).toBe(1000);
+    const provisioned = nov.start + 20 * DAY; // 10 days of the period left
+    expect(projectUsage(500, nov, provisioned + 5 * DAY, provisioned)).toBe(1000);
     // Not from the period start, which would give 500 * 30 / 25 = 600.
-    expect(projectUsage(500, nov, provisioned + 12 * HOUR_MS, provisioned)).toBeNull();
+    expect(projectUsage(500, nov, provisioned + 12 * HOUR, provisioned)).toBeNull();
     // Provisioned before the period: the whole period counts.
-    expect(projectUsage(500, nov, nov.start + 15 * DAY_MS, nov.start - 40 * DAY_MS)).toBe(1000);
+    expect(projectUsage(500, nov, nov.start + 15 * DAY, nov.start - 40 * DAY)).toBe(1000);
   });
 
   it('takes a custom guard', () => {
-    expect(projectUsage(10, nov, nov.start + HOUR_MS, undefined, 1)).toBe(7200);
+    expect(projectUsage(10, nov, nov.start + HOUR, undefined, 1)).toBe(7200);
     expect(projectUsage(10, nov, nov.start, undefined, 0)).toBeNull();
   });
 
   it('is the usage itself once the period ended, and null for a resource not active in it', () => {
     expect(projectUsage(1234, nov, nov.end)).toBe(1234);
-    expect(projectUsage(0, nov, nov.end, nov.end + DAY_MS)).toBeNull();
+    expect(projectUsage(0, nov, nov.end, nov.end + DAY)).toBeNull();
   });
 });
 

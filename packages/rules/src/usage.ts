@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AlertKind, Severity } from '@meterline/schemas';
-import { activeStart, daysInPeriod, HOUR_MS, type Period } from './period.ts';
+import { activeStart, daysInPeriod, type Period } from './period.ts';
+import { HOUR } from './time.ts';
 
 export type { AlertKind, Severity };
 
@@ -65,7 +66,7 @@ export function projectUsage(
   if (from >= period.end) return null;
   if (now >= period.end) return used;
   const elapsed = now - from;
-  if (elapsed <= 0 || elapsed < minElapsedHours * HOUR_MS) return null;
+  if (elapsed <= 0 || elapsed < minElapsedHours * HOUR) return null;
   return round2((used * (period.end - from)) / elapsed);
 }
 

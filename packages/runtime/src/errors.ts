@@ -1,20 +1,6 @@
-/** Errors say whether a retry can help (STYLE.md): retryable means a dependency was down or busy;
- * not retryable means the input itself is bad and belongs in the DLQ. */
-export class PermanentError extends Error {
-  readonly retryable = false;
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'PermanentError';
-  }
-}
-
-export function isRetryable(err: unknown): boolean {
-  return !(err instanceof PermanentError);
-}
-
+/** Waiting and backing off between retries. Whether a failure is retried is decided where it happens:
+ * a bad event goes to the DLQ with its `Rejection` reason (packages/metering), a dependency that is down
+ * is thrown and the batch retried. */
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Exponential backoff with jitter, capped. attempt starts at 0. */

@@ -1,6 +1,6 @@
 export { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export { ConfigError, type ConfigReader, configReader } from './config.ts';
-export { backoffMs, isRetryable, PermanentError, sleep } from './errors.ts';
+export { backoffMs, sleep } from './errors.ts';
 export { createLogger, type Logger } from './log.ts';
 export { runService } from './main.ts';
 export { serviceNodeArgs } from './node-args.ts';

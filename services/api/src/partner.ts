@@ -7,10 +7,9 @@ import {
 } from '@meterline/heroku';
 import { ledgerTotals } from '@meterline/metering';
 import { type Answer, recordEvent } from '@meterline/resources';
-import { downgradeCheck, findPlan, periodOf } from '@meterline/rules';
+import { DAY, downgradeCheck, findPlan, periodOf } from '@meterline/rules';
 import type { ApiDeps } from './deps.ts';
 
-const DAY = 86_400_000;
 /** How far back earlier resources count for the abuse rule, which has no time limit of its own. */
 const ABUSE_LOOKBACK_DAYS = 90;
 

@@ -8,11 +8,11 @@ import { readApiConfig } from './config.ts';
 import { type RunningApi, startApi } from './wire.ts';
 
 export const ADDON_ID = 'meterline';
-export const ADDON_PASSWORD = 'partner-secret';
+const ADDON_PASSWORD = 'partner-secret';
 export const SSO_SALT = 'sso-salt-for-tests';
 export const API_TOKEN = 'provider-token-for-tests';
 export const OAUTH_SECRET = 'oauth-client-secret';
-export const PLANS_FILE = new URL('../../../plans.example.yaml', import.meta.url).pathname;
+const PLANS_FILE = new URL('../../../plans.example.yaml', import.meta.url).pathname;
 
 export const log = createLogger('test', { level: process.env.LOG_LEVEL ?? 'warn' });
 

@@ -2,7 +2,7 @@
 import type { CounterStore } from '@meterline/metering';
 import {
   activeStart,
-  DAY_MS,
+  DAY,
   type DowngradeRule,
   daysLeft,
   downgradeCheck,
@@ -36,7 +36,7 @@ export interface MetricReport {
   expectedByNow: number | null;
 }
 
-export interface DowngradeReport {
+interface DowngradeReport {
   plan: string;
   displayName: string;
   allowed: boolean;
@@ -78,7 +78,7 @@ export async function usageReport(
   const limits = plan?.limits ?? {};
   const activeFrom = resource.provisionedAt ?? undefined;
   const from = activeStart(period, activeFrom);
-  const elapsedDays = (Math.min(now, period.end) - from) / DAY_MS;
+  const elapsedDays = (Math.min(now, period.end) - from) / DAY;
 
   // Limited metrics first, in the plan's order; then whatever else was counted.
   const names = [

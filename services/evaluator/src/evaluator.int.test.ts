@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listAlerts, readFlag, storedFlag } from '@meterline/alerts';
 import { createKafka } from '@meterline/kafka';
-import { CounterStore, flagsCopyKey, keys, monthOf } from '@meterline/metering';
+import { CounterStore, flagsCopyKey, keys } from '@meterline/metering';
 import { redisRunId } from '@meterline/redis';
+import { periodOf } from '@meterline/rules';
 import { createLogger } from '@meterline/runtime';
 import type { PlanFlag, UsageAlert } from '@meterline/schemas';
 import {
@@ -106,7 +107,7 @@ describe('evaluator with the ingestor on the real stack', () => {
     expect(got.map((a) => a.threshold)).toEqual([50, 75, 90, 100]);
     expect(got.map((a) => a.severity)).toEqual(['INFO', 'INFO', 'WARNING', 'CRITICAL']);
     expect(got.map((a) => a.used)).toEqual([500, 750, 900, 1000]);
-    const period = monthOf(Date.now());
+    const period = periodOf(Date.now());
     for (const a of got) {
       expect(a).toMatchObject({
         resourceId: r,
@@ -153,7 +154,7 @@ describe('evaluator with the ingestor on the real stack', () => {
 
   it('re-arms every tier in a new period, and never alerts a metric the plan does not limit', async () => {
     const r = await seedResource(world.pool, { plan: 'small' });
-    const lastMonth = monthOf(Date.now()).start - DAY;
+    const lastMonth = periodOf(Date.now()).start - DAY;
     await produceJson(
       world,
       world.topics.usageEvents,
@@ -171,7 +172,7 @@ describe('evaluator with the ingestor on the real stack', () => {
     expect(got).toHaveLength(2);
     expect(got.map((a) => a.threshold)).toEqual([50, 50]);
     expect(new Set(got.map((a) => a.periodStart))).toEqual(
-      new Set([monthOf(lastMonth).start, monthOf(Date.now()).start]),
+      new Set([periodOf(lastMonth).start, periodOf(Date.now()).start]),
     );
     expect(got[0]!.id).not.toBe(got[1]!.id);
     expect(got.every((a) => a.metric === 'api_calls')).toBe(true);
@@ -231,7 +232,7 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
   });
 
   it('raises one PACE alert with a projection for 55% of the allowance in the first 5 days', async () => {
-    const period = monthOf(Date.now());
+    const period = periodOf(Date.now());
     let now = period.start + 5 * DAY;
     const evaluator = await startEvaluator(
       readEvaluatorConfig({ ...world.env, PLANS_FILE: plansFile, EVALUATOR_PORT: '0' }),
@@ -264,7 +265,7 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
   });
 
   it('publishes each alert exactly once when killed between deciding and publishing', async () => {
-    const period = monthOf(Date.now());
+    const period = periodOf(Date.now());
     const r = await seedResource(world.pool, { plan: 'small' });
     const env = {
       ...world.env,
@@ -305,7 +306,7 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
   });
 
   it('sets and lifts downgrade flags as usage and periods change; the compacted topic holds the latest', async () => {
-    const period = monthOf(Date.now());
+    const period = periodOf(Date.now());
     let now = period.start + 20 * DAY;
     const evaluator = await startEvaluator(
       readEvaluatorConfig({

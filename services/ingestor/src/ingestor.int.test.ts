@@ -7,12 +7,12 @@ import {
   keys,
   ledgerEventCount,
   ledgerTotals,
-  monthOf,
   recordedPartitions,
   recount,
   UsageLedger,
 } from '@meterline/metering';
 import { shardOf } from '@meterline/redis';
+import { periodOf } from '@meterline/rules';
 import { createLogger } from '@meterline/runtime';
 import { avroSchema } from '@meterline/schemas';
 import {
@@ -29,7 +29,7 @@ import { readIngestorConfig } from './config.ts';
 import { type RunningIngestor, startIngestor } from './wire.ts';
 
 const log = createLogger('test', { level: 'warn' });
-const period = (ts: number) => monthOf(ts).key;
+const period = (ts: number) => periodOf(ts).key;
 
 async function readUsage(
   world: TestWorld,
@@ -219,7 +219,7 @@ describe('ingestor on the real stack', () => {
       topic: world.topics.usageEvents,
     });
     const now = Date.now();
-    const start = monthOf(now).start;
+    const start = periodOf(now).start;
     for (let i = 0; i < 3; i++)
       await client.emit({ id: 'same-id', resourceId: r, metric: 'api_calls', quantity: 5, timestamp: now });
     // Across the boundary: the last millisecond of the previous month and the first of this one.
@@ -412,7 +412,7 @@ async function expectExact(
   for (const [r, want] of byResource) expect(await readUsage(world, r)).toEqual(want);
   // The ledger commits right after Redis in each batch: give the last batch its moment.
   const ledger = new UsageLedger(world.pool, `${world.groupPrefix}ingestor`);
-  const ledgerTotals = () => ledger.periodTotals(monthOf(Date.now()).start, monthOf(Date.now()).end);
+  const ledgerTotals = () => ledger.periodTotals(periodOf(Date.now()).start, periodOf(Date.now()).end);
   const same = (a: Record<string, number> | undefined, b: Record<string, number>) =>
     JSON.stringify(Object.entries(a ?? {}).sort()) === JSON.stringify(Object.entries(b).sort());
   await eventually(
@@ -494,7 +494,7 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
       const again = await recount(
         new UsageLedger(world.pool, `${world.groupPrefix}ingestor`),
         counters,
-        monthOf(Date.now()),
+        periodOf(Date.now()),
         Date.now(),
       );
       expect(again).toEqual([]);

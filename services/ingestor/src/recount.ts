@@ -1,7 +1,8 @@
 import { createPool, readDatabaseSettings } from '@meterline/db';
 import { createKafka } from '@meterline/kafka';
-import { CounterStore, monthOf, recount, UsageLedger } from '@meterline/metering';
+import { CounterStore, recount, UsageLedger } from '@meterline/metering';
 import { createRedis, readRedisSettings } from '@meterline/redis';
+import { periodOf } from '@meterline/rules';
 import { configReader, createLogger } from '@meterline/runtime';
 
 // `pnpm recount [YYYY-MM] [--force]`: rebuilds the Redis counters of a period (default: the current month)
@@ -42,7 +43,7 @@ if (brokers && !process.argv.includes('--force')) {
   }
 }
 const now = Date.now();
-const period = arg ? monthOf(Date.parse(`${arg}-01T00:00:00Z`)) : monthOf(now);
+const period = arg ? periodOf(Date.parse(`${arg}-01T00:00:00Z`)) : periodOf(now);
 const pool = createPool(databaseUrl, { schema });
 const redis = createRedis(redisUrl, { keyPrefix });
 const counters = new CounterStore(redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });

@@ -41,7 +41,7 @@ export class PlanBook {
 }
 
 /** The context of one alert's metric: plan names, the consequence text, the next plan up. */
-export function emailContext(
+function emailContext(
   alert: AlertForEmail,
   audience: ResourceAudience | undefined,
   plans: PlanBook,

@@ -1,7 +1,7 @@
 import nodemailer from 'nodemailer';
 import type { SmtpSettings } from './config.ts';
 
-export interface OutgoingEmail {
+interface OutgoingEmail {
   from: string;
   to: string;
   messageId: string;
@@ -11,7 +11,7 @@ export interface OutgoingEmail {
   headers: Record<string, string>;
 }
 
-export interface SendReceipt {
+interface SendReceipt {
   messageId: string;
   response: string;
 }

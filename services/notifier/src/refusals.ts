@@ -7,6 +7,7 @@ import {
   type RefusalCursor,
   type ResourceStore,
 } from '@meterline/resources';
+import { HOUR, MINUTE } from '@meterline/rules';
 import type { Logger } from '@meterline/runtime';
 import { type EmailSettings, messageIdFor, type PlanBook } from './compose.ts';
 
@@ -18,11 +19,11 @@ export const refusalNoticeId = (resourceId: string) => `${NOTICE_PREFIX}${resour
 
 /** Refusals older than this when first seen are not emailed (a notifier started long after them, or
  * for the first time on an old install, does not tell customers about something long settled). */
-const TELL_WITHIN_MS = 72 * 3_600_000;
+const TELL_WITHIN_MS = 72 * HOUR;
 
 /** The api stamps a refusal with its own clock before it commits: a refusal committed later may carry a
  * slightly earlier time. The cursor of what is told stays this far behind, so none is passed over. */
-const COMMIT_SKEW_MS = 60_000;
+const COMMIT_SKEW_MS = MINUTE;
 
 /** What one pass recorded: refusals (one notice each), and their deliveries pending and refused (a bad
  * address). */

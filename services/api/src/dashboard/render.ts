@@ -1,12 +1,13 @@
 /** The customer's dashboard, rendered on the server: plain HTML and CSS, no script needed. */
 
 import type { StoredAlert } from '@meterline/alerts';
+import { escapeHtml } from '@meterline/notifications';
 import type { AccessListState } from '@meterline/resources';
 import { formatDate, formatQuantity, monthName } from '@meterline/rules';
 import type { UsageReport } from '../usage-report.ts';
 
 /** What the dashboard lists of the emails sent (the notifier's NotificationRecord, narrowed). */
-export interface EmailRow {
+interface EmailRow {
   recipient: string;
   subject: string | null;
   state: string;
@@ -24,18 +25,9 @@ export interface DashboardView {
   access: AccessListState;
 }
 
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-
 function amount(n: number, unit: string, label: string): string {
   const q = formatQuantity(n);
-  return unit && !label.toLowerCase().endsWith(unit.toLowerCase()) ? `${q} ${esc(unit)}` : q;
+  return unit && !label.toLowerCase().endsWith(unit.toLowerCase()) ? `${q} ${escapeHtml(unit)}` : q;
 }
 
 function when(ts: number | Date): string {
@@ -43,11 +35,11 @@ function when(ts: number | Date): string {
 }
 
 function metricCard(m: UsageReport['metrics'][number], report: UsageReport): string {
-  const label = esc(m.label);
+  const label = escapeHtml(m.label);
   if (m.limit === null) {
-    return `<section class="card metric" data-metric="${esc(m.metric)}" data-used="${m.used}">
+    return `<section class="card metric" data-metric="${escapeHtml(m.metric)}" data-used="${m.used}">
   <h2>${label}</h2>
-  <p class="figure"><span class="used">${formatQuantity(m.used)}</span> ${m.unit ? esc(m.unit) : ''} this month</p>
+  <p class="figure"><span class="used">${formatQuantity(m.used)}</span> ${m.unit ? escapeHtml(m.unit) : ''} this month</p>
   <p class="muted">Your plan does not limit ${label.toLowerCase()}: it is counted, never refused.</p>
 </section>`;
   }
@@ -73,7 +65,7 @@ function metricCard(m: UsageReport['metrics'][number], report: UsageReport): str
     m.projected !== null
       ? `<p class="projection">At this pace: about <span class="projected">${formatQuantity(m.projected)}</span> by the end of the month${m.projected > m.limit ? ` — <strong>over the limit</strong>` : ''}.</p>`
       : '<p class="projection muted">A projection appears after the first day of use.</p>';
-  return `<section class="card metric level-${level}" data-metric="${esc(m.metric)}" data-used="${m.used}" data-limit="${m.limit}" data-percent="${percent}">
+  return `<section class="card metric level-${level}" data-metric="${escapeHtml(m.metric)}" data-used="${m.used}" data-limit="${m.limit}" data-percent="${percent}">
   <h2>${label}</h2>
   <p class="figure"><span class="used">${formatQuantity(m.used)}</span> of <span class="limit">${amount(m.limit, m.unit, m.label)}</span> <span class="percent">(${percent}%)</span></p>
   <div class="bar" role="progressbar" aria-valuenow="${percent}" aria-valuemin="0" aria-valuemax="100"><span class="fill" style="width:${width}%"></span>${markers}</div>
@@ -91,8 +83,8 @@ function downgradeList(report: UsageReport): string {
     .map(
       (
         d,
-      ) => `<li class="downgrade ${d.allowed ? 'allowed' : 'refused'}" data-plan="${esc(d.plan)}" data-allowed="${d.allowed}">
-    <strong>${esc(d.displayName)}</strong> — ${d.allowed ? 'you can move now.' : `not now. <span class="reason">${esc(d.message)}</span>`}
+      ) => `<li class="downgrade ${d.allowed ? 'allowed' : 'refused'}" data-plan="${escapeHtml(d.plan)}" data-allowed="${d.allowed}">
+    <strong>${escapeHtml(d.displayName)}</strong> — ${d.allowed ? 'you can move now.' : `not now. <span class="reason">${escapeHtml(d.message)}</span>`}
   </li>`,
     )
     .join('')}</ul>`;
@@ -104,7 +96,7 @@ function alertTable(view: DashboardView): string {
   return `<table class="alerts"><thead><tr><th>When</th><th>Metric</th><th>Alert</th><th>Severity</th><th>Used</th></tr></thead><tbody>${view.alerts
     .map(
       (a) =>
-        `<tr data-alert="${esc(a.id)}"><td>${when(a.occurredAt)}</td><td>${esc(label(a.metric))}</td><td>${a.kind === 'PACE' ? `pace: ${a.threshold}% early` : `${a.threshold}% of the allowance`}</td><td><span class="sev sev-${esc(a.severity.toLowerCase())}">${esc(a.severity)}</span></td><td>${formatQuantity(a.used)} of ${formatQuantity(a.limit)}</td></tr>`,
+        `<tr data-alert="${escapeHtml(a.id)}"><td>${when(a.occurredAt)}</td><td>${escapeHtml(label(a.metric))}</td><td>${a.kind === 'PACE' ? `pace: ${a.threshold}% early` : `${a.threshold}% of the allowance`}</td><td><span class="sev sev-${escapeHtml(a.severity.toLowerCase())}">${escapeHtml(a.severity)}</span></td><td>${formatQuantity(a.used)} of ${formatQuantity(a.limit)}</td></tr>`,
     )
     .join('')}</tbody></table>`;
 }
@@ -114,7 +106,7 @@ function emailTable(view: DashboardView): string {
   return `<table class="emails"><thead><tr><th>When</th><th>To</th><th>Subject</th><th>Status</th></tr></thead><tbody>${view.emails
     .map(
       (e) =>
-        `<tr><td>${when(e.sentAt ?? e.recordedAt)}</td><td>${esc(e.recipient)}</td><td>${esc(e.subject ?? '')}</td><td>${esc(e.state)}</td></tr>`,
+        `<tr><td>${when(e.sentAt ?? e.recordedAt)}</td><td>${escapeHtml(e.recipient)}</td><td>${escapeHtml(e.subject ?? '')}</td><td>${escapeHtml(e.state)}</td></tr>`,
     )
     .join('')}</tbody></table>`;
 }
@@ -123,7 +115,9 @@ function accessList(view: DashboardView): string {
   const { access } = view;
   const synced = access.syncedAt ? `updated ${when(access.syncedAt)}` : 'not synced from Heroku yet';
   const rows = access.entries
-    .map((e) => `<li><span>${esc(e.email)}</span> <span class="role">${esc(e.role)}</span></li>`)
+    .map(
+      (e) => `<li><span>${escapeHtml(e.email)}</span> <span class="role">${escapeHtml(e.role)}</span></li>`,
+    )
     .join('');
   return `<p class="muted">People with access to the app on Heroku receive the alert emails (${synced}).</p>${rows ? `<ul class="people">${rows}</ul>` : ''}`;
 }
@@ -138,19 +132,19 @@ export function renderDashboard(view: DashboardView): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Usage · ${esc(title)} · Meterline</title>
+<title>Usage · ${escapeHtml(title)} · Meterline</title>
 <style>${STYLE}</style>
 </head>
 <body>
 <header class="top">
   <div class="brand">Meterline</div>
-  <div class="who">${esc(view.viewer.email)}</div>
+  <div class="who">${escapeHtml(view.viewer.email)}</div>
 </header>
 <main>
   <div class="heading">
     <div>
-      <h1>${esc(title)}</h1>
-      <p class="muted">${view.appName ? `on app <strong>${esc(view.appName)}</strong> · ` : ''}plan <span class="plan" data-plan="${esc(report.plan)}">${esc(report.planDisplayName)}</span></p>
+      <h1>${escapeHtml(title)}</h1>
+      <p class="muted">${view.appName ? `on app <strong>${escapeHtml(view.appName)}</strong> · ` : ''}plan <span class="plan" data-plan="${escapeHtml(report.plan)}">${escapeHtml(report.planDisplayName)}</span></p>
     </div>
     <div class="period" data-days-left="${report.daysLeft}">
       <div class="big">${report.daysLeft}</div>
@@ -158,7 +152,7 @@ export function renderDashboard(view: DashboardView): string {
     </div>
   </div>
   <div class="grid">${report.metrics.map((m) => metricCard(m, report)).join('\n')}</div>
-  ${report.overLimit ? `<section class="card note"><h2>Over the limit</h2><p>${esc(report.overLimit)}</p><p class="muted">Upgrade your plan from the add-on's page on Heroku to raise the limits at once.</p></section>` : ''}
+  ${report.overLimit ? `<section class="card note"><h2>Over the limit</h2><p>${escapeHtml(report.overLimit)}</p><p class="muted">Upgrade your plan from the add-on's page on Heroku to raise the limits at once.</p></section>` : ''}
   <section class="card"><h2>Moving to a lower plan</h2>${downgradeList(report)}</section>
   <section class="card"><h2>Alerts this month</h2>${alertTable(view)}</section>
   <section class="card"><h2>Emails this month</h2>${emailTable(view)}</section>
@@ -170,8 +164,8 @@ export function renderDashboard(view: DashboardView): string {
 
 /** A plain page for "you need to come through Heroku" and similar. */
 export function renderMessage(title: string, text: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)} · Meterline</title><style>${STYLE}</style></head>
-<body><header class="top"><div class="brand">Meterline</div></header><main><section class="card"><h1>${esc(title)}</h1><p>${esc(text)}</p></section></main></body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)} · Meterline</title><style>${STYLE}</style></head>
+<body><header class="top"><div class="brand">Meterline</div></header><main><section class="card"><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p></section></main></body></html>`;
 }
 
 const STYLE = `
