@@ -7,6 +7,8 @@ export interface DashboardSession {
   emailVerified: boolean;
   userId: string | null;
   expiresAt: number;
+  /** the session's CSRF token (set when it opens) */
+  csrf?: string;
 }
 
 const hash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
@@ -43,8 +45,9 @@ export class SessionStore {
       email_verified: boolean;
       user_id: string | null;
       expires_at: Date;
+      csrf: string;
     }>(
-      'SELECT resource_id, email, email_verified, user_id, expires_at FROM dashboard_sessions WHERE token_hash = $1 AND expires_at > $2',
+      'SELECT resource_id, email, email_verified, user_id, expires_at, csrf FROM dashboard_sessions WHERE token_hash = $1 AND expires_at > $2',
       [hash(token), new Date(now)],
     );
     const r = rows[0];
@@ -55,6 +58,7 @@ export class SessionStore {
           emailVerified: r.email_verified,
           userId: r.user_id,
           expiresAt: r.expires_at.getTime(),
+          csrf: r.csrf,
         }
       : null;
   }

@@ -6,6 +6,8 @@ export { loadAudiences, type ResourceAudience } from './audience.ts';
 export { type PlatformJob, PlatformJobs } from './jobs.ts';
 export {
   type Answer,
+  type Client,
+  type ClientScope,
   type EventKind,
   type ProvisionRefusal,
   type RefusalCursor,

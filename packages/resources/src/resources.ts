@@ -303,12 +303,63 @@ export class ResourceStore {
     }));
   }
 
+  /** A resource the scope may see (a partner employee: only their clients'), or null. */
+  async getVisible(id: string, scope: ClientScope): Promise<Resource | null> {
+    if (!UUID.test(id)) return null;
+    const { rows } = await this.pool.query<ResourceRow>(
+      `SELECT ${COLUMNS} FROM resources WHERE id = $1 AND ($2::text[] IS NULL OR owner_id = ANY($2::text[]))`,
+      [id, scopeIds(scope)],
+    );
+    return rows[0] ? toResource(rows[0]) : null;
+  }
+
+  /** The clients (customer organisations: the owners of resources) the scope may see, by name. */
+  async clients(scope: ClientScope): Promise<Client[]> {
+    const { rows } = await this.pool.query(
+      `SELECT owner_id, min(owner_email) AS name, count(*)::int AS resources,
+              count(*) FILTER (WHERE state = 'provisioned')::int AS live
+       FROM resources WHERE owner_id IS NOT NULL AND ($1::text[] IS NULL OR owner_id = ANY($1::text[]))
+       GROUP BY owner_id ORDER BY min(owner_email), owner_id`,
+      [scopeIds(scope)],
+    );
+    return rows.map((r) => ({
+      id: r.owner_id,
+      name: r.name ?? r.owner_id,
+      resources: r.resources,
+      live: r.live,
+    }));
+  }
+
+  /** A client's resources, newest first, if the scope may see the client. */
+  async ofClient(clientId: string, scope: ClientScope): Promise<Resource[]> {
+    const { rows } = await this.pool.query<ResourceRow>(
+      `SELECT ${COLUMNS} FROM resources WHERE owner_id = $1 AND ($2::text[] IS NULL OR owner_id = ANY($2::text[]))
+       ORDER BY created_at DESC`,
+      [clientId, scopeIds(scope)],
+    );
+    return rows.map(toResource);
+  }
+
   /** How many resources there are (any state). */
   async count(): Promise<number> {
     const { rows } = await this.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM resources');
     return rows[0]!.n;
   }
 }
+
+/** A customer organisation: the Heroku account or team that owns resources (`owner_id`), named by the
+ * owner's email. */
+export interface Client {
+  id: string;
+  name: string;
+  resources: number;
+  live: number;
+}
+
+/** Who may see which clients' resources: every client, or these (a partner employee's granted clients). */
+export type ClientScope = { all: true } | { all: false; clientIds: readonly string[] };
+
+const scopeIds = (scope: ClientScope): readonly string[] | null => (scope.all ? null : scope.clientIds);
 
 export interface ResourceEvent {
   kind: EventKind;

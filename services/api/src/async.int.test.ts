@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { StaffDirectory } from '@meterline/access';
+import { TeamAccess } from '@meterline/access';
 import { type FakePlatform, startFakePlatform } from '@meterline/heroku/fake';
 import { AccessStore, PlatformJobs, ResourceStore } from '@meterline/resources';
 import { ageAccessList, seedResources, storedTokens } from '@meterline/resources/fixtures';
@@ -89,6 +89,19 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
       name: 'staffy',
       owner: { id: 'u-staff', email: 'Staff@Meterline.test' },
     });
+    // Owned by someone else; a company user who may install hidden plans is only a collaborator.
+    fake.state.addApp({
+      id: 'app-helped',
+      name: 'helped',
+      owner: { id: 'u-helped', email: 'helped@example.test' },
+      collaborators: [{ id: 'u-staff', email: 'staff@meterline.test', role: 'collaborator' }],
+    });
+    // Owned by a company user without the install permission.
+    fake.state.addApp({
+      id: 'app-support',
+      name: 'supporty',
+      owner: { id: 'u-support', email: 'support@meterline.test' },
+    });
   });
   afterAll(async () => {
     await api?.stop();
@@ -173,24 +186,53 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
     expect((await new ResourceStore(world.pool).get(id))?.appName).toBe('churny');
   });
 
-  it('lets a company user install a hidden plan and refuses it to anyone else', async () => {
-    await new StaffDirectory(world.pool).upsert({
-      email: 'staff@meterline.test',
-      name: null,
-      kind: 'company',
-      subscribed: false,
-    });
+  it('lets a company user with the permission install a hidden plan, asked by them; revoking keeps it', async () => {
+    const team = new TeamAccess(world.pool);
+    const script = { accountId: null, email: 'test-setup', ip: null };
+    for (const email of ['staff@meterline.test', 'support@meterline.test'])
+      await team.createAccount({ email, name: email, password: 'a long enough password' }, null);
+    await team.addCompanyUser({ email: 'staff@meterline.test', permissions: ['install_plans'] }, script);
+    await team.addCompanyUser({ email: 'support@meterline.test', permissions: ['support'] }, script);
     const staff = asyncRequest('app-staff', 'enterprise');
-    const other = asyncRequest('app-plain', 'enterprise');
-    expect((await heroku(api, 'POST', '/heroku/resources', staff)).status).toBe(202);
-    expect((await heroku(api, 'POST', '/heroku/resources', other)).status).toBe(202);
+    const requests = {
+      // no company user at all
+      plain: asyncRequest('app-plain', 'enterprise'),
+      // the company user is a collaborator, not the one who asks
+      helped: asyncRequest('app-helped', 'enterprise'),
+      // a company user without the permission
+      support: asyncRequest('app-support', 'enterprise'),
+    };
+    for (const body of [staff, ...Object.values(requests)])
+      expect((await heroku(api, 'POST', '/heroku/resources', body)).status).toBe(202);
     await eventually(async () => (await stateOf(world, staff.uuid as string)) === 'provisioned', {
       what: 'staff provisioned',
     });
-    await eventually(async () => (await stateOf(world, other.uuid as string)) === 'refused', {
-      what: 'other refused',
-    });
-    expect((await refusalOf(world, other.uuid as string)).message).toContain('not publicly available');
+    for (const [name, body] of Object.entries(requests)) {
+      await eventually(async () => (await stateOf(world, body.uuid as string)) === 'refused', {
+        what: `${name} refused`,
+      });
+      expect((await refusalOf(world, body.uuid as string)).message).toContain('not publicly available');
+    }
+
+    // Revoking the company user leaves what they installed on the hidden plan: listed as orphaned.
+    expect(await team.hiddenInstalls()).toEqual([
+      expect.objectContaining({
+        resourceId: staff.uuid,
+        plan: 'enterprise',
+        installedBy: 'staff@meterline.test',
+        orphaned: false,
+      }),
+    ]);
+    await team.removeCompanyUser('staff@meterline.test', script);
+    expect(await stateOf(world, staff.uuid as string)).toBe('provisioned');
+    expect(fake.state.stateOf(staff.uuid as string)).not.toBe('deprovisioned');
+    expect(await team.hiddenInstalls()).toEqual([
+      expect.objectContaining({
+        resourceId: staff.uuid,
+        installedBy: 'staff@meterline.test',
+        orphaned: true,
+      }),
+    ]);
   });
 
   it('retries when the Platform API fails, and refreshes expired tokens', async () => {

@@ -29,6 +29,8 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   /** Public base URL of the api, for the config vars and links; optional. */
   publicUrl: string | undefined;
   sessionTtlMinutes: number;
+  /** Console sessions end after this long, whatever happens (ADR 0014). */
+  consoleSessionTtlMinutes: number;
   /** Force the Secure cookie flag; otherwise it is set when the request came over TLS. */
   cookieSecure: boolean | undefined;
   /** The access list is refreshed when older than this (Heroku: never more than 5 minutes stale). */
@@ -69,6 +71,7 @@ export function readApiConfig(env: Record<string, string | undefined> = process.
     configVarsPrefix: c.string('CONFIG_VARS_PREFIX', { default: 'METERLINE' }),
     publicUrl: c.optionalString('PUBLIC_URL'),
     sessionTtlMinutes: c.int('SESSION_TTL_MINUTES', { default: 60, min: 1 }),
+    consoleSessionTtlMinutes: c.int('CONSOLE_SESSION_TTL_MINUTES', { default: 60, min: 1, max: 720 }),
     cookieSecure: cookieSecure === undefined ? undefined : c.bool('COOKIE_SECURE'),
     accessMaxAgeSeconds: c.int('ACCESS_MAX_AGE_SECONDS', { default: 240, min: 5, max: 300 }),
     platformPollMs: c.int('PLATFORM_POLL_MS', { default: 500, min: 20 }),

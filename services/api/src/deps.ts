@@ -1,4 +1,4 @@
-import type { SessionStore, StaffDirectory } from '@meterline/access';
+import type { ApiKeys, AuditLog, ConsoleSessions, SessionStore, TeamAccess } from '@meterline/access';
 import type { Pool } from '@meterline/db';
 import type { HerokuPlatform } from '@meterline/heroku';
 import type { CounterStore } from '@meterline/metering';
@@ -24,7 +24,10 @@ export interface ApiDeps {
   access: AccessStore;
   jobs: PlatformJobs;
   sessions: SessionStore;
-  staff: StaffDirectory;
+  team: TeamAccess;
+  consoleSessions: ConsoleSessions;
+  audit: AuditLog;
+  apiKeys: ApiKeys;
   sealer: Sealer;
   platform: HerokuPlatform;
   metrics: ApiMetrics;

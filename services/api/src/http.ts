@@ -3,6 +3,7 @@ import formbody from '@fastify/formbody';
 import { handleOpsRequest, type Readiness, type Registry } from '@meterline/runtime';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiDeps } from './deps.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { partnerRoutes } from './routes/partner.ts';
 import { ssoRoutes } from './routes/sso.ts';
@@ -62,5 +63,6 @@ export async function buildHttp(
   await app.register(async (scope) => partnerRoutes(scope, deps));
   await app.register(async (scope) => ssoRoutes(scope, deps));
   await app.register(async (scope) => dashboardRoutes(scope, deps));
+  await app.register(async (scope) => consoleRoutes(scope, deps));
   return app;
 }

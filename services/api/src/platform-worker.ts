@@ -146,14 +146,17 @@ export class PlatformWorker {
       id,
       now,
     );
-    const managers = facts.entries
-      .filter((e) => e.role === 'owner' || e.role === 'admin')
-      .map((e) => e.email);
+    // The person who asks for a hidden plan is the app's owner: the Partner API does not say which user
+    // chose the plan (ADR 0014). Any other owner or admin of the app being a company user is not enough.
+    const requester = facts.app.owner.email;
+    const mayInstallHidden = plan?.hidden
+      ? await deps.team.companyUserMay(requester, 'install_plans')
+      : false;
     const decision = decideProvision({
       plan: planName,
       planExists: plan !== undefined,
       planHidden: plan?.hidden ?? false,
-      requesterMayInstallHidden: plan?.hidden ? await deps.staff.anyCompanyUser(managers) : false,
+      requesterMayInstallHidden: mayInstallHidden,
       region: null, // checked when the request came in
       appId: facts.app.id,
       ownerId: facts.app.owner.id,
@@ -169,6 +172,8 @@ export class PlatformWorker {
         await deps.platform.markProvisioned(token, id);
       });
       if (await deps.resources.finishProvision(id, { state: 'provisioned' }, now)) {
+        // Kept with its installer: removing the company user later leaves it provisioned, listed as orphaned.
+        if (plan?.hidden) await deps.team.recordHiddenInstall(id, planName, requester);
         deps.metrics.partner.inc({ outcome: 'provisioned' });
         deps.log.info({ resourceId: id, plan: planName, app: facts.app.name }, 'async provision completed');
       }

@@ -1,4 +1,4 @@
-import { SessionStore, StaffDirectory } from '@meterline/access';
+import { ApiKeys, AuditLog, ConsoleSessions, SessionStore, TeamAccess } from '@meterline/access';
 import { createPlatformClient, type HerokuPlatform } from '@meterline/heroku';
 import { CounterStore } from '@meterline/metering';
 import { AccessStore, PlatformJobs, ResourceStore, Sealer, TokenVault } from '@meterline/resources';
@@ -55,7 +55,10 @@ export async function startApi(
     access: new AccessStore(pool),
     jobs: new PlatformJobs(pool),
     sessions: new SessionStore(pool),
-    staff: new StaffDirectory(pool),
+    team: new TeamAccess(pool),
+    consoleSessions: new ConsoleSessions(pool),
+    audit: new AuditLog(pool),
+    apiKeys: new ApiKeys(pool),
     sealer,
     platform:
       options.platform ??

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { StaffDirectory } from '@meterline/access';
+import { TeamAccess } from '@meterline/access';
 import { DeliveryStore, listNotifications } from '@meterline/deliveries';
 import { ContractCodec, createKafka, createRegistry, subjectFor } from '@meterline/kafka';
 import { AccessStore, ResourceStore, recordEvent } from '@meterline/resources';
@@ -150,32 +150,22 @@ describe('notifier: tiered emails to the people of a resource', () => {
     world = await createTestWorld('notify');
     smtp = await startSmtpCatcher();
     // Staff: one subscribed company user gets CRITICAL alerts; the others never do.
-    const staff = new StaffDirectory(world.pool);
-    await staff.upsert({
-      email: 'sam@provider.example',
-      name: 'Sam Staff',
-      kind: 'company',
-      subscribed: true,
-    });
-    await staff.upsert({
-      email: 'una@provider.example',
-      name: 'Una Unsubscribed',
-      kind: 'company',
-      subscribed: false,
-    });
-    await staff.upsert({
-      email: 'pat@provider.example',
-      name: 'Pat Partner',
-      kind: 'partner',
-      subscribed: true,
-    });
-    await staff.upsert({
-      email: 'rex@provider.example',
-      name: 'Rex Removed',
-      kind: 'company',
-      subscribed: true,
-    });
-    await staff.remove('rex@provider.example', Date.now());
+    const team = new TeamAccess(world.pool);
+    const script = { accountId: null, email: 'test-setup', ip: null };
+    const people = [
+      ['sam@provider.example', 'Sam Staff'],
+      ['una@provider.example', 'Una Unsubscribed'],
+      ['pat@provider.example', 'Pat Partner'],
+      ['rex@provider.example', 'Rex Removed'],
+    ] as const;
+    for (const [email, name] of people)
+      await team.createAccount({ email, name, password: 'a long enough password' }, null);
+    const subscribed = { permissions: ['support' as const], alertsSubscribed: true };
+    await team.addCompanyUser({ email: 'sam@provider.example', ...subscribed }, script);
+    await team.addCompanyUser({ email: 'una@provider.example', permissions: ['support'] }, script);
+    await team.addPartnerEmployee({ email: 'pat@provider.example', partner: 'Agency' }, script);
+    await team.addCompanyUser({ email: 'rex@provider.example', ...subscribed }, script);
+    await team.removeCompanyUser('rex@provider.example', script);
     notifier = await startNotifier(readNotifierConfig(notifierEnv(world, smtp)), captured.log);
     await notifier.joined;
   });

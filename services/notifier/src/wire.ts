@@ -1,4 +1,4 @@
-import { StaffDirectory } from '@meterline/access';
+import { TeamAccess } from '@meterline/access';
 import { DeliveryStore } from '@meterline/deliveries';
 import { ContractCodec, createRegistry, startBatchConsumer, subjectFor } from '@meterline/kafka';
 import { ResourceStore } from '@meterline/resources';
@@ -44,7 +44,7 @@ export async function startNotifier(
       maxConnections: config.sendConcurrency,
       timeoutMs: config.smtpTimeoutMs,
     });
-  const staff = new StaffDirectory(pool);
+  const team = new TeamAccess(pool);
   const { emailFrom: from, messageIdDomain, dashboardUrl, providerName, supportContact } = config;
   const { pollIntervalMs, retryBaseMs, retryMaxMs, giveUpMs, sendConcurrency: concurrency } = config;
   const worker = new DeliveryWorker({
@@ -54,7 +54,7 @@ export async function startNotifier(
     log: log.child({ component: 'delivery' }),
   });
   const recorded = () => worker.wake();
-  const batchDeps = { codec, pool, store, staff, policy: config.recipientPolicy, metrics, log, recorded };
+  const batchDeps = { codec, pool, store, team, policy: config.recipientPolicy, metrics, log, recorded };
 
   // Deliveries left pending by an earlier run (a crash, an outage) go out first.
   worker.start();

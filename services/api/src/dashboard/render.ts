@@ -1,5 +1,6 @@
 /** The customer's dashboard, rendered on the server: plain HTML and CSS, no script needed. */
 
+import type { ClientAssignment } from '@meterline/access';
 import type { StoredAlert } from '@meterline/alerts';
 import { escapeHtml } from '@meterline/notifications';
 import type { AccessListState } from '@meterline/resources';
@@ -23,6 +24,8 @@ export interface DashboardView {
   alerts: StoredAlert[];
   emails: EmailRow[];
   access: AccessListState;
+  /** Partner employees assigned to this client, for the client's half of their access. */
+  partnerAccess: { assignments: ClientAssignment[]; mayGrant: boolean; csrf: string };
 }
 
 function amount(n: number, unit: string, label: string): string {
@@ -122,6 +125,20 @@ function accessList(view: DashboardView): string {
   return `<p class="muted">People with access to the app on Heroku receive the alert emails (${synced}).</p>${rows ? `<ul class="people">${rows}</ul>` : ''}`;
 }
 
+function partnerAccess(view: DashboardView): string {
+  const { assignments, mayGrant, csrf } = view.partnerAccess;
+  if (assignments.length === 0) return '';
+  const rows = assignments
+    .map((a) => {
+      const form = (action: 'grant' | 'revoke', label: string) =>
+        `<form method="post" action="/dashboard/partner-access" class="inline"><input type="hidden" name="_csrf" value="${escapeHtml(csrf)}"><input type="hidden" name="email" value="${escapeHtml(a.email)}"><input type="hidden" name="action" value="${action}"><button type="submit">${label}</button></form>`;
+      const control = mayGrant ? (a.granted ? form('revoke', 'End access') : form('grant', 'Allow')) : '';
+      return `<li data-email="${escapeHtml(a.email)}" data-granted="${a.granted}"><span>${escapeHtml(a.name)} &lt;${escapeHtml(a.email)}&gt; of ${escapeHtml(a.partner)}</span> <span class="role">${a.granted ? 'allowed' : 'waiting for your approval'}</span> ${control}</li>`;
+    })
+    .join('');
+  return `<section class="card" id="partner-access"><h2>Partner access</h2><p class="muted">People of your provider's partners who asked to see this account's usage. They see it only once you allow it${mayGrant ? '' : " (the app's owner or an admin can)"}.</p><ul class="people">${rows}</ul></section>`;
+}
+
 export function renderDashboard(view: DashboardView): string {
   const { report } = view;
   const d = new Date(report.periodStart);
@@ -157,6 +174,7 @@ export function renderDashboard(view: DashboardView): string {
   <section class="card"><h2>Alerts this month</h2>${alertTable(view)}</section>
   <section class="card"><h2>Emails this month</h2>${emailTable(view)}</section>
   <section class="card"><h2>Who is notified</h2>${accessList(view)}</section>
+  ${partnerAccess(view)}
 </main>
 </body>
 </html>`;
@@ -168,7 +186,7 @@ export function renderMessage(title: string, text: string): string {
 <body><header class="top"><div class="brand">Meterline</div></header><main><section class="card"><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p></section></main></body></html>`;
 }
 
-const STYLE = `
+export const STYLE = `
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2430;background:#f4f5f8}
 .top{display:flex;justify-content:space-between;align-items:center;padding:12px 28px;background:#2d1e5f;color:#fff}

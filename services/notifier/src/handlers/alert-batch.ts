@@ -1,4 +1,4 @@
-import type { StaffDirectory } from '@meterline/access';
+import type { TeamAccess } from '@meterline/access';
 import type { Pool } from '@meterline/db';
 import { type DeliveryStore, deliveryTo, type ReceivedAlert } from '@meterline/deliveries';
 import type { Batch, BatchContext, ContractCodec } from '@meterline/kafka';
@@ -13,7 +13,7 @@ export interface AlertBatchDeps {
   codec: ContractCodec<UsageAlert>;
   pool: Pool;
   store: DeliveryStore;
-  staff: StaffDirectory;
+  team: TeamAccess;
   policy: RecipientPolicy;
   metrics: NotifierMetrics;
   log: Logger;
@@ -52,7 +52,7 @@ export async function handleAlertBatch(deps: AlertBatchDeps, batch: Batch, ctx: 
       deps.pool,
       alerts.map((a) => a.resourceId),
     ),
-    deps.staff.subscribed(),
+    deps.team.alertSubscribers(),
   ]);
   const received: ReceivedAlert[] = alerts.map((alert) => {
     const audience = audiences.get(alert.resourceId);
