@@ -27,11 +27,12 @@ export class ConsoleSessions {
   ): Promise<string> {
     const token = randomBytes(32).toString('base64url');
     await this.pool.query(
-      `INSERT INTO console_sessions (token_hash, account_id, created_at, expires_at, ip, user_agent)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
+      `INSERT INTO console_sessions (token_hash, account_id, csrf, created_at, expires_at, ip, user_agent)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [
         hash(token),
         accountId,
+        randomBytes(24).toString('base64url'),
         new Date(now),
         new Date(now + ttlMs),
         from.ip,
