@@ -151,7 +151,7 @@ describe('the console: people, permissions, partner employees scoped to clients'
     expect((await carol.get('/console/keys')).status).toBe(403);
     expect((await carol.get('/console/secret')).status).toBe(403);
     // Nor does she see each client's partner employees without the clients permission.
-    expect((await carol.get(`/console/clients/${ACME}`)).text).not.toContain('id="assignments"');
+    expect((await carol.get(`/console/clients/${ACME}`)).text).not.toContain('id="partner-employees"');
 
     // A permission given takes effect on her next request.
     await admin.post('/console/people/company/permissions', {
@@ -252,7 +252,7 @@ describe('the console: people, permissions, partner employees scoped to clients'
     expect(acmePage.status).toBe(200);
     expect(acmePage.text).toContain(`data-resource="${acme1}"`);
     expect(acmePage.text).toContain(`data-resource="${acme2}"`);
-    expect(acmePage.text).not.toContain('id="assignments"');
+    expect(acmePage.text).not.toContain('id="partner-employees"');
     expect((await pete.get(`/console/clients/${BETA}`)).status).toBe(404);
     expect((await pete.get(`/console/resources/${acme1}`)).status).toBe(200);
     expect((await pete.get(`/console/resources/${beta1}`)).status).toBe(404);
