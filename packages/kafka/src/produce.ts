@@ -9,8 +9,8 @@ export interface SendLimits {
 
 /** A broker refuses a record batch above the topic's `max.message.bytes` (1 MB by default), and kafkajs
  * puts all of a request's messages for one partition into one batch; it also sorts a request's messages
- * into partitions in time that grows with the square of their number (50,000 messages for one
- * partition: ~20 s with nothing else running). These limits keep every request well inside both. */
+ * into partitions in time that grows with the square of their number (ADRs 0009 and 0012). These limits
+ * keep every request well inside both. */
 export const defaultSendLimits: SendLimits = { messages: 1_000, bytes: 256 * 1024 };
 
 /** Sends messages of any number and size to one topic: in requests of at most `limits`, one after

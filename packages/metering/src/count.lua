@@ -89,8 +89,8 @@ for r = 1, resources do
 end
 
 -- Adds q (> 0) to a counter, a string key or a hash field (field nil for a key), and returns the new total
--- as a string. A whole q adds as an integer (INCRBY, HINCRBY: exact, and ~1-1.5 us cheaper each than the
--- float commands, which parse and print a long double and are replicated as a SET); a fraction, or a
+-- as a string. A whole q adds as an integer (INCRBY, HINCRBY: exact, and cheaper than the float
+-- commands, which parse and print a long double and are replicated as a SET); a fraction, or a
 -- counter that holds one already (the integer command refuses it), adds as a float (q as Lua prints it:
 -- 14 significant digits). A whole q goes as a string of all its digits.
 local WHOLE_MAX = 1e15
