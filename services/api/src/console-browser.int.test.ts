@@ -29,7 +29,13 @@ describe('the console in headless Chromium', () => {
     );
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--no-first-run',
+      ],
     });
   });
   afterAll(async () => {
@@ -90,9 +96,9 @@ describe('the console in headless Chromium', () => {
     await admin.click('form[action="/console/people/assign"] button[type=submit]');
     await expect.poll(() => admin.locator('.flash.ok').textContent()).toContain('once the client approves');
     await admin.goto(`${api.url}/console/clients/team-acme`);
-    expect(await admin.locator('#partner-employees tr[data-email="pete@northwind.test"]').textContent()).toContain(
-      'pending client approval',
-    );
+    expect(
+      await admin.locator('#partner-employees tr[data-email="pete@northwind.test"]').textContent(),
+    ).toContain('pending client approval');
 
     // The client's half (its owner allows it on the dashboard; the HTTP test covers that path).
     await new TeamAccess(world.pool).grant('team-acme', 'pete@northwind.test', 'boss@acme.test');
