@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
+import { ALL_PERMISSIONS, TeamAccess } from '@meterline/access';
 import { createPool } from '@meterline/db';
 import { basicAuthHeader, ssoLoginFields } from '@meterline/heroku';
 import { startFakePlatform } from '@meterline/heroku/fake';
+import { ResourceStore } from '@meterline/resources';
 import { backdateResources } from '@meterline/resources/fixtures';
 import { UsageClient } from '@meterline/usage-client';
 import { repoRoot, settings } from './env.ts';
@@ -174,6 +176,33 @@ await backdateResources(
   resources.map((r) => r.id),
   new Date(monthStart),
 );
+
+// The provider's console: a super admin, and a partner employee whom Acme (a client) let in.
+const consolePassword = env.DEMO_CONSOLE_PASSWORD ?? 'demo-console-password';
+const team = new TeamAccess(db);
+const setup = { accountId: null, email: 'demo', ip: null };
+for (const [email, name] of [
+  ['admin@provider.test', 'Ada Admin'],
+  ['pat@northwind.test', 'Pat of Northwind'],
+] as const) {
+  if (!(await team.accountByEmail(email)))
+    await team.createAccount({ email, name, password: consolePassword }, setup);
+}
+await team.addCompanyUser(
+  { email: 'admin@provider.test', permissions: ALL_PERMISSIONS, superAdmin: true },
+  setup,
+);
+await team.addPartnerEmployee({ email: 'pat@northwind.test', partner: 'Northwind' }, setup);
+// A client is known once the api's Platform API worker has read the app's owner: wait for it a little.
+let acme: { id: string; name: string } | undefined;
+for (let i = 0; i < 40 && !acme; i++) {
+  acme = (await new ResourceStore(db).clients({ all: true })).find((c) => c.name === 'ada@acme.test');
+  if (!acme) await new Promise((r) => setTimeout(r, 250));
+}
+if (acme) {
+  await team.assign({ email: 'pat@northwind.test', partner: 'Northwind', clients: [acme] }, setup);
+  await team.grant(acme.id, 'pat@northwind.test', 'ada@acme.test');
+}
 await db.end();
 const STEPS = 200;
 for (const r of resources) {
@@ -224,6 +253,10 @@ createServer((req, res) => {
 say('\nMeterline is running. Where to look:');
 for (const r of resources)
   say(`  dashboard of ${r.app.padEnd(16)} (${r.plan}): http://127.0.0.1:${SSO_PORT}/sso/${r.id}`);
+say(`  provider console:                ${apiUrl}/console`);
+say(
+  `    as admin@provider.test (every client) or pat@northwind.test (Acme only), password ${consolePassword}`,
+);
 say(`  emails sent to customers:        ${env.MAILDEV_URL ?? 'http://127.0.0.1:1080'}`);
 say(
   `  usage JSON:                      curl -H 'Authorization: Bearer ${apiToken}' ${apiUrl}/api/v1/resources/${busy.id}/usage`,

@@ -28,10 +28,13 @@ export async function migrate(pool: pg.Pool, opts: { schema?: string } = {}): Pr
   const applied: string[] = [];
   await inTransaction(pool, async (client) => {
     if (opts.schema) {
+      // CREATE SCHEMA IF NOT EXISTS races with itself, so the lock is taken on the schema's name first.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext($1 || ':meterline-migrate'))`, [opts.schema]);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(opts.schema)}`);
       await client.query(`SET LOCAL search_path TO ${quoteIdent(opts.schema)}`);
     }
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':meterline-migrate'))`);
+    if (!opts.schema)
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':meterline-migrate'))`);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const done = new Set(
