@@ -69,7 +69,7 @@ ensure_tools() {
   command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || missing+=(maven)
   command -v setsid >/dev/null || missing+=(util-linux)
-  command -v node >/dev/null || die "node is required (Node 20+)"
+  command -v node >/dev/null || die "node is required (Node 22.12+; scripts/ensure-node.sh installs one)"
   command -v npm >/dev/null || die "npm is required (it comes with Node)"
   ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
 }
