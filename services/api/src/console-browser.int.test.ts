@@ -1,9 +1,9 @@
 import { ALL_PERMISSIONS, TeamAccess } from '@meterline/access';
 import { seedResources } from '@meterline/resources/fixtures';
 import { createTestWorld, type TestWorld } from '@meterline/test/support';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi } from './testkit.ts';
+import { launchChromium, startTestApi } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -27,16 +27,7 @@ describe('the console in headless Chromium', () => {
       { email: 'admin@provider.test', permissions: ALL_PERMISSIONS, superAdmin: true },
       script,
     );
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

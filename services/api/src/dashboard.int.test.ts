@@ -5,11 +5,12 @@ import { ssoLoginFields } from '@meterline/heroku';
 import { backdateResources } from '@meterline/resources/fixtures';
 import { daysLeft, formatQuantity, periodOf } from '@meterline/rules';
 import { createTestWorld, type TestWorld } from '@meterline/test/support';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   API_TOKEN,
   heroku,
+  launchChromium,
   provisionBody,
   SSO_SALT,
   startTestApi,
@@ -222,18 +223,7 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
   });
 
   it('renders the dashboard in headless Chromium with the counters numbers', async () => {
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1200, height: 1600 } });
     clock.set(clock.now() + 1000);
     // Heroku's way in: the browser POSTs the SSO form, follows the redirect with its new cookie.

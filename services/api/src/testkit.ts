@@ -4,6 +4,7 @@ import { basicAuthHeader } from '@meterline/heroku';
 import { CounterStore, ResourceEvents } from '@meterline/metering';
 import { createLogger } from '@meterline/runtime';
 import type { TestWorld } from '@meterline/test/support';
+import { type Browser, chromium } from 'playwright-core';
 import { readApiConfig } from './config.ts';
 import { type RunningApi, startApi } from './wire.ts';
 
@@ -113,4 +114,20 @@ export function usageSeeder(world: TestWorld) {
       await counters.count(resourceId, 'test-seed:0', events, now);
     },
   };
+}
+
+/** Debian's Chromium, headless, without the background traffic a test has no use for. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
 }
