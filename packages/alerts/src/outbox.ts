@@ -143,6 +143,47 @@ export async function listAlerts(
   }));
 }
 
+/** The identity of a recorded alert: which crossing of which resource's metric in which period. */
+export interface RecordedAlert {
+  id: string;
+  resourceId: string;
+  plan: string;
+  metric: string;
+  periodKey: string;
+  kind: UsageAlert['kind'];
+  threshold: number;
+  occurredAt: number;
+}
+
+/** Every alert recorded for these periods ("2026-11"), of every resource: what a replay of the same
+ * usage under the same catalog must reproduce. */
+export async function recordedAlerts(pool: Pool, periodKeys: readonly string[]): Promise<RecordedAlert[]> {
+  const { rows } = await pool.query<{
+    id: string;
+    resource_id: string;
+    plan: string;
+    metric: string;
+    period_key: string;
+    kind: UsageAlert['kind'];
+    threshold: number;
+    occurred_at: Date;
+  }>(
+    `SELECT id, resource_id, plan, metric, period_key, kind, threshold, occurred_at FROM alerts
+     WHERE period_key = ANY($1::text[]) ORDER BY seq`,
+    [periodKeys],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    resourceId: r.resource_id,
+    plan: r.plan,
+    metric: r.metric,
+    periodKey: r.period_key,
+    kind: r.kind,
+    threshold: r.threshold,
+    occurredAt: r.occurred_at.getTime(),
+  }));
+}
+
 const ALERT_COLUMNS = `id, resource_id, plan, metric, kind, threshold, severity, used, "limit", percent, projected,
   period_start, period_end, occurred_at`;
 

@@ -8,13 +8,19 @@ export type PoolClient = pg.PoolClient;
 /** A Postgres pool. `schema` isolates a test run (its own search_path); production uses public. */
 export function createPool(
   url: string,
-  opts: { schema?: string; max?: number; application?: string } = {},
+  opts: { schema?: string; max?: number; application?: string; readOnly?: boolean } = {},
 ): pg.Pool {
+  // readOnly: every transaction of every connection is read-only, so Postgres itself refuses a write
+  // (what a report over the store, such as the back-test, must never make).
+  const settings = [
+    ...(opts.schema ? [`-c search_path=${quoteIdent(opts.schema)}`] : []),
+    ...(opts.readOnly ? ['-c default_transaction_read_only=on'] : []),
+  ];
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.max ?? 10,
     application_name: opts.application ?? 'meterline',
-    ...(opts.schema ? { options: `-c search_path=${quoteIdent(opts.schema)}` } : {}),
+    ...(settings.length > 0 ? { options: settings.join(' ') } : {}),
   });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});

@@ -223,3 +223,51 @@ export async function recordedPartitions(db: Db, topic: string): Promise<number[
 export async function clearLedger(db: Db): Promise<void> {
   await db.query('TRUNCATE usage_ledger, ledger_watermarks, counter_generations');
 }
+
+/** One hour of one resource's metric, as the ledger holds it. */
+export interface LedgerHour {
+  resourceId: string;
+  metric: string;
+  hour: number;
+  quantity: number;
+}
+
+/**
+ * Every ledger row with an hour in [start, end), ordered by resource, metric and hour, in pages of
+ * `pageSize` rows (keyset paging on the primary key, so a quarter of a large ledger is never held at
+ * once). A page may end inside a resource: the next page goes on with it.
+ */
+export async function* ledgerHours(
+  db: Db,
+  opts: { start: number; end: number; pageSize?: number },
+): AsyncGenerator<LedgerHour[]> {
+  const pageSize = opts.pageSize ?? 50_000;
+  const start = new Date(opts.start).toISOString();
+  const end = new Date(opts.end).toISOString();
+  let after: [string, string, number] | null = null;
+  for (;;) {
+    const params: unknown[] = [start, end, pageSize];
+    let cursor = '';
+    if (after) {
+      params.push(...after);
+      cursor = 'AND (resource_id, metric, hour) > ($4::uuid, $5::text, to_timestamp($6::float8 / 1000))';
+    }
+    const { rows } = await db.query<[string, string, number, number]>({
+      text: `SELECT resource_id, metric, extract(epoch FROM hour)::float8 * 1000, quantity FROM usage_ledger
+             WHERE hour >= $1 AND hour < $2 ${cursor}
+             ORDER BY resource_id, metric, hour LIMIT $3`,
+      values: params,
+      rowMode: 'array',
+    });
+    if (rows.length === 0) return;
+    yield rows.map((r) => ({
+      resourceId: r[0],
+      metric: r[1],
+      hour: r[2],
+      quantity: Number(r[3]),
+    }));
+    if (rows.length < pageSize) return;
+    const last = rows[rows.length - 1]!;
+    after = [last[0], last[1], last[2]];
+  }
+}

@@ -283,6 +283,33 @@ export class ResourceStore {
     }));
   }
 
+  /** Every resource's plan over time (what a replay of past usage judges each hour by): the plan it
+   * was provisioned on and each accepted plan change, oldest first. Refused changes are left out. */
+  async planHistories(): Promise<Map<string, PlanHistory>> {
+    const { rows: resources } = await this.pool.query<ResourceRow>(`SELECT ${COLUMNS} FROM resources`);
+    const { rows: changes } = await this.pool.query<{
+      resource_id: string;
+      from_plan: string | null;
+      to_plan: string | null;
+      at: Date;
+    }>(
+      `SELECT resource_id, from_plan, to_plan, at FROM resource_events
+       WHERE kind = 'plan_change' AND to_plan IS NOT NULL ORDER BY resource_id, at, id`,
+    );
+    const out = new Map<string, PlanHistory>();
+    for (const row of resources) {
+      const r = toResource(row);
+      out.set(r.id, { resource: r, initialPlan: r.plan, changes: [] });
+    }
+    for (const c of changes) {
+      const h = out.get(c.resource_id);
+      if (!h) continue;
+      if (h.changes.length === 0 && c.from_plan) h.initialPlan = c.from_plan;
+      h.changes.push({ at: c.at.getTime(), plan: c.to_plan! });
+    }
+    return out;
+  }
+
   /** Asynchronous provisions refused after `after` (by time, then event id), oldest first: what the
    * notifier explains by email (ADR 0003). A partial index finds them (migration 010). */
   async asyncRefusals(after: RefusalCursor, limit: number): Promise<ProvisionRefusal[]> {
@@ -367,6 +394,23 @@ export interface ResourceEvent {
   toPlan: string | null;
   detail: Record<string, unknown>;
   at: number;
+}
+
+/** A resource with the plans it was on: `initialPlan` from provisioning, then each change. */
+export interface PlanHistory {
+  resource: Resource;
+  initialPlan: string;
+  changes: { at: number; plan: string }[];
+}
+
+/** The plan a resource was on at `ts`. */
+export function planAt(history: PlanHistory, ts: number): string {
+  let plan = history.initialPlan;
+  for (const c of history.changes) {
+    if (c.at > ts) break;
+    plan = c.plan;
+  }
+  return plan;
 }
 
 /** Where a walk through the refusals stands: after this event (time, id). */
