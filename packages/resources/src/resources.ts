@@ -176,7 +176,8 @@ export class ResourceStore {
   }
 
   /** Never refused; a second call, an unknown id or a refused resource change nothing. Returns whether it did. */
-  async deprovision(id: string, now: number): Promise<boolean> {
+  /** `detail` goes into the history row: who disabled it and why, when the provider did (ADR 0016). */
+  async deprovision(id: string, now: number, detail: Record<string, unknown> = {}): Promise<boolean> {
     return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<{ plan: string }>(
         `UPDATE resources SET state = 'deprovisioned', deprovisioned_at = $2, updated_at = $2
@@ -184,7 +185,7 @@ export class ResourceStore {
         [id, new Date(now)],
       );
       if (rows.length === 0) return false;
-      await recordEvent(client, id, 'deprovision', now, {}, { from: rows[0]!.plan });
+      await recordEvent(client, id, 'deprovision', now, detail, { from: rows[0]!.plan });
       // Heroku revokes the add-on's authorization on deprovision: the tokens and pending work are dead.
       await client.query('DELETE FROM resource_oauth_tokens WHERE resource_id = $1', [id]);
       await client.query('DELETE FROM platform_jobs WHERE resource_id = $1', [id]);

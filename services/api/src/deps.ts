@@ -17,6 +17,8 @@ export interface ApiDeps {
   now: () => number;
   catalog: PlanCatalog;
   pool: Pool;
+  /** A read-only pool for reports over the store (the plan advisor's back-test): Postgres refuses writes. */
+  reports: Pool;
   redis: Redis;
   counters: CounterStore;
   resources: ResourceStore;

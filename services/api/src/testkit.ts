@@ -13,7 +13,7 @@ const ADDON_PASSWORD = 'partner-secret';
 export const SSO_SALT = 'sso-salt-for-tests';
 export const API_TOKEN = 'provider-token-for-tests';
 export const OAUTH_SECRET = 'oauth-client-secret';
-const PLANS_FILE = new URL('../../../plans.example.yaml', import.meta.url).pathname;
+export const PLANS_FILE = new URL('../../../plans.example.yaml', import.meta.url).pathname;
 
 export const log = createLogger('test', { level: process.env.LOG_LEVEL ?? 'warn' });
 

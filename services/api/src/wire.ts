@@ -1,4 +1,5 @@
 import { ApiKeys, AuditLog, ConsoleSessions, SessionStore, TeamAccess } from '@meterline/access';
+import { createPool } from '@meterline/db';
 import { createPlatformClient, type HerokuPlatform } from '@meterline/heroku';
 import { CounterStore } from '@meterline/metering';
 import { AccessStore, PlatformJobs, ResourceStore, Sealer, TokenVault } from '@meterline/resources';
@@ -41,12 +42,19 @@ export async function startApi(
   });
   const { pool, redis, catalog, registry } = base;
   const sealer = new Sealer(config.tokenEncryptionKey);
+  const reports = createPool(config.databaseUrl, {
+    ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
+    max: 2,
+    application: 'meterline-api-reports',
+    readOnly: true,
+  });
   const deps: ApiDeps = {
     config,
     log,
     now: options.now ?? Date.now,
     catalog,
     pool,
+    reports,
     redis,
     // The api only reads counters; the settings matter to writers.
     counters: new CounterStore(redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 }),
@@ -80,6 +88,7 @@ export async function startApi(
   const { shutdown, stop } = await base.running(null, [
     ['stop accepting and finish requests', () => app.close()],
     ['stop platform worker', () => worker.stop()],
+    ['close the reports pool', () => reports.end()],
   ]);
 
   log.info(

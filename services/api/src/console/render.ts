@@ -41,7 +41,7 @@ button.danger{background:#fff;color:#a1381c;border:1px solid #f0a68e;border-radi
 .status.orphaned{background:#fde1e1;color:#8a1c1c}code{background:#f1f2f6;padding:1px 5px;border-radius:4px}
 `;
 
-function csrfField(csrf: string): string {
+export function csrfField(csrf: string): string {
   return `<input type="hidden" name="_csrf" value="${h(csrf)}">`;
 }
 
@@ -64,6 +64,7 @@ export function consolePage(
     if (can(viewer, 'manage_users')) links.push('<a href="/console/people">People</a>');
     if (can(viewer, 'manage_users')) links.push('<a href="/console/audit">Audit log</a>');
     if (can(viewer, 'api_keys')) links.push('<a href="/console/keys">API keys</a>');
+    if (can(viewer, 'billing')) links.push('<a href="/console/advisor">Plan advisor</a>');
     if (can(viewer, 'oauth_secret')) links.push('<a href="/console/secret">OAuth secret</a>');
     links.push(`<span class="who">${h(viewer.email)}</span>`);
     if (csrf)

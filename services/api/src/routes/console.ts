@@ -30,6 +30,7 @@ import {
 } from '../console/render.ts';
 import type { ApiDeps } from '../deps.ts';
 import { usageReport } from '../usage-report.ts';
+import { advisorRoutes } from './advisor.ts';
 
 export const CONSOLE_COOKIE = 'meterline_console';
 
@@ -58,6 +59,23 @@ export async function signedIn(deps: ApiDeps, request: FastifyRequest): Promise<
 }
 
 type Body = Record<string, string | string[] | undefined>;
+
+/** A signed-in console route's handler. */
+type PageHandler = (
+  s: SignedIn,
+  request: FastifyRequest<{ Params: Record<string, string>; Body: Body }>,
+  reply: FastifyReply,
+) => Promise<unknown>;
+
+/** What a group of console pages registered beside these (the plan advisor) is given. */
+export interface ConsolePages {
+  deps: ApiDeps;
+  page: (path: string, handler: PageHandler, method?: 'GET' | 'POST') => void;
+  needs: (s: SignedIn, reply: FastifyReply, permission: Permission) => boolean;
+  view: (s: SignedIn, flash?: Flash | null) => { viewer: Viewer; csrf: string; flash: Flash | null };
+  html: (reply: FastifyReply, status: number, page: string) => FastifyReply;
+  field: (body: Body, name: string) => string;
+}
 const field = (body: Body, name: string) => {
   const v = body[name];
   return (Array.isArray(v) ? v[0] : v)?.trim() ?? '';
@@ -147,15 +165,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps): Promis
   });
 
   /** A signed-in route: GET pages show the login when there is no session; POST forms need the CSRF token. */
-  function page(
-    path: string,
-    handler: (
-      s: SignedIn,
-      request: FastifyRequest<{ Params: Record<string, string>; Body: Body }>,
-      reply: FastifyReply,
-    ) => Promise<unknown>,
-    method: 'GET' | 'POST' = 'GET',
-  ) {
+  function page(path: string, handler: PageHandler, method: 'GET' | 'POST' = 'GET') {
     app.route<{ Params: Record<string, string>; Body: Body }>({
       method,
       url: path,
@@ -462,4 +472,6 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     },
     'POST',
   );
+
+  advisorRoutes({ deps, page, needs, view, html, field });
 }
