@@ -1,3 +1,4 @@
+export { schemaFingerprint } from './fingerprint.ts';
 export { createTestWorld, type TestWorld } from './isolation.ts';
 export { childrenOf, isRunning, type ProcStat, readProcStat, TICKS_PER_SECOND } from './proc.ts';
 export { type ServiceProcess, startServiceProcess } from './process.ts';

@@ -5,6 +5,7 @@ import { can } from '@meterline/access';
 import { backtest, compareWithRecorded } from '@meterline/advisor';
 import { recordedAlerts } from '@meterline/alerts';
 import { withAccessToken } from '@meterline/heroku';
+import { UUID } from '@meterline/resources';
 import { type PlanCatalog, PlanCatalogError, parsePlanCatalog, periodOf } from '@meterline/rules';
 import type { FastifyReply } from 'fastify';
 import { type AdvisorForm, advisorPage } from '../console/advisor.ts';
@@ -113,8 +114,8 @@ export function advisorRoutes({ deps, page, needs, view, html, field }: ConsoleP
             '<p><a href="/console/advisor">Back to the plan advisor</a></p>',
           ),
         );
-      const resource = await deps.resources.get(id).catch(() => null);
-      if (!resource || resource.state !== 'provisioned')
+      const resource = UUID.test(id) ? await deps.resources.get(id) : null;
+      if (resource?.state !== 'provisioned')
         return done(404, 'error', 'There is no provisioned add-on with that id.');
       if (reason.length < 10 || reason.length > 1000)
         return done(422, 'error', 'Give the customer a reason of 10 to 1,000 characters.');
