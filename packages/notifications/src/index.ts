@@ -23,7 +23,9 @@ export {
   RecipientPolicyError,
 } from './recipients.ts';
 export {
+  type AddonDisabledView,
   type ProvisionRefusalView,
   refusalRecipients,
+  renderAddonDisabledEmail,
   renderProvisionRefusalEmail,
 } from './refusal-email.ts';

@@ -60,6 +60,59 @@ export function renderProvisionRefusalEmail(view: ProvisionRefusalView): Rendere
   return { subject: doc.subject, text: renderText(doc), html: renderHtml(doc) };
 }
 
+/** An add-on the provider disabled (deprovisioned through the Platform API) for its usage, as the
+ * customer's email tells it. */
+export interface AddonDisabledView {
+  addonName: string;
+  appName: string | null;
+  planDisplayName: string;
+  /** The provider's reason, in their words. */
+  reason: string;
+  disabledAt: number;
+  providerName: string;
+  supportContact?: string;
+}
+
+/** The email that tells the app's people that the provider removed their add-on, and why: Heroku's
+ * dashboard only shows it gone (ADR 0016). */
+export function renderAddonDisabledEmail(view: AddonDisabledView): RenderedEmail {
+  const where = view.appName === null ? view.addonName : `${view.addonName} on ${view.appName}`;
+  const doc: EmailDocument = {
+    subject: `Your ${view.planDisplayName} add-on${view.appName === null ? '' : ` for ${view.appName}`} was disabled`,
+    badge: 'Disabled',
+    accent: '#a1381c',
+    blocks: [
+      {
+        kind: 'lead',
+        text: `${view.providerName} disabled the ${view.planDisplayName} add-on${view.appName === null ? '' : ` of ${view.appName}`} because of how it was used.`,
+      },
+      { kind: 'paragraph', text: view.reason },
+      {
+        kind: 'facts',
+        rows: [
+          ['Add-on', where],
+          ['Plan', view.planDisplayName],
+          ['Disabled', formatDate(view.disabledAt)],
+        ],
+      },
+      {
+        kind: 'paragraph',
+        text: 'The add-on is removed from your app and billing for it stops.',
+      },
+      ...(view.supportContact
+        ? [
+            {
+              kind: 'paragraph' as const,
+              text: `If you think this is a mistake, contact ${view.supportContact} and quote the add-on's name.`,
+            },
+          ]
+        : []),
+    ],
+    footer: `${view.providerName} add-on notice for ${where}. You receive it as an owner or admin of the app, or as a contact of the add-on.`,
+  };
+  return { subject: doc.subject, text: renderText(doc), html: renderHtml(doc) };
+}
+
 /** Who is told of a refused provision: the app's owner and admins, and the contacts the provider added
  * to the resource; when the app has neither owner nor admin on its access list, everyone on it. One
  * entry per address (case-insensitive), the first reason kept. */

@@ -311,18 +311,22 @@ export class ResourceStore {
     return out;
   }
 
-  /** Asynchronous provisions refused after `after` (by time, then event id), oldest first: what the
-   * notifier explains by email (ADR 0003). A partial index finds them (migration 010). */
-  async asyncRefusals(after: RefusalCursor, limit: number): Promise<ProvisionRefusal[]> {
+  /** What the customer must be told by email after `after` (by time, then event id), oldest first:
+   * asynchronous provisions refused (ADR 0003) and add-ons the provider disabled with a reason (ADR 0016).
+   * Partial indexes find them (migrations 010 and 012). */
+  async refusalsAndDisables(after: RefusalCursor, limit: number): Promise<ProvisionRefusal[]> {
     const { rows } = await this.pool.query(
-      `SELECT e.id::text AS event_id, e.resource_id::text AS resource_id, coalesce(e.to_plan, r.plan) AS plan,
-              e.detail->>'message' AS reason, e.at
+      `SELECT e.id::text AS event_id, e.resource_id::text AS resource_id, coalesce(e.to_plan, e.from_plan, r.plan) AS plan,
+              e.kind, coalesce(e.detail->>'message', e.detail->>'reason') AS reason, e.at
        FROM resource_events e JOIN resources r ON r.id = e.resource_id
-       WHERE e.kind = 'provision_refused' AND e.detail->>'mode' = 'async' AND (e.at, e.id) > ($1, $2::bigint)
+       WHERE ((e.kind = 'provision_refused' AND e.detail->>'mode' = 'async')
+              OR (e.kind = 'deprovision' AND e.detail ? 'disabledBy'))
+         AND (e.at, e.id) > ($1, $2::bigint)
        ORDER BY e.at, e.id LIMIT $3`,
       [new Date(after.at), after.eventId, limit],
     );
     return rows.map((r) => ({
+      kind: r.kind === 'deprovision' ? 'disabled' : 'refused',
       eventId: r.event_id,
       resourceId: r.resource_id,
       plan: r.plan,
@@ -420,8 +424,9 @@ export interface RefusalCursor {
   eventId: string;
 }
 
-/** A refused asynchronous provision, as the api recorded it. */
+/** A refused asynchronous provision, or an add-on the provider disabled, as the api recorded it. */
 export interface ProvisionRefusal {
+  kind: 'refused' | 'disabled';
   eventId: string;
   resourceId: string;
   plan: string;

@@ -179,9 +179,12 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
 
     // What the api recorded is what the notifier reads to tell them why (ADR 0003; the emails
     // themselves: the notifier's tests), with the app's name for the subject.
-    const told = await new ResourceStore(world.pool).asyncRefusals({ at: NOW - DAY, eventId: '0' }, 100);
+    const told = await new ResourceStore(world.pool).refusalsAndDisables(
+      { at: NOW - DAY, eventId: '0' },
+      100,
+    );
     expect(told.filter((t) => t.resourceId === id)).toEqual([
-      expect.objectContaining({ plan: 'basic', reason: refusal.message }),
+      expect.objectContaining({ kind: 'refused', plan: 'basic', reason: refusal.message }),
     ]);
     expect((await new ResourceStore(world.pool).get(id))?.appName).toBe('churny');
   });

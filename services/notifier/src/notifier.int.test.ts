@@ -445,6 +445,26 @@ describe('notifier: tiered emails to the people of a resource', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${notifier.opsPort}/metrics`)).text();
     expect(metrics).toMatch(/meterline_notifier_refusals_total\{[^}]*\} 1\n/);
   });
+
+  it('tells the owner why the provider disabled their add-on, once', async () => {
+    const reason =
+      'On 2026-11-15 this add-on used 50,000 api calls, 480 times what the busiest hobby customers use.';
+    const r = await seedResource(world.pool, { plan: 'hobby', appName: 'spammy' });
+    await seedAccess(world, r, [{ email: 'sal@example.com', role: 'owner' }]);
+    // As the console's disable action leaves it (ADR 0016): a deprovision with who and why.
+    await new ResourceStore(world.pool).deprovision(r, Date.now(), {
+      disabledBy: 'admin@provider.test',
+      reason,
+    });
+    await eventually(async () => mailsOf(smtp, r).length >= 1, { what: 'the disable emailed' });
+    const [mail] = mailsOf(smtp, r);
+    expect(mail!.to).toEqual(['sal@example.com']);
+    expect(mail!.parsed.subject).toBe('Your Hobby add-on for spammy was disabled');
+    expect(flat(mail!.parsed.text ?? '')).toContain(reason);
+    expect(mail!.header('x-meterline-alert-id')).toBe(`disabled:${r}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(mailsOf(smtp, r)).toHaveLength(1);
+  });
 });
 
 describe('notifier: coalescing and SMTP outages', () => {

@@ -1,6 +1,11 @@
 import type { Pool } from '@meterline/db';
 import { type DeliveryStore, deliveryTo } from '@meterline/deliveries';
-import { checkAddress, refusalRecipients, renderProvisionRefusalEmail } from '@meterline/notifications';
+import {
+  checkAddress,
+  refusalRecipients,
+  renderAddonDisabledEmail,
+  renderProvisionRefusalEmail,
+} from '@meterline/notifications';
 import {
   loadAudiences,
   type ProvisionRefusal,
@@ -11,11 +16,10 @@ import { HOUR, MINUTE } from '@meterline/rules';
 import type { Logger } from '@meterline/runtime';
 import { type EmailSettings, messageIdFor, type PlanBook } from './compose.ts';
 
-const NOTICE_PREFIX = 'provision-refused:';
-
-/** The record id (`notifier_alerts.alert_id`) of a resource's refusal notice: one per resource, so a
- * refusal is told once, whichever notifier finds it first. */
-export const refusalNoticeId = (resourceId: string) => `${NOTICE_PREFIX}${resourceId}`;
+/** The record id (`notifier_alerts.alert_id`) of a resource's refusal (or disable) notice: one per
+ * resource and kind, so each is told once, whichever notifier finds it first. */
+export const refusalNoticeId = (resourceId: string, kind: ProvisionRefusal['kind'] = 'refused') =>
+  `${kind === 'disabled' ? 'disabled' : 'provision-refused'}:${resourceId}`;
 
 /** Refusals older than this when first seen are not emailed (a notifier started long after them, or
  * for the first time on an old install, does not tell customers about something long settled). */
@@ -72,10 +76,10 @@ export class RefusalNotices {
     let allToldSoFar = true;
     const untold: ProvisionRefusal[] = [];
     while (untold.length < limit) {
-      const page = await this.deps.resources.asyncRefusals(after, limit);
-      const told = await this.deps.store.recorded(page.map((r) => refusalNoticeId(r.resourceId)));
+      const page = await this.deps.resources.refusalsAndDisables(after, limit);
+      const told = await this.deps.store.recorded(page.map((r) => refusalNoticeId(r.resourceId, r.kind)));
       for (const r of page) {
-        if (!told.has(refusalNoticeId(r.resourceId))) {
+        if (!told.has(refusalNoticeId(r.resourceId, r.kind))) {
           untold.push(r);
           allToldSoFar = false;
         } else if (allToldSoFar && r.at < now - COMMIT_SKEW_MS) {
@@ -98,16 +102,19 @@ async function tell(deps: RefusalDeps, refusals: ProvisionRefusal[], recorded: R
   for (const refusal of refusals) {
     const audience = audiences.get(refusal.resourceId);
     const recipients = refusalRecipients(audience?.access ?? [], audience?.contacts ?? []);
-    const rendered = renderProvisionRefusalEmail({
+    const view = {
       addonName: audience?.addonName ?? `meterline-${refusal.resourceId.slice(0, 8)}`,
       appName: audience?.appName ?? null,
       planDisplayName: plans.plan(refusal.plan)?.displayName ?? refusal.plan,
       reason: refusal.reason,
-      refusedAt: refusal.at,
       providerName: email.providerName,
       ...(email.supportContact ? { supportContact: email.supportContact } : {}),
-    });
-    const noticeId = refusalNoticeId(refusal.resourceId);
+    };
+    const rendered =
+      refusal.kind === 'disabled'
+        ? renderAddonDisabledEmail({ ...view, disabledAt: refusal.at })
+        : renderProvisionRefusalEmail({ ...view, refusedAt: refusal.at });
+    const noticeId = refusalNoticeId(refusal.resourceId, refusal.kind);
     const deliveries = recipients.map((r) => {
       const [delivery, check] = deliveryTo(r);
       if (!check.ok)
@@ -128,7 +135,7 @@ async function tell(deps: RefusalDeps, refusals: ProvisionRefusal[], recorded: R
         id: noticeId,
         resourceId: refusal.resourceId,
         body: {
-          kind: 'PROVISION_REFUSED',
+          kind: refusal.kind === 'disabled' ? 'ADDON_DISABLED' : 'PROVISION_REFUSED',
           resourceId: refusal.resourceId,
           plan: refusal.plan,
           reason: refusal.reason,
