@@ -90,19 +90,29 @@ try {
     fail('no current catalog: pass --current <plans.yaml>, set PLANS_FILE, or start the services once');
   const report = await backtest(pool, { current, proposed, from, to, asOf: now, guards, downgradeRule });
   console.log(formatReport(report, { limit }));
-  const check = compareWithRecorded(report.currentAlertIds, await recordedAlerts(pool, report.periods));
+  const check = compareWithRecorded(report.currentAlerts, await recordedAlerts(pool, report.periods));
+  const unchecked = report.periods.filter((p) => !check.periods.includes(p));
   console.log(
-    `\nThe replay of the current catalog reproduces ${check.reproduced} of the ${check.recorded} alerts recorded for these periods` +
-      (check.extra.length > 0 ? ` and decides ${check.extra.length} the pipeline did not record` : '') +
-      '.',
+    check.periods.length === 0
+      ? '\nNo alerts are recorded for these periods: the replay cannot be checked against the pipeline.'
+      : `\nIn ${check.periods.join(', ')} the replay of the current catalog reproduces ${check.reproduced} of the ` +
+          `${check.recorded} alerts the pipeline recorded, and decides ${check.extra.length} it did not.` +
+          (unchecked.length > 0
+            ? ` ${unchecked.join(', ')} have no recorded alerts (usage from before the pipeline).`
+            : ''),
   );
   if (values.json) {
-    const { currentAlertIds: _ids, ...rest } = report;
+    const { currentAlerts: _alerts, ...rest } = report;
     const plain = {
       ...rest,
       current: { ...rest.current, blockedDowngrades: Object.fromEntries(rest.current.blockedDowngrades) },
       proposed: { ...rest.proposed, blockedDowngrades: Object.fromEntries(rest.proposed.blockedDowngrades) },
-      recorded: { recorded: check.recorded, reproduced: check.reproduced, extra: check.extra.length },
+      recorded: {
+        periods: check.periods,
+        recorded: check.recorded,
+        reproduced: check.reproduced,
+        extra: check.extra.length,
+      },
     };
     writeFileSync(values.json, `${JSON.stringify(plain, null, 2)}\n`);
     console.log(`wrote ${values.json}`);

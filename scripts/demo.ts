@@ -6,8 +6,8 @@ import { createPool } from '@meterline/db';
 import { basicAuthHeader, ssoLoginFields } from '@meterline/heroku';
 import { startFakePlatform } from '@meterline/heroku/fake';
 import { ResourceStore } from '@meterline/resources';
-import { backdateResources } from '@meterline/resources/fixtures';
 import { UsageClient } from '@meterline/usage-client';
+import { seedDemoHistory } from './demo-history.ts';
 import { repoRoot, settings } from './env.ts';
 
 // The demo provider behind `npm run demo`: a fake Heroku Platform API, the four services, three
@@ -155,7 +155,7 @@ for (const c of customers) {
   resources.push({ id, ...c });
 }
 
-// The demo's customers have been with us since the 1st: their resources date from then, so the pace
+// The demo's customers have been with us for months: their resources date from then, so the pace
 // rules judge a whole month so far (a resource provisioned minutes ago gets no pace alert, by design).
 const db = createPool(
   env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/meterline',
@@ -171,10 +171,12 @@ const usage = await UsageClient.connect({
 const limits: Record<string, number> = { hobby: 10_000, basic: 100_000, pro: 1_000_000 };
 const now = Date.now();
 const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
-await backdateResources(
-  db,
-  resources.map((r) => r.id),
-  new Date(monthStart),
+// Two months of history before this one (the plan advisor's material), the demo's resources included.
+const history = await seedDemoHistory(db, resources, now);
+say(
+  history.hours > 0
+    ? `wrote ${history.hours} ledger hours of history for ${history.customers + resources.length} customers`
+    : 'the history of earlier months is there from an earlier run',
 );
 
 // The provider's console: a super admin, and a partner employee whom Acme (a client) let in.
@@ -257,6 +259,8 @@ say(`  provider console:                ${apiUrl}/console`);
 say(
   `    as admin@provider.test (every client) or pat@northwind.test (Acme only), password ${consolePassword}`,
 );
+say(`  plan advisor (back-test a catalog): ${apiUrl}/console/advisor, or`);
+say('    pnpm backtest --catalog docs/examples/plans-proposed.yaml');
 say(`  emails sent to customers:        ${env.MAILDEV_URL ?? 'http://127.0.0.1:1080'}`);
 say(
   `  usage JSON:                      curl -H 'Authorization: Bearer ${apiToken}' ${apiUrl}/api/v1/resources/${busy.id}/usage`,

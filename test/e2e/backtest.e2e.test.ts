@@ -139,7 +139,7 @@ describe('the back-test replays what the pipeline did, and changes nothing', () 
       to: Date.now(),
       guards,
     });
-    const check = compareWithRecorded(report.currentAlertIds, recorded);
+    const check = compareWithRecorded(report.currentAlerts, recorded);
     expect(check).toMatchObject({ missing: [], extra: [] });
     expect(check.reproduced).toBe(recorded.length);
     expect(report.current.totalAlerts).toBe(recorded.length);

@@ -54,8 +54,8 @@ export interface BacktestReport {
   /** Outliers by the current catalog's plans, and the rule that found them. */
   abuse: AbuseSignal[];
   abuseRule: AbuseRule;
-  /** The ids of the alerts the current catalog decides in the replay: what the pipeline recorded. */
-  currentAlertIds: Set<string>;
+  /** The alerts the current catalog decides in the replay (id -> period key): what the pipeline recorded. */
+  currentAlerts: Map<string, string>;
 }
 
 const timelineOf = (h: PlanHistory): ResourceTimeline => ({
@@ -110,7 +110,7 @@ export async function backtest(pool: Pool, o: BacktestOptions): Promise<Backtest
   };
   const abuseRule = o.abuseRule ?? DEFAULT_ABUSE_RULE;
   const abuse = new AbuseDetector(o.current, abuseRule);
-  const currentAlertIds = new Set<string>();
+  const currentAlerts = new Map<string, string>();
   const proposedNames = new Set(o.proposed.plans.map((p) => p.name));
   const missing = new Set<string>();
   let rows = 0;
@@ -131,7 +131,7 @@ export async function backtest(pool: Pool, o: BacktestOptions): Promise<Backtest
     const usage = usageByPeriod(timeline, hours, { periods, asOf });
     for (const u of usage) if (!proposedNames.has(u.plan)) missing.add(u.plan);
     const current: ReplayedAlert[] = replayAlerts(timeline, hours, o.current, replayOpts);
-    for (const a of current) currentAlertIds.add(a.id);
+    for (const a of current) currentAlerts.set(a.id, a.periodKey);
     builders.current.add(timeline, usage, current);
     builders.proposed.add(timeline, usage, replayAlerts(timeline, hours, o.proposed, replayOpts));
     abuse.add(id, usage);
@@ -163,18 +163,32 @@ export async function backtest(pool: Pool, o: BacktestOptions): Promise<Backtest
     downgradeChanges,
     abuse: abuse.signals(),
     abuseRule,
-    currentAlertIds,
+    currentAlerts,
   };
 }
 
-/** How far the replay of the current catalog matches the alerts the pipeline recorded for the same
- * periods: every recorded id reproduced, and none invented. */
+/** How far the replay of the current catalog matches the alerts the pipeline recorded: in the periods
+ * that have recorded alerts, every recorded id reproduced and none invented. Periods without any (usage
+ * written before the pipeline ran, such as imported history) can only be replayed, not checked. */
+export interface RecordedCheck {
+  /** The periods checked: those with recorded alerts. */
+  periods: string[];
+  recorded: number;
+  reproduced: number;
+  missing: string[];
+  /** Alerts the replay decides in the checked periods that were not recorded. */
+  extra: string[];
+}
+
 export function compareWithRecorded(
-  replayed: ReadonlySet<string>,
-  recorded: readonly { id: string }[],
-): { recorded: number; reproduced: number; missing: string[]; extra: string[] } {
+  replayed: ReadonlyMap<string, string>,
+  recorded: readonly { id: string; periodKey: string }[],
+): RecordedCheck {
   const ids = new Set(recorded.map((r) => r.id));
+  const periods = [...new Set(recorded.map((r) => r.periodKey))].sort();
   const missing = [...ids].filter((id) => !replayed.has(id));
-  const extra = [...replayed].filter((id) => !ids.has(id));
-  return { recorded: ids.size, reproduced: ids.size - missing.length, missing, extra };
+  const extra = [...replayed]
+    .filter(([id, period]) => periods.includes(period) && !ids.has(id))
+    .map(([id]) => id);
+  return { periods, recorded: ids.size, reproduced: ids.size - missing.length, missing, extra };
 }

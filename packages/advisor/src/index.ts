@@ -7,6 +7,7 @@ export {
   backtest,
   compareWithRecorded,
   type DowngradeChange,
+  type RecordedCheck,
 } from './backtest.ts';
 export {
   isLive,
@@ -26,6 +27,7 @@ export {
   type OverLimit,
   type PlanMetricOutcome,
   percentile,
+  type RuleCrossings,
   SHARE_BUCKETS,
   type TierCount,
 } from './summary.ts';

@@ -1,5 +1,5 @@
 import type { BacktestReport } from './backtest.ts';
-import { type PlanMetricOutcome, SHARE_BUCKETS } from './summary.ts';
+import { type PlanMetricOutcome, type RuleCrossings, SHARE_BUCKETS } from './summary.ts';
 
 const n = (x: number) => x.toLocaleString('en-US', { maximumFractionDigits: 2 });
 const pad = (s: string, w: number) => (s.length >= w ? s : s + ' '.repeat(w - s.length));
@@ -14,6 +14,9 @@ function table(head: string[], rows: string[][]): string {
       .trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+/** Whether any resource-period used 10% of the limit or more (else there is nothing to draw). */
+const used = (x: PlanMetricOutcome | undefined) => x?.histogram.slice(1).some((v) => v > 0) ?? false;
 
 const crossing = (c: { resources: number; averageDay: number | null }) =>
   c.resources === 0 ? '0' : `${c.resources} (day ${c.averageDay})`;
@@ -54,44 +57,33 @@ export function formatReport(r: BacktestReport, opts: { limit?: number } = {}): 
     keys.set(k, [keys.get(k)?.[0], p]);
   }
   out.push(
-    '\nPer plan and metric (now → proposed); crossings are resource-periods, with the mean day they crossed on',
+    '\nPer plan and metric, now → proposed (crossings in resource-periods, with the mean day of the period)',
   );
-  const rows: string[][] = [];
   for (const [k, [a, b]] of keys) {
     const [plan, metric] = k.split('|') as [string, string];
-    const both = (f: (x: PlanMetricOutcome) => string) => `${a ? f(a) : '-'} → ${b ? f(b) : '-'}`;
-    const tiers = [...new Set([...(a?.thresholds ?? []), ...(b?.thresholds ?? [])].map((t) => t.threshold))]
-      .sort((x, y) => x - y)
-      .map((t) => {
-        const ca = a?.thresholds.find((x) => x.threshold === t);
-        const cb = b?.thresholds.find((x) => x.threshold === t);
-        return `${t}%: ${ca ? crossing(ca) : '-'} → ${cb ? crossing(cb) : '-'}`;
-      })
-      .join('; ');
-    const pace = [...new Set([...(a?.pace ?? []), ...(b?.pace ?? [])].map((t) => t.threshold))]
-      .sort((x, y) => x - y)
-      .map((t) => {
-        const ca = a?.pace.find((x) => x.threshold === t);
-        const cb = b?.pace.find((x) => x.threshold === t);
-        return `${t}%: ${ca ? crossing(ca) : '-'} → ${cb ? crossing(cb) : '-'}`;
-      })
-      .join('; ');
-    rows.push([
-      `${plan} ${metric}`,
-      both((x) => n(x.limit)),
-      both((x) => String(x.resourcePeriods)),
-      both((x) => `${x.share.p50}/${x.share.p90}/${x.share.p99}`),
-      both((x) => String(x.overLimit)),
-      tiers || '-',
-      pace || '-',
-    ]);
+    const both = (f: (x: PlanMetricOutcome) => string) => {
+      const x = a ? f(a) : '-';
+      const y = b ? f(b) : '-';
+      return x === y ? x : `${x} → ${y}`;
+    };
+    out.push(
+      `\n${plan} ${metric}: limit ${both((x) => n(x.limit))}, ${both((x) => String(x.resourcePeriods))} resource-periods, ` +
+        `share used p50/p90/p99 ${both((x) => `${x.share.p50}/${x.share.p90}/${x.share.p99}%`)}, over the limit ${both((x) => String(x.overLimit))}`,
+    );
+    if (!used(a) && !used(b)) {
+      out.push('  under 10% of the limit throughout');
+      continue;
+    }
+    const rules = (pick: (x: PlanMetricOutcome) => RuleCrossings[], kind: string) =>
+      [...new Set([...(a ? pick(a) : []), ...(b ? pick(b) : [])].map((t) => t.threshold))]
+        .sort((x, y) => x - y)
+        .map((t) => {
+          const ca = a ? pick(a).find((x) => x.threshold === t) : undefined;
+          const cb = b ? pick(b).find((x) => x.threshold === t) : undefined;
+          return `  ${pad(kind, 9)} ${lpad(`${t}%`, 4)}  ${pad(ca ? crossing(ca) : '-', 16)} → ${cb ? crossing(cb) : '-'}`;
+        });
+    out.push(...rules((x) => x.thresholds, 'THRESHOLD'), ...rules((x) => x.pace, 'PACE'));
   }
-  out.push(
-    table(
-      ['plan metric', 'limit', 'resource-periods', 'share p50/p90/p99 %', 'over limit', 'thresholds', 'pace'],
-      rows,
-    ),
-  );
 
   out.push('\nAlerts and emails per tier (now → proposed)');
   const tierKeys = new Set(
@@ -136,8 +128,9 @@ export function formatReport(r: BacktestReport, opts: { limit?: number } = {}): 
   for (const b of better.slice(0, limit))
     out.push(`  ${b.resourceId}: ${b.plan} → ${b.suggested} (${b.direction})`);
 
-  out.push('\nShare of the limit used, per plan and metric (█ now, ▒ proposed)');
+  out.push('\nShare of the limit used per resource-period (█ now, ▒ proposed)');
   for (const [k, [a, b]] of keys) {
+    if (!used(a) && !used(b)) continue;
     out.push(`${k.replace('|', ' ')}`);
     out.push(textHistogram(a, b));
   }

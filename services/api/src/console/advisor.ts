@@ -1,5 +1,10 @@
 import type { Viewer } from '@meterline/access';
-import { type BacktestReport, type PlanMetricOutcome, SHARE_BUCKETS } from '@meterline/advisor';
+import {
+  type BacktestReport,
+  type PlanMetricOutcome,
+  type RecordedCheck,
+  SHARE_BUCKETS,
+} from '@meterline/advisor';
 import { escapeHtml as h } from '@meterline/notifications';
 import { formatQuantity } from '@meterline/rules';
 import { consolePage, csrfField, type Flash } from './render.ts';
@@ -9,13 +14,6 @@ export interface AdvisorForm {
   catalog: string;
   from: string;
   to: string;
-}
-
-/** The replay's fidelity: how many of the alerts the pipeline recorded it reproduced. */
-export interface RecordedCheck {
-  recorded: number;
-  reproduced: number;
-  extra: number;
 }
 
 const COLORS = { current: '#9aa3b5', proposed: '#4b2ea3' };
@@ -161,7 +159,11 @@ export function advisorPage(
 <section class="card advisor-summary"><h2>Periods ${h(r.periods.join(', '))}</h2>
 <p>${r.resources} resources, ${r.rows.toLocaleString('en-US')} ledger hours, replayed in ${(r.elapsedMs / 1000).toFixed(1)} s.
 Catalog ${h(r.current.version)} → ${h(r.proposed.version)}.
-The current catalog's replay reproduces <span class="reproduced">${recorded.reproduced}</span> of the ${recorded.recorded} alerts recorded for these periods${recorded.extra > 0 ? ` (and decides ${recorded.extra} that were not recorded)` : ''}.</p>
+${
+  recorded.periods.length === 0
+    ? 'No alerts are recorded for these periods, so the replay cannot be checked against the pipeline.'
+    : `In ${h(recorded.periods.join(', '))} the current catalog's replay reproduces <span class="reproduced">${recorded.reproduced}</span> of the ${recorded.recorded} alerts the pipeline recorded, and decides <span class="extra">${recorded.extra.length}</span> it did not.`
+}</p>
 ${r.missingPlans.length > 0 ? `<p class="flash error">The proposed catalog has no plan ${h(r.missingPlans.join(', '))}: resources on it would be judged by nothing.</p>` : ''}
 <table class="tiers"><thead><tr><th>Tier</th><th>Alerts now → proposed</th><th>Emails</th></tr></thead><tbody>${tierRows}
 <tr><td>total</td><td class="total-alerts">${r.current.totalAlerts} → ${r.proposed.totalAlerts}</td><td>${r.current.totalEmails} → ${r.proposed.totalEmails}</td></tr></tbody></table>

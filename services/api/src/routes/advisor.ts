@@ -75,7 +75,7 @@ export function advisorRoutes({ deps, page, needs, view, html, field }: ConsoleP
         downgradeRule: deps.config.downgradeRule,
       });
       const check = compareWithRecorded(
-        report.currentAlertIds,
+        report.currentAlerts,
         await recordedAlerts(deps.reports, report.periods),
       );
       await deps.audit.record(s.actor, 'advisor.backtest', proposed.version, {
@@ -87,7 +87,7 @@ export function advisorRoutes({ deps, page, needs, view, html, field }: ConsoleP
         200,
         advisorPage(view(s), form, {
           report,
-          recorded: { recorded: check.recorded, reproduced: check.reproduced, extra: check.extra.length },
+          recorded: check,
           canDisable: can(s.viewer, 'support'),
         }),
       );
