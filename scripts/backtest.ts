@@ -81,6 +81,7 @@ const pool = createPool(databaseUrl, {
   schema: env.DATABASE_SCHEMA,
   application: 'meterline-backtest',
   readOnly: true,
+  workMem: '256MB',
 });
 try {
   let current: PlanCatalog | undefined;

@@ -1,8 +1,9 @@
 import type { Pool } from '@meterline/db';
-import { type LedgerHour, ledgerHours } from '@meterline/metering';
+import { type LedgerDay, ledgerDays, ledgerHoursOfDays } from '@meterline/metering';
 import { type PlanHistory, planAt, ResourceStore } from '@meterline/resources';
-import type { DowngradeRule, PaceGuards, PlanCatalog } from '@meterline/rules';
+import { DEFAULT_PACE_GUARDS, type DowngradeRule, type PaceGuards, type PlanCatalog } from '@meterline/rules';
 import { AbuseDetector, type AbuseRule, type AbuseSignal, DEFAULT_ABUSE_RULE } from './abuse.ts';
+import { type DayUsage, daysToDrill, replayRows } from './days.ts';
 import {
   periodsBetween,
   type ReplayedAlert,
@@ -26,8 +27,8 @@ export interface BacktestOptions {
   guards?: Partial<PaceGuards>;
   downgradeRule?: Partial<DowngradeRule>;
   abuseRule?: AbuseRule;
-  /** Ledger rows per read (default 50,000). */
-  pageSize?: number;
+  /** Resources per read of the ledger (default 500). */
+  batchSize?: number;
 }
 
 /** A downgrade that the proposed catalog would decide differently at the end of the window. */
@@ -42,8 +43,9 @@ export interface DowngradeChange {
 export interface BacktestReport {
   periods: string[];
   asOf: number;
-  /** Ledger rows and resources replayed, and how long it took. */
+  /** Ledger hours covered, rows replayed (hours of drilled days, one per other day), resources, time. */
   rows: number;
+  replayedRows: number;
   resources: number;
   elapsedMs: number;
   current: CatalogOutcome;
@@ -64,23 +66,25 @@ const timelineOf = (h: PlanHistory): ResourceTimeline => ({
   deprovisionedAt: h.resource.deprovisionedAt,
   live: h.resource.state === 'provisioned',
   planAt: (ts) => planAt(h, ts),
+  planChanges: h.changes.map((c) => c.at),
 });
 
-/** Yields each resource's rows in turn from the ledger's pages (a resource may span pages). */
-async function* byResource(pages: AsyncIterable<LedgerHour[]>): AsyncGenerator<[string, UsageHour[]]> {
-  let id: string | null = null;
-  let rows: UsageHour[] = [];
-  for await (const page of pages) {
-    for (const r of page) {
-      if (r.resourceId !== id) {
-        if (id !== null) yield [id, rows];
-        id = r.resourceId;
-        rows = [];
-      }
-      rows.push({ metric: r.metric, hour: r.hour, quantity: r.quantity });
-    }
+/** Groups rows (ordered by resource) by resource. */
+function byResource<T extends { resourceId: string }>(rows: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) {
+    const list = out.get(r.resourceId);
+    if (list) list.push(r);
+    else out.set(r.resourceId, [r]);
   }
-  if (id !== null) yield [id, rows];
+  return out;
+}
+
+/** One batch of resources, read: each one's days, and the hours of the days that need them. */
+interface ReadBatch {
+  days: Map<string, LedgerDay[]>;
+  drilled: Map<string, Set<string>>;
+  hours: Map<string, UsageHour[]>;
 }
 
 /**
@@ -114,27 +118,69 @@ export async function backtest(pool: Pool, o: BacktestOptions): Promise<Backtest
   const proposedNames = new Set(o.proposed.plans.map((p) => p.name));
   const missing = new Set<string>();
   let rows = 0;
+  let replayedRows = 0;
   let resources = 0;
-  const replayOpts = { asOf, ...(o.guards ? { guards: o.guards } : {}) };
+  const guards = { ...DEFAULT_PACE_GUARDS, ...o.guards };
+  const replayOpts = { asOf, guards };
+  const window = { start: periods[0]!.start, end: periods.at(-1)!.end };
+  const catalogs = [o.current, o.proposed];
 
-  const pages = ledgerHours(pool, {
-    start: periods[0]!.start,
-    end: periods.at(-1)!.end,
-    pageSize: o.pageSize ?? 50_000,
-  });
-  for await (const [id, hours] of byResource(pages)) {
-    const history = histories.get(id);
-    if (!history) continue; // usage of a resource the api never recorded: the evaluator ignores it too
-    rows += hours.length;
-    resources++;
-    const timeline = timelineOf(history);
-    const usage = usageByPeriod(timeline, hours, { periods, asOf });
-    for (const u of usage) if (!proposedNames.has(u.plan)) missing.add(u.plan);
-    const current: ReplayedAlert[] = replayAlerts(timeline, hours, o.current, replayOpts);
-    for (const a of current) currentAlerts.set(a.id, a.periodKey);
-    builders.current.add(timeline, usage, current);
-    builders.proposed.add(timeline, usage, replayAlerts(timeline, hours, o.proposed, replayOpts));
-    abuse.add(id, usage);
+  // Postgres sums the window's hours per day; only the days where something can happen are read hour by
+  // hour (daysToDrill), a batch of resources at a time, the next batches while this one is replayed.
+  const allDays = await ledgerDays(pool, window);
+  const read = async (ids: string[]): Promise<ReadBatch> => {
+    const days = new Map<string, LedgerDay[]>();
+    for (const id of ids) {
+      const list = allDays.get(id);
+      if (list) days.set(id, list);
+    }
+    const drilled = new Map<string, Set<string>>();
+    const wanted: { resourceId: string; metric: string; day: number }[] = [];
+    for (const [id, list] of days) {
+      const set = daysToDrill(timelineOf(histories.get(id)!), list, catalogs, replayOpts);
+      drilled.set(id, set);
+      for (const k of set) {
+        const [metric, day] = k.split('|') as [string, string];
+        wanted.push({ resourceId: id, metric, day: Number(day) });
+      }
+    }
+    const hours = new Map<string, UsageHour[]>();
+    for (const [id, list] of byResource(await ledgerHoursOfDays(pool, wanted)))
+      hours.set(
+        id,
+        list.map((h) => ({ metric: h.metric, hour: h.hour, quantity: h.quantity })),
+      );
+    return { days, drilled, hours };
+  };
+  const ids = [...histories.keys()].sort();
+  const batchSize = o.batchSize ?? 250;
+  const batches: string[][] = [];
+  for (let i = 0; i < ids.length; i += batchSize) batches.push(ids.slice(i, i + batchSize));
+  // Two batches in flight: Postgres adds up one on each core while this process replays the last.
+  // (A read that fails while an earlier one is awaited is reported when its turn comes, not as unhandled.)
+  const start = (ids: string[]) => {
+    const p = read(ids);
+    p.catch(() => {});
+    return p;
+  };
+  const inFlight = batches.slice(0, 2).map(start);
+  for (let i = 0; i < batches.length; i++) {
+    const batch = await inFlight[i]!;
+    if (i + 2 < batches.length) inFlight.push(start(batches[i + 2]!));
+    for (const [id, days] of batch.days) {
+      const timeline = timelineOf(histories.get(id)!);
+      const hours = replayRows(days as DayUsage[], batch.drilled.get(id)!, batch.hours.get(id) ?? []);
+      resources++;
+      replayedRows += hours.length;
+      for (const d of days) rows += d.hours;
+      const usage = usageByPeriod(timeline, hours, { periods, asOf });
+      for (const u of usage) if (!proposedNames.has(u.plan)) missing.add(u.plan);
+      const current: ReplayedAlert[] = replayAlerts(timeline, hours, o.current, replayOpts);
+      for (const a of current) currentAlerts.set(a.id, a.periodKey);
+      builders.current.add(timeline, usage, current);
+      builders.proposed.add(timeline, usage, replayAlerts(timeline, hours, o.proposed, replayOpts));
+      abuse.add(id, usage);
+    }
   }
 
   const current = builders.current.build();
@@ -155,6 +201,7 @@ export async function backtest(pool: Pool, o: BacktestOptions): Promise<Backtest
     periods: periods.map((p) => p.key),
     asOf,
     rows,
+    replayedRows,
     resources,
     elapsedMs: Math.round(performance.now() - started),
     current,

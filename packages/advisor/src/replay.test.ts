@@ -1,6 +1,7 @@
 import { alertId, DAY, HOUR, parsePlanCatalog, periodOf } from '@meterline/rules';
 import { describe, expect, it } from 'vitest';
 import { AbuseDetector } from './abuse.ts';
+import { daysToDrill, replayRows } from './days.ts';
 import {
   periodsBetween,
   type ResourceTimeline,
@@ -64,6 +65,7 @@ function resource(
     deprovisionedAt: null,
     live: true,
     planAt: (ts) => changes.filter((c) => c.at <= ts).at(-1)?.plan ?? plan,
+    planChanges: changes.map((c) => c.at),
   };
 }
 
@@ -245,5 +247,61 @@ describe('abuse signals', () => {
       usageByPeriod(b, [{ metric: 'api_calls', hour: hour(1), quantity: 1000 }], { periods, asOf }),
     );
     expect(detector.signals()).toEqual([]);
+  });
+});
+
+describe('day-level reading (daysToDrill + replayRows)', () => {
+  /** A seeded PRNG, so a failure reproduces. */
+  function random(seed: number) {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it('decides the same alerts, on the same days, as replaying every hour', () => {
+    const guards = { minElapsedHours: 24, minLimit: 10 };
+    const asOf = Date.UTC(2026, 11, 9, 13, 30);
+    const kinds = new Set<string>();
+    for (let seed = 1; seed <= 40; seed++) {
+      const rand = random(seed);
+      const changes =
+        rand() < 0.4
+          ? [{ at: nov + Math.floor(rand() * 40) * DAY + Math.floor(rand() * 24) * HOUR, plan: 'big' }]
+          : [];
+      const r = {
+        ...resource(`00000000-0000-4000-8000-${String(seed).padStart(12, '0')}`, 'small', changes),
+        provisionedAt: nov + Math.floor(rand() * 10 * 24) * HOUR + 17 * 60_000,
+        deprovisionedAt: rand() < 0.2 ? nov + 30 * DAY + Math.floor(rand() * 9 * 24) * HOUR : null,
+      };
+      const hours: UsageHour[] = [];
+      const scale = 1 + rand() * 6;
+      for (let h = 0; nov + h * HOUR < asOf + DAY; h++)
+        if (rand() < 0.3)
+          hours.push({ metric: 'api_calls', hour: nov + h * HOUR, quantity: Math.round(rand() * scale * 3) });
+      const days = [
+        ...hours.reduce((m, h) => {
+          const day = Math.floor(h.hour / DAY) * DAY;
+          m.set(day, (m.get(day) ?? 0) + h.quantity);
+          return m;
+        }, new Map<number, number>()),
+      ].map(([day, quantity]) => ({ metric: 'api_calls', day, quantity }));
+      const drilled = daysToDrill(r, days, [catalog, proposed], { asOf, guards });
+      const drilledHours = hours.filter((h) => drilled.has(`api_calls|${Math.floor(h.hour / DAY) * DAY}`));
+      expect(drilled.size).toBeLessThan(days.length);
+      for (const c of [catalog, proposed]) {
+        const key = (a: { id: string; hour: number }) => `${a.id}@${Math.floor(a.hour / DAY)}`;
+        const all = replayAlerts(r, hours, c, { asOf, guards });
+        for (const a of all) kinds.add(`${a.kind}${a.threshold}`);
+        const exact = all.map(key);
+        const fast = replayAlerts(r, replayRows(days, drilled, drilledHours), c, { asOf, guards }).map(key);
+        expect(fast, `seed ${seed}`).toEqual(exact);
+      }
+    }
+    // The cases reach every kind of decision, or they prove little.
+    expect([...kinds].sort()).toEqual(['PACE50', 'THRESHOLD100', 'THRESHOLD50', 'THRESHOLD75']);
   });
 });

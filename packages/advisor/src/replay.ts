@@ -29,6 +29,8 @@ export interface ResourceTimeline {
   /** Provisioned now, for a resource without a provisioning time (rows from before it was recorded). */
   live: boolean;
   planAt(ts: number): string;
+  /** When the plan changed (the replay reads such days hour by hour). */
+  planChanges: readonly number[];
 }
 
 /** An alert the evaluator would have decided. */

@@ -8,13 +8,17 @@ export type PoolClient = pg.PoolClient;
 /** A Postgres pool. `schema` isolates a test run (its own search_path); production uses public. */
 export function createPool(
   url: string,
-  opts: { schema?: string; max?: number; application?: string; readOnly?: boolean } = {},
+  opts: { schema?: string; max?: number; application?: string; readOnly?: boolean; workMem?: string } = {},
 ): pg.Pool {
   // readOnly: every transaction of every connection is read-only, so Postgres itself refuses a write
-  // (what a report over the store, such as the back-test, must never make).
+  // (what a report over the store, such as the back-test, must never make). workMem: memory a sort or
+  // hash may use before it spills to disk (a report's aggregation over a whole quarter wants more).
+  if (opts.workMem !== undefined && !/^\d+(kB|MB|GB)$/.test(opts.workMem))
+    throw new RangeError(`createPool: workMem must look like 64MB, got "${opts.workMem}"`);
   const settings = [
     ...(opts.schema ? [`-c search_path=${quoteIdent(opts.schema)}`] : []),
     ...(opts.readOnly ? ['-c default_transaction_read_only=on'] : []),
+    ...(opts.workMem ? [`-c work_mem=${opts.workMem}`] : []),
   ];
   const pool = new pg.Pool({
     connectionString: url,

@@ -47,6 +47,7 @@ export async function startApi(
     max: 2,
     application: 'meterline-api-reports',
     readOnly: true,
+    workMem: '256MB',
   });
   const deps: ApiDeps = {
     config,
