@@ -1,23 +1,33 @@
-import { createPool, readDatabaseSettings } from '@meterline/db';
+import { createPool, databaseEnv } from '@meterline/db';
 import { createKafka } from '@meterline/kafka';
 import { CounterStore, recount, UsageLedger } from '@meterline/metering';
-import { createRedis, readRedisSettings } from '@meterline/redis';
+import { createRedis, redisEnv } from '@meterline/redis';
 import { periodOf } from '@meterline/rules';
-import { configReader, createLogger } from '@meterline/runtime';
+import { ConfigError, createLogger, env, envSchema, readEnv } from '@meterline/runtime';
 
 // `pnpm recount [YYYY-MM] [--force]`: rebuilds the Redis counters of a period (default: the current month)
 // from the durable ledger and prints each difference it corrected.
-const c = configReader();
-const { databaseUrl, databaseSchema: schema } = readDatabaseSettings(c);
-const { redisUrl, redisKeyPrefix: keyPrefix } = readRedisSettings(c);
-// The ledger's totals do not depend on the consumer; the name only labels watermarks.
-const group = `${c.string('CONSUMER_GROUP_PREFIX', { default: 'meterline-' })}ingestor`;
-try {
-  c.done();
-} catch (err) {
-  process.stderr.write(`${(err as Error).message}\n`);
-  process.exit(1);
+const recountEnv = envSchema(
+  {
+    // The ledger's totals do not depend on the consumer; the name only labels watermarks.
+    CONSUMER_GROUP_PREFIX: env.string({ default: 'meterline-' }),
+    KAFKA_BROKERS: env.optionalString(),
+  },
+  (e) => ({ group: `${e.CONSUMER_GROUP_PREFIX}ingestor`, brokers: e.KAFKA_BROKERS }),
+);
+function readConfig() {
+  try {
+    return readEnv({ database: databaseEnv, redis: redisEnv, recount: recountEnv });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
 }
+const config = readConfig();
+const { databaseUrl, databaseSchema: schema } = config.database;
+const { redisUrl, redisKeyPrefix: keyPrefix } = config.redis;
+const { group, brokers } = config.recount;
 const arg = process.argv.slice(2).find((a) => !a.startsWith('--'));
 if (arg && !/^\d{4}-\d{2}$/.test(arg)) {
   process.stderr.write(`recount: period must look like 2026-11, got ${arg}\n`);
@@ -25,7 +35,6 @@ if (arg && !/^\d{4}-\d{2}$/.test(arg)) {
 }
 // The ingestor writes Redis before the ledger: a recount while it runs could overwrite counts whose
 // ledger rows are not committed yet. With KAFKA_BROKERS set, refuse while the group has members.
-const brokers = c.optionalString('KAFKA_BROKERS');
 if (brokers && !process.argv.includes('--force')) {
   const admin = createKafka(
     { brokers: brokers.split(','), clientId: 'meterline-recount' },
