@@ -3,10 +3,27 @@ import { createKafka } from '@meterline/kafka';
 import { CounterStore, recount, UsageLedger } from '@meterline/metering';
 import { createRedis, redisEnv } from '@meterline/redis';
 import { periodOf } from '@meterline/rules';
-import { ConfigError, createLogger, env, envSchema, readEnv } from '@meterline/runtime';
+import {
+  ConfigError,
+  createLogger,
+  env,
+  envSchema,
+  parseCommandLine,
+  readEnv,
+  usageError,
+} from '@meterline/runtime';
 
 // `pnpm recount [YYYY-MM] [--force]`: rebuilds the Redis counters of a period (default: the current month)
 // from the durable ledger and prints each difference it corrected.
+const USAGE = 'usage: pnpm recount [YYYY-MM] [--force]';
+const { values, positionals } = parseCommandLine(
+  { options: { force: { type: 'boolean', default: false } }, allowPositionals: true },
+  USAGE,
+);
+const [arg, ...extra] = positionals;
+if (extra.length > 0) usageError(`recount: one period at most, got ${positionals.length}`, USAGE);
+if (arg && !/^\d{4}-(0[1-9]|1[0-2])$/.test(arg))
+  usageError(`recount: period must look like 2026-11, got ${arg}`, USAGE);
 const recountEnv = envSchema(
   {
     // The ledger's totals do not depend on the consumer; the name only labels watermarks.
@@ -28,14 +45,9 @@ const config = readConfig();
 const { databaseUrl, databaseSchema: schema } = config.database;
 const { redisUrl, redisKeyPrefix: keyPrefix } = config.redis;
 const { group, brokers } = config.recount;
-const arg = process.argv.slice(2).find((a) => !a.startsWith('--'));
-if (arg && !/^\d{4}-\d{2}$/.test(arg)) {
-  process.stderr.write(`recount: period must look like 2026-11, got ${arg}\n`);
-  process.exit(2);
-}
 // The ingestor writes Redis before the ledger: a recount while it runs could overwrite counts whose
 // ledger rows are not committed yet. With KAFKA_BROKERS set, refuse while the group has members.
-if (brokers && !process.argv.includes('--force')) {
+if (brokers && !values.force) {
   const admin = createKafka(
     { brokers: brokers.split(','), clientId: 'meterline-recount' },
     createLogger('recount', { level: 'error' }),
