@@ -1,12 +1,19 @@
+import { parseCommandLine, usageError } from '@meterline/runtime';
 import { UsageClient } from '@meterline/usage-client';
 import { settings } from './env.ts';
 
 // `pnpm emit <resourceId> <metric> <quantity> [count]`: emits usage events with the typed client.
-const [resourceId, metric, quantityText, countText] = process.argv.slice(2);
-if (!resourceId || !metric || !quantityText) {
-  console.error('usage: pnpm emit <resourceId> <metric> <quantity> [count]');
-  process.exit(2);
-}
+const USAGE = 'usage: pnpm emit <resourceId> <metric> <quantity> [count]';
+const { positionals } = parseCommandLine({ options: {}, allowPositionals: true }, USAGE);
+const [resourceId, metric, quantityText, countText = '1', ...extra] = positionals;
+if (!resourceId || !metric || !quantityText)
+  usageError('emit: resourceId, metric and quantity are required', USAGE);
+if (extra.length > 0) usageError(`emit: unexpected argument ${JSON.stringify(extra[0])}`, USAGE);
+const quantity = Number(quantityText);
+if (!Number.isFinite(quantity))
+  usageError(`emit: quantity must be a number, got ${JSON.stringify(quantityText)}`, USAGE);
+if (!/^[1-9]\d*$/.test(countText))
+  usageError(`emit: count must be a positive integer, got ${JSON.stringify(countText)}`, USAGE);
 const env = settings();
 const client = await UsageClient.connect({
   brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','),
@@ -14,9 +21,7 @@ const client = await UsageClient.connect({
   topic: env.TOPIC_USAGE_EVENTS ?? 'usage.events.v1',
   source: 'meterline-cli',
 });
-const count = Number(countText ?? 1);
-await Promise.all(
-  Array.from({ length: count }, () => client.emit({ resourceId, metric, quantity: Number(quantityText) })),
-);
+const count = Number(countText);
+await Promise.all(Array.from({ length: count }, () => client.emit({ resourceId, metric, quantity })));
 await client.close();
 console.log(`emitted ${count} x ${quantityText} ${metric} for ${resourceId}`);

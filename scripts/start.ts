@@ -22,6 +22,9 @@ function infraEnv(): Record<string, string> {
 
 const env = { ...infraEnv(), ...process.env } as Record<string, string>;
 env.PLANS_FILE ??= `${root}plans.example.yaml`;
+// The api needs a key of its own to seal OAuth tokens; a local run (and the demo, which runs this) gets
+// a fixed development key unless one is set. Deployments run each service's main and must set it.
+env.TOKEN_ENCRYPTION_KEY ??= 'meterline-local-development-key';
 // The services stop by themselves if this process is killed without passing a signal on (SIGKILL).
 env.MET_PARENT_PID = String(process.pid);
 const children = new Map<string, ChildProcess>();

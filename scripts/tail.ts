@@ -1,14 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { createKafka, createRegistry, defaultTopics } from '@meterline/kafka';
-import { createLogger } from '@meterline/runtime';
+import { createLogger, parseCommandLine, usageError } from '@meterline/runtime';
 import { settings } from './env.ts';
 
 // `pnpm tail [topic] [--from-beginning]`: prints each record of a Meterline topic as one JSON line,
 // Avro decoded through the schema registry. Default topic: usage.alerts.v1.
+const USAGE = 'usage: pnpm tail [topic] [--from-beginning]';
+const { values, positionals } = parseCommandLine(
+  { options: { 'from-beginning': { type: 'boolean', default: false } }, allowPositionals: true },
+  USAGE,
+);
+if (positionals.length > 1) usageError(`tail: one topic at most, got ${positionals.length}`, USAGE);
 const env = settings();
-const topic =
-  process.argv.slice(2).find((a) => !a.startsWith('--')) ?? env.TOPIC_USAGE_ALERTS ?? defaultTopics.alerts;
-const fromBeginning = process.argv.includes('--from-beginning');
+const topic = positionals[0] ?? env.TOPIC_USAGE_ALERTS ?? defaultTopics.alerts;
+const fromBeginning = values['from-beginning'];
 const log = createLogger('tail', { level: 'error' });
 const kafka = createKafka(
   { brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','), clientId: 'meterline-tail' },

@@ -56,6 +56,7 @@ describe('the whole pipeline: provision, usage, tiered emails, a refused downgra
       HEROKU_ADDON_PASSWORD: addon.password,
       HEROKU_SSO_SALT: 'e2e-salt',
       HEROKU_OAUTH_CLIENT_SECRET: 'e2e-oauth-secret',
+      TOKEN_ENCRYPTION_KEY: 'e2e-token-encryption-key',
       HEROKU_API_URL: fake.url,
       HEROKU_ID_URL: fake.idUrl,
       PROVISIONING_MODE: 'sync',

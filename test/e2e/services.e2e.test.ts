@@ -63,6 +63,7 @@ describe('pnpm start', () => {
     HEROKU_ADDON_PASSWORD: 'secret',
     HEROKU_SSO_SALT: 'salt',
     HEROKU_OAUTH_CLIENT_SECRET: 'oauth-secret',
+    TOKEN_ENCRYPTION_KEY: 'start-test-token-encryption-key',
     HEROKU_API_URL: 'http://127.0.0.1:9',
     HEROKU_ID_URL: 'http://127.0.0.1:9',
     PROVISIONING_MODE: 'sync',

@@ -6,7 +6,7 @@ import {
   type PlanCatalog,
   PlanCatalogError,
 } from '@meterline/rules';
-import { ConfigError, type ConfigReader } from '@meterline/runtime';
+import { ConfigError, env, envSchema } from '@meterline/runtime';
 
 /** Reads PLANS_FILE; a bad file stops the service with a message naming the variable, the plan and
  * the field. */
@@ -71,16 +71,17 @@ export async function loadCatalog(pool: Pool, path: string | undefined): Promise
 }
 
 /** The downgrade rule's knobs (ADR 0002), read the same way by the evaluator and the api. */
-export function readDowngradeRule(c: ConfigReader): DowngradeRule {
-  return {
-    projectionMinElapsedFraction: c.number('DOWNGRADE_PROJECTION_MIN_ELAPSED', {
+export const downgradeRuleEnv = envSchema(
+  {
+    DOWNGRADE_PROJECTION_MIN_ELAPSED: env.number({
       default: DEFAULT_DOWNGRADE_RULE.projectionMinElapsedFraction,
       min: 0,
       max: 1,
     }),
-    projectionMargin: c.number('DOWNGRADE_PROJECTION_MARGIN', {
-      default: DEFAULT_DOWNGRADE_RULE.projectionMargin,
-      min: 0,
-    }),
-  };
-}
+    DOWNGRADE_PROJECTION_MARGIN: env.number({ default: DEFAULT_DOWNGRADE_RULE.projectionMargin, min: 0 }),
+  },
+  (e): DowngradeRule => ({
+    projectionMinElapsedFraction: e.DOWNGRADE_PROJECTION_MIN_ELAPSED,
+    projectionMargin: e.DOWNGRADE_PROJECTION_MARGIN,
+  }),
+);

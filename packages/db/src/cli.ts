@@ -1,15 +1,15 @@
-import { configReader } from '@meterline/runtime';
+import { ConfigError, readEnv } from '@meterline/runtime';
 import { migrate } from './migrate.ts';
-import { createPool } from './pool.ts';
+import { createPool, databaseEnv } from './pool.ts';
 
 // `pnpm migrate`: applies pending migrations to DATABASE_URL (and DATABASE_SCHEMA when set).
-const c = configReader();
-const url = c.url('DATABASE_URL', ['postgres', 'postgresql'], { secret: true });
-const schema = c.optionalString('DATABASE_SCHEMA');
+let url: string;
+let schema: string | undefined;
 try {
-  c.done();
+  ({ databaseUrl: url, databaseSchema: schema } = readEnv({ database: databaseEnv }).database);
 } catch (err) {
-  process.stderr.write(`${String(err instanceof Error ? err.message : err)}\n`);
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
   process.exit(1);
 }
 const pool = createPool(url, schema ? { schema } : {});

@@ -1,4 +1,4 @@
-import type { ConfigReader } from '@meterline/runtime';
+import { env, envSchema } from '@meterline/runtime';
 import pg from 'pg';
 
 export { pg };
@@ -60,9 +60,10 @@ export interface DatabaseSettings {
   databaseSchema: string | undefined;
 }
 
-export function readDatabaseSettings(c: ConfigReader): DatabaseSettings {
-  return {
-    databaseUrl: c.url('DATABASE_URL', ['postgres', 'postgresql'], { secret: true }),
-    databaseSchema: c.optionalString('DATABASE_SCHEMA'),
-  };
-}
+export const databaseEnv = envSchema(
+  {
+    DATABASE_URL: env.url(['postgres', 'postgresql'], { secret: true }),
+    DATABASE_SCHEMA: env.optionalString(),
+  },
+  (e): DatabaseSettings => ({ databaseUrl: e.DATABASE_URL, databaseSchema: e.DATABASE_SCHEMA }),
+);

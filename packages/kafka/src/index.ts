@@ -15,8 +15,7 @@ export {
   defaultTopics,
   ensureTopics,
   type KafkaSettings as KafkaServiceSettings,
-  readKafkaSettings,
-  readTopics,
+  kafkaEnv,
   type Topics,
   topicLayout,
 } from './topics.ts';

@@ -1,4 +1,4 @@
-import type { ConfigReader, Logger } from '@meterline/runtime';
+import { env, envSchema, type Logger } from '@meterline/runtime';
 import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
 import { createKafka } from './client.ts';
 
@@ -20,15 +20,22 @@ export const defaultTopics: Topics = {
   counters: 'usage.counters.v1',
 };
 
-export function readTopics(c: ConfigReader): Topics {
-  return {
-    usageEvents: c.string('TOPIC_USAGE_EVENTS', { default: defaultTopics.usageEvents }),
-    dlq: c.string('TOPIC_USAGE_DLQ', { default: defaultTopics.dlq }),
-    alerts: c.string('TOPIC_USAGE_ALERTS', { default: defaultTopics.alerts }),
-    flags: c.string('TOPIC_PLAN_FLAGS', { default: defaultTopics.flags }),
-    counters: c.string('TOPIC_USAGE_COUNTERS', { default: defaultTopics.counters }),
-  };
-}
+/** The topic names, each overridable by its TOPIC_* variable. */
+const topicVariables = {
+  TOPIC_USAGE_EVENTS: env.string({ default: defaultTopics.usageEvents }),
+  TOPIC_USAGE_DLQ: env.string({ default: defaultTopics.dlq }),
+  TOPIC_USAGE_ALERTS: env.string({ default: defaultTopics.alerts }),
+  TOPIC_PLAN_FLAGS: env.string({ default: defaultTopics.flags }),
+  TOPIC_USAGE_COUNTERS: env.string({ default: defaultTopics.counters }),
+};
+
+const topicsOf = (e: Record<keyof typeof topicVariables, string>): Topics => ({
+  usageEvents: e.TOPIC_USAGE_EVENTS,
+  dlq: e.TOPIC_USAGE_DLQ,
+  alerts: e.TOPIC_USAGE_ALERTS,
+  flags: e.TOPIC_PLAN_FLAGS,
+  counters: e.TOPIC_USAGE_COUNTERS,
+});
 
 /** The layout of every topic, in one place. Partitions set the consumer groups' parallelism. */
 export function topicLayout(
@@ -80,13 +87,21 @@ export interface KafkaSettings {
 }
 
 /** The Kafka side of a worker's configuration, the same for every service. */
-export function readKafkaSettings(c: ConfigReader, service: string): KafkaSettings {
-  return {
-    kafkaBrokers: c.hostPorts('KAFKA_BROKERS'),
-    registryUrl: c.url('SCHEMA_REGISTRY_URL', ['http', 'https']),
-    topics: readTopics(c),
-    groupId: `${c.string('CONSUMER_GROUP_PREFIX', { default: 'meterline-' })}${service}`,
-  };
+export function kafkaEnv(service: string) {
+  return envSchema(
+    {
+      KAFKA_BROKERS: env.hostPorts(),
+      SCHEMA_REGISTRY_URL: env.url(['http', 'https']),
+      CONSUMER_GROUP_PREFIX: env.string({ default: 'meterline-' }),
+      ...topicVariables,
+    },
+    (e): KafkaSettings => ({
+      kafkaBrokers: e.KAFKA_BROKERS,
+      registryUrl: e.SCHEMA_REGISTRY_URL,
+      topics: topicsOf(e),
+      groupId: `${e.CONSUMER_GROUP_PREFIX}${service}`,
+    }),
+  );
 }
 
 /** A service's Kafka client, with every topic of the layout created (idempotent, race-safe). */

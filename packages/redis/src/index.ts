@@ -1,4 +1,4 @@
-import type { ConfigReader } from '@meterline/runtime';
+import { env, envSchema } from '@meterline/runtime';
 import { Redis } from 'ioredis';
 
 export { Redis };
@@ -68,9 +68,10 @@ export interface RedisSettings {
   redisKeyPrefix: string;
 }
 
-export function readRedisSettings(c: ConfigReader): RedisSettings {
-  return {
-    redisUrl: c.url('REDIS_URL', ['redis', 'rediss'], { secret: true }),
-    redisKeyPrefix: c.string('REDIS_KEY_PREFIX', { default: 'ml:' }),
-  };
-}
+export const redisEnv = envSchema(
+  {
+    REDIS_URL: env.url(['redis', 'rediss'], { secret: true }),
+    REDIS_KEY_PREFIX: env.string({ default: 'ml:' }),
+  },
+  (e): RedisSettings => ({ redisUrl: e.REDIS_URL, redisKeyPrefix: e.REDIS_KEY_PREFIX }),
+);

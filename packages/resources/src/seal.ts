@@ -31,9 +31,7 @@ export class Sealer {
         'utf8',
       );
     } catch {
-      throw new Error(
-        'cannot open a sealed value: TOKEN_ENCRYPTION_KEY (or HEROKU_OAUTH_CLIENT_SECRET, its default) changed since it was sealed',
-      );
+      throw new Error('cannot open a sealed value: TOKEN_ENCRYPTION_KEY changed since it was sealed');
     }
   }
 }

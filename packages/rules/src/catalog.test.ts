@@ -184,6 +184,40 @@ describe('parsePlanCatalog', () => {
   });
 });
 
+describe('parsePlanCatalog with many problems', () => {
+  it('lists a bad metric name, duplicates and bad values together, each once', () => {
+    const text = [
+      'metrics: { API: { lable: x } }',
+      'plans:',
+      '  - { name: a, rank: 1, limits: { API-calls: 0 }, thresholds: [50, 50, 0], overLimit: x,',
+      '      pace: [{ usedPercent: 50, withinDays: 7 }, { usedPercent: 50, withinDays: 3 }, 5] }',
+      '  - { name: a, rank: 2, limits: {}, thresholds: [100], overLimit: x }',
+      '  - { name: b, rank: 1, limits: {}, thresholds: [100], overLimit: " " }',
+    ].join('\n');
+    try {
+      parsePlanCatalog(text);
+      expect.unreachable('the catalog should be rejected');
+    } catch (err) {
+      expect((err as PlanCatalogError).problems.sort()).toEqual(
+        [
+          'metrics.API.label must be a non-empty string (got nothing)',
+          'metrics.API: unknown key "lable" (allowed: label, unit)',
+          'metrics.API: metric names are lower-case letters, digits and "_"',
+          'plan "a": limits.API-calls is 0; a limit must be > 0 (omit the metric to leave it unlimited)',
+          'plan "a": limits.API-calls: metric names are lower-case letters, digits and "_"',
+          'plan "a": thresholds[2] must be a positive integer percent (got 0)',
+          'plan "a": thresholds lists 50 twice',
+          'plan "a": pace[2] must be a map { usedPercent, withinDays } (got 5)',
+          'plan "a": pace[1].usedPercent 50 is used by another pace rule of this plan',
+          'plan "a": name is used by more than one plan',
+          'plan "b": overLimit must be a non-empty text saying what happens over the limit (got " ")',
+          'plan "b": rank 1 is also the rank of plan "a"',
+        ].sort(),
+      );
+    }
+  });
+});
+
 describe('plan navigation', () => {
   const catalog: PlanCatalog = parsePlanCatalog(CATALOG);
   const plan = (name: string) => findPlan(catalog, name)!;

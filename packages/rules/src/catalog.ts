@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { z } from 'zod';
 
 export interface PaceRule {
   usedPercent: number;
@@ -51,196 +52,236 @@ export class PlanCatalogError extends Error {
 const PLAN_SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const METRIC_NAME = /^[a-z][a-z0-9_]*$/;
 const TOP_LEVEL_KEYS = ['plans', 'metrics'];
-const PLAN_KEYS = ['name', 'rank', 'limits', 'thresholds', 'pace', 'overLimit', 'hidden', 'displayName'];
-const PACE_KEYS = ['usedPercent', 'withinDays'];
-const METRIC_KEYS = ['label', 'unit'];
 
-type Mapping = Record<string, unknown>;
-
-function isMapping(value: unknown): value is Mapping {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+// The schema's messages are written for a reader of the YAML file: each names the field (`render`
+// prefixes it with the plan's name, or its index while the name is bad) and quotes what it got. A
+// message starting with ":" is about the field as a whole: `limits.API-calls: metric names are ...`.
+type Issue = { code?: string; input?: unknown; keys?: string[] };
 
 function got(value: unknown): string {
   return value === undefined ? 'nothing' : JSON.stringify(value);
 }
 
-function unknownKeys(value: Mapping, allowed: string[]): string[] {
-  return Object.keys(value).filter((key) => !allowed.includes(key));
-}
-
-function unknownKeysProblem(where: string, keys: string[], allowed: string[]): string {
+function unknownKeysProblem(keys: string[], allowed: string[]): string {
   const list = keys.map((k) => JSON.stringify(k)).join(', ');
-  return `${where}unknown key${keys.length > 1 ? 's' : ''} ${list} (allowed: ${allowed.join(', ')})`;
+  return `: unknown key${keys.length > 1 ? 's' : ''} ${list} (allowed: ${allowed.join(', ')})`;
 }
 
-function isPositiveInteger(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0;
-}
+/** A message for the given problem, with `(got …)` appended. */
+const expected = (what: string) => (iss: Issue) => `${what} (got ${got(iss.input)})`;
 
-function parseMetrics(raw: unknown, problems: string[]): Record<string, MetricInfo> {
-  const metrics: Record<string, MetricInfo> = {};
-  if (raw === undefined || raw === null) return metrics;
-  if (!isMapping(raw)) {
-    problems.push(`metrics must be a map of metric name to { label, unit } (got ${got(raw)})`);
-    return metrics;
-  }
-  for (const [metric, info] of Object.entries(raw)) {
-    const where = `metrics.${metric}`;
-    if (!METRIC_NAME.test(metric)) {
-      problems.push(`${where}: metric names are lower-case letters, digits and "_"`);
-    }
-    if (!isMapping(info)) {
-      problems.push(`${where} must be a map { label, unit } (got ${got(info)})`);
-      continue;
-    }
-    const extra = unknownKeys(info, METRIC_KEYS);
-    if (extra.length > 0) problems.push(unknownKeysProblem(`${where}: `, extra, METRIC_KEYS));
-    const { label, unit } = info;
-    if (typeof label !== 'string' || label.trim() === '') {
-      problems.push(`${where}.label must be a non-empty string (got ${got(label)})`);
-    }
-    if (unit !== undefined && typeof unit !== 'string') {
-      problems.push(`${where}.unit must be a string (got ${got(unit)})`);
-    }
-    metrics[metric] = {
-      label: typeof label === 'string' ? label.trim() : metric,
-      unit: typeof unit === 'string' ? unit.trim() : '',
-    };
-  }
-  return metrics;
-}
-
-function parseLimits(raw: unknown, at: string, problems: string[]): Record<string, number> {
-  const limits: Record<string, number> = {};
-  if (raw === undefined) {
-    problems.push(`${at}limits is required (use {} for a plan without limits)`);
-    return limits;
-  }
-  if (!isMapping(raw)) {
-    problems.push(`${at}limits must be a map of metric name to a number (got ${got(raw)})`);
-    return limits;
-  }
-  for (const [metric, limit] of Object.entries(raw)) {
-    if (!METRIC_NAME.test(metric)) {
-      problems.push(`${at}limits.${metric}: metric names are lower-case letters, digits and "_"`);
-    }
-    if (limit === 0) {
-      problems.push(
-        `${at}limits.${metric} is 0; a limit must be > 0 (omit the metric to leave it unlimited)`,
-      );
-    } else if (typeof limit !== 'number' || !Number.isFinite(limit) || limit <= 0) {
-      problems.push(`${at}limits.${metric} must be a number > 0 (got ${got(limit)})`);
-    } else {
-      limits[metric] = limit;
-    }
-  }
-  return limits;
-}
-
-function parseThresholds(raw: unknown, at: string, problems: string[]): number[] {
-  if (!Array.isArray(raw) || raw.length === 0) {
-    problems.push(
-      `${at}thresholds must be a non-empty list of percent tiers such as [50, 75, 90, 100] (got ${got(raw)})`,
-    );
-    return [];
-  }
-  const tiers: number[] = [];
-  raw.forEach((tier: unknown, i) => {
-    if (!isPositiveInteger(tier)) {
-      problems.push(`${at}thresholds[${i}] must be a positive integer percent (got ${got(tier)})`);
-    } else if (tiers.includes(tier)) {
-      problems.push(`${at}thresholds lists ${tier} twice`);
-    } else {
-      tiers.push(tier);
-    }
+/** A map with only the allowed keys; `what` describes it when it is not a map. */
+function mapOf<S extends z.ZodRawShape>(shape: S, what: string) {
+  return z.strictObject(shape, {
+    error: (iss: Issue) =>
+      iss.code === 'unrecognized_keys'
+        ? unknownKeysProblem(iss.keys ?? [], Object.keys(shape))
+        : expected(what)(iss),
   });
-  return tiers.sort((a, b) => a - b);
 }
 
-function parsePace(raw: unknown, at: string, problems: string[]): PaceRule[] {
-  if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) {
-    problems.push(`${at}pace must be a list of { usedPercent, withinDays } (got ${got(raw)})`);
-    return [];
-  }
-  const rules: PaceRule[] = [];
-  raw.forEach((rule: unknown, i) => {
-    const where = `${at}pace[${i}]`;
-    if (!isMapping(rule)) {
-      problems.push(`${where} must be a map { usedPercent, withinDays } (got ${got(rule)})`);
-      return;
+// Checks that run even when other parts of the value failed, so that every problem is listed at once.
+const evenWithOtherProblems = {
+  when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null,
+};
+
+/** A map of metric name to `value`; the names are checked beside the values, not instead of them. */
+function metricMap<T extends z.ZodType>(value: T, what: string, onMissing?: string) {
+  return z
+    .record(z.string(), value, {
+      error: (iss: Issue) => (iss.input === undefined && onMissing ? onMissing : expected(what)(iss)),
+    })
+    .superRefine((map, ctx) => {
+      for (const metric of Object.keys(map)) {
+        if (!METRIC_NAME.test(metric)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [metric],
+            message: ': metric names are lower-case letters, digits and "_"',
+          });
+        }
+      }
+    }, evenWithOtherProblems);
+}
+
+const isPositiveInteger = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+
+// Checked before trimming, so that a blank value is quoted as it was written.
+const nonEmptyText = (what: string) =>
+  z
+    .string({ error: expected(what) })
+    .refine((v) => v.trim() !== '', { error: expected(what) })
+    .transform((v) => v.trim());
+
+const positiveInteger = (what: string, max?: number) => {
+  const n = z
+    .number({ error: expected(what) })
+    .int({ error: expected(what) })
+    .min(1, { error: expected(what) });
+  return max === undefined ? n : n.max(max, { error: expected(what) });
+};
+
+const metricSchema = mapOf(
+  {
+    label: nonEmptyText('must be a non-empty string'),
+    unit: z
+      .string({ error: expected('must be a string') })
+      .trim()
+      .optional(),
+  },
+  'must be a map { label, unit }',
+);
+
+const limitProblem = (iss: Issue) =>
+  iss.input === 0
+    ? 'is 0; a limit must be > 0 (omit the metric to leave it unlimited)'
+    : expected('must be a number > 0')(iss);
+const limitSchema = z.number({ error: limitProblem }).gt(0, { error: limitProblem });
+
+const thresholdsSchema = z
+  .array(positiveInteger('must be a positive integer percent'), {
+    error: expected('must be a non-empty list of percent tiers such as [50, 75, 90, 100]'),
+  })
+  .min(1, { error: expected('must be a non-empty list of percent tiers such as [50, 75, 90, 100]') })
+  .superRefine((tiers, ctx) => {
+    const seen = new Set<unknown>();
+    for (const tier of tiers as unknown[]) {
+      if (seen.has(tier) && isPositiveInteger(tier))
+        ctx.addIssue({ code: 'custom', message: `lists ${tier} twice` });
+      seen.add(tier);
     }
-    const extra = unknownKeys(rule, PACE_KEYS);
-    if (extra.length > 0) problems.push(unknownKeysProblem(`${where}: `, extra, PACE_KEYS));
-    const { usedPercent, withinDays } = rule;
-    let ok = true;
-    // An integer because the alert's `threshold` field (Avro int) carries it.
-    if (!isPositiveInteger(usedPercent) || usedPercent > 1000) {
-      problems.push(`${where}.usedPercent must be an integer percent in 1..1000 (got ${got(usedPercent)})`);
-      ok = false;
-    }
-    if (!isPositiveInteger(withinDays) || withinDays > 31) {
-      problems.push(
-        `${where}.withinDays must be an integer number of days in 1..31 (got ${got(withinDays)})`,
-      );
-      ok = false;
-    }
-    if (!ok) return;
+  }, evenWithOtherProblems)
+  .transform((tiers) => [...new Set(tiers)].sort((a, b) => a - b));
+
+const paceSchema = z
+  .array(
+    mapOf(
+      {
+        // An integer because the alert's `threshold` field (Avro int) carries it.
+        usedPercent: positiveInteger('must be an integer percent in 1..1000', 1000),
+        withinDays: positiveInteger('must be an integer number of days in 1..31', 31),
+      },
+      'must be a map { usedPercent, withinDays }',
+    ),
+    { error: expected('must be a list of { usedPercent, withinDays }') },
+  )
+  .superRefine((rules, ctx) => {
     // The alert's identity is (PACE, usedPercent): two rules with one percent would share an alert.
-    if (rules.some((r) => r.usedPercent === usedPercent)) {
-      problems.push(`${where}.usedPercent ${usedPercent} is used by another pace rule of this plan`);
-      return;
-    }
-    rules.push({ usedPercent: usedPercent as number, withinDays: withinDays as number });
-  });
-  return rules.sort((a, b) => a.withinDays - b.withinDays || a.usedPercent - b.usedPercent);
-}
-
-function parsePlan(raw: unknown, index: number, problems: string[]): Plan | undefined {
-  if (!isMapping(raw)) {
-    problems.push(`plans[${index}] must be a map (got ${got(raw)})`);
-    return undefined;
-  }
-  const { name } = raw;
-  const nameOk = typeof name === 'string' && PLAN_SLUG.test(name);
-  const at = nameOk ? `plan "${name}": ` : `plans[${index}]: `;
-  const before = problems.length;
-  if (!nameOk) {
-    problems.push(`${at}name must be a plan slug such as "basic" or "pro-2" (got ${got(name)})`);
-  }
-  const extra = unknownKeys(raw, PLAN_KEYS);
-  if (extra.length > 0) problems.push(unknownKeysProblem(at, extra, PLAN_KEYS));
-
-  const { rank, overLimit, hidden, displayName } = raw;
-  if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 0) {
-    problems.push(`${at}rank must be an integer >= 0 (got ${got(rank)})`);
-  }
-  const limits = parseLimits(raw.limits, at, problems);
-  const thresholds = parseThresholds(raw.thresholds, at, problems);
-  const pace = parsePace(raw.pace, at, problems);
-  if (typeof overLimit !== 'string' || overLimit.trim() === '') {
-    problems.push(
-      `${at}overLimit must be a non-empty text saying what happens over the limit (got ${got(overLimit)})`,
+    const percents = (rules as unknown[]).map((r) =>
+      typeof r === 'object' && r !== null && Number.isInteger((r as PaceRule).usedPercent)
+        ? (r as PaceRule).usedPercent
+        : undefined,
     );
+    percents.forEach((percent, i) => {
+      if (percent !== undefined && percents.indexOf(percent) < i) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'usedPercent'],
+          message: `${percent} is used by another pace rule of this plan`,
+        });
+      }
+    });
+  }, evenWithOtherProblems)
+  .transform((rules) => rules.sort((a, b) => a.withinDays - b.withinDays || a.usedPercent - b.usedPercent));
+
+const planSchema = mapOf(
+  {
+    name: z.string({ error: expected('must be a plan slug such as "basic" or "pro-2"') }).regex(PLAN_SLUG, {
+      error: expected('must be a plan slug such as "basic" or "pro-2"'),
+    }),
+    rank: z
+      .number({ error: expected('must be an integer >= 0') })
+      .int({ error: expected('must be an integer >= 0') })
+      .min(0, { error: expected('must be an integer >= 0') }),
+    limits: metricMap(
+      limitSchema,
+      'must be a map of metric name to a number',
+      'is required (use {} for a plan without limits)',
+    ),
+    thresholds: thresholdsSchema,
+    pace: paceSchema.nullish().transform((rules) => rules ?? []),
+    overLimit: nonEmptyText('must be a non-empty text saying what happens over the limit'),
+    hidden: z.boolean({ error: expected('must be true or false') }).optional(),
+    displayName: nonEmptyText('must be a non-empty string').optional(),
+  },
+  'must be a map',
+).transform(
+  (p): Plan => ({
+    name: p.name,
+    rank: p.rank,
+    limits: p.limits,
+    thresholds: p.thresholds,
+    pace: p.pace,
+    overLimit: p.overLimit,
+    hidden: p.hidden === true,
+    displayName: p.displayName ?? p.name,
+  }),
+);
+
+const catalogSchema = z.strictObject(
+  {
+    metrics: metricMap(metricSchema, 'must be a map of metric name to { label, unit }')
+      .nullish()
+      .transform((metrics): Record<string, MetricInfo> => {
+        const out: Record<string, MetricInfo> = {};
+        for (const [metric, info] of Object.entries(metrics ?? {})) {
+          out[metric] = { label: info.label, unit: info.unit ?? '' };
+        }
+        return out;
+      }),
+    plans: z
+      .array(planSchema, { error: expected('must be a non-empty list') })
+      .min(1, { error: expected('must be a non-empty list') })
+      .superRefine((parsed, ctx) => {
+        // Runs with other problems too: a plan that failed is compared by the fields it has right.
+        const plans = (parsed as unknown[]).filter(
+          (p): p is Plan =>
+            typeof p === 'object' &&
+            p !== null &&
+            typeof (p as Plan).name === 'string' &&
+            PLAN_SLUG.test((p as Plan).name),
+        );
+        (parsed as unknown[]).forEach((plan, i) => {
+          if (!plans.includes(plan as Plan)) return;
+          const { name, rank } = plan as Plan;
+          const earlier = plans.slice(0, plans.indexOf(plan as Plan));
+          const sameRank = Number.isInteger(rank) ? earlier.find((p) => p.rank === rank) : undefined;
+          if (earlier.some((p) => p.name === name)) {
+            ctx.addIssue({ code: 'custom', path: [i], message: ': name is used by more than one plan' });
+          } else if (sameRank) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [i],
+              message: `: rank ${rank} is also the rank of plan "${sameRank.name}"`,
+            });
+          }
+        });
+      }, evenWithOtherProblems),
+  },
+  {
+    error: (iss: Issue) =>
+      iss.code === 'unrecognized_keys'
+        ? unknownKeysProblem(iss.keys ?? [], TOP_LEVEL_KEYS)
+        : 'the catalog must be a map with a "plans:" list',
+  },
+);
+
+/** Turns a zod issue into the problem a reader of the YAML file needs: under `plans`, the plan is named
+ * by its name when that is a valid slug (by its index otherwise), then the field path. */
+function render(issue: z.core.$ZodIssue, doc: unknown): string {
+  let path = issue.path;
+  let plan = '';
+  if (path[0] === 'plans' && typeof path[1] === 'number') {
+    const name = (doc as { plans: { name?: unknown }[] }).plans[path[1]]?.name;
+    plan = typeof name === 'string' && PLAN_SLUG.test(name) ? `plan "${name}"` : `plans[${path[1]}]`;
+    path = path.slice(2);
   }
-  if (hidden !== undefined && typeof hidden !== 'boolean') {
-    problems.push(`${at}hidden must be true or false (got ${got(hidden)})`);
-  }
-  if (displayName !== undefined && (typeof displayName !== 'string' || displayName.trim() === '')) {
-    problems.push(`${at}displayName must be a non-empty string (got ${got(displayName)})`);
-  }
-  if (problems.length > before) return undefined;
-  return {
-    name: name as string,
-    rank: rank as number,
-    limits,
-    thresholds,
-    pace,
-    overLimit: (overLimit as string).trim(),
-    hidden: hidden === true,
-    displayName: typeof displayName === 'string' ? displayName.trim() : (name as string),
-  };
+  const field = path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
+    .join('');
+  const where = plan && field ? `${plan}: ${field}` : plan || field;
+  if (issue.message.startsWith(':')) return where ? `${where}${issue.message}` : issue.message.slice(2);
+  return where ? `${where} ${issue.message}` : issue.message;
 }
 
 /** Parses and validates the plan catalog; every problem found is listed in one PlanCatalogError. */
@@ -251,38 +292,17 @@ export function parsePlanCatalog(yamlText: string, source?: string): PlanCatalog
   } catch (err) {
     throw new PlanCatalogError([`not valid YAML: ${(err as Error).message}`], source);
   }
-  if (!isMapping(doc)) {
-    throw new PlanCatalogError(['the catalog must be a map with a "plans:" list'], source);
+  const result = catalogSchema.safeParse(doc);
+  if (!result.success) {
+    throw new PlanCatalogError(
+      result.error.issues.map((issue) => render(issue, doc)),
+      source,
+    );
   }
-  const problems: string[] = [];
-  const extra = unknownKeys(doc, TOP_LEVEL_KEYS);
-  if (extra.length > 0) problems.push(unknownKeysProblem('', extra, TOP_LEVEL_KEYS));
-  const metrics = parseMetrics(doc.metrics, problems);
-
-  const plans: Plan[] = [];
-  if (!Array.isArray(doc.plans) || doc.plans.length === 0) {
-    problems.push(`plans must be a non-empty list (got ${got(doc.plans)})`);
-  } else {
-    doc.plans.forEach((raw: unknown, i) => {
-      const plan = parsePlan(raw, i, problems);
-      if (!plan) return;
-      const sameName = plans.find((p) => p.name === plan.name);
-      const sameRank = plans.find((p) => p.rank === plan.rank);
-      if (sameName) {
-        problems.push(`plan "${plan.name}": name is used by more than one plan`);
-      } else if (sameRank) {
-        problems.push(`plan "${plan.name}": rank ${plan.rank} is also the rank of plan "${sameRank.name}"`);
-      } else {
-        plans.push(plan);
-      }
-    });
-  }
-  if (problems.length > 0) throw new PlanCatalogError(problems, source);
-
   return {
     version: createHash('sha256').update(yamlText).digest('hex').slice(0, 12),
-    plans: plans.sort((a, b) => a.rank - b.rank),
-    metrics,
+    plans: result.data.plans.sort((a, b) => a.rank - b.rank),
+    metrics: result.data.metrics,
   };
 }
 

@@ -1,39 +1,132 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configReader } from './config.ts';
+import { ConfigError, env, envSchema, readEnv } from './config.ts';
 
-describe('configReader', () => {
-  it('names every bad or missing variable, and hides secrets', () => {
-    const c = configReader({ KAFKA_BROKERS: 'not a broker', REDIS_URL: 'http://x', API_TOKEN: '' });
-    c.hostPorts('KAFKA_BROKERS');
-    c.url('REDIS_URL', ['redis', 'rediss']);
-    c.url('DATABASE_URL', ['postgres', 'postgresql']);
-    c.string('API_TOKEN', { secret: true });
-    try {
-      c.done();
-      expect.unreachable('done() should throw');
-    } catch (err) {
-      expect(err).toBeInstanceOf(ConfigError);
-      const vars = (err as ConfigError).problems.map((p) => p.variable);
-      expect(vars).toEqual(['KAFKA_BROKERS', 'REDIS_URL', 'DATABASE_URL', 'API_TOKEN']);
-      expect((err as Error).message).toContain('DATABASE_URL: is required');
-    }
+function problems(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map((p) => `${p.variable}: ${p.problem}`);
+    throw err;
+  }
+  return [];
+}
+
+const services = envSchema(
+  {
+    KAFKA_BROKERS: env.hostPorts(),
+    REDIS_URL: env.url(['redis', 'rediss'], { secret: true }),
+    DATABASE_URL: env.url(['postgres', 'postgresql'], { secret: true }),
+    API_TOKEN: env.string(),
+  },
+  (e) => e,
+);
+
+describe('readEnv', () => {
+  it('names every bad or missing variable at once, and hides secrets', () => {
+    const found = problems(() =>
+      readEnv({ services }, { KAFKA_BROKERS: 'not a broker', REDIS_URL: 'nope:s3cret', API_TOKEN: ' ' }),
+    );
+    expect(found).toEqual([
+      'KAFKA_BROKERS: expected host:port[,host:port...], got "not a broker"',
+      'REDIS_URL: must use redis or rediss, got nope',
+      'DATABASE_URL: is required but not set',
+      'API_TOKEN: is required but not set',
+    ]);
+    expect(problems(() => readEnv({ services }, { REDIS_URL: 'redis//:s3cret' }))).toContain(
+      'REDIS_URL: expected a URL (redis or rediss), got (hidden)',
+    );
+    expect(problems(() => readEnv({ services }, { REDIS_URL: 'redis:' }))).toContain(
+      'REDIS_URL: must name a host',
+    );
   });
 
-  it('parses good values and applies defaults', () => {
-    const c = configReader({ KAFKA_BROKERS: '127.0.0.1:19092, kafka:9092', N: '5', B: 'yes', M: 'async' });
-    expect(c.hostPorts('KAFKA_BROKERS')).toEqual(['127.0.0.1:19092', 'kafka:9092']);
-    expect(c.int('N', { min: 1 })).toBe(5);
-    expect(c.int('MISSING', { default: 7 })).toBe(7);
-    expect(c.bool('B')).toBe(true);
-    expect(c.oneOf('M', ['sync', 'async'] as const)).toBe('async');
-    expect(() => c.done()).not.toThrow();
+  it('lists the problems of every group, in order', () => {
+    const a = envSchema({ A: env.int({ min: 1 }) }, (e) => e.A);
+    const b = envSchema({ B: env.oneOf(['sync', 'async']) }, (e) => e.B);
+    expect(problems(() => readEnv({ a, b }, { A: '0', B: 'later' }))).toEqual([
+      'A: expected an integer >= 1, got 0',
+      'B: expected one of sync, async, got "later"',
+    ]);
+    expect(problems(() => readEnv({ b }, {}))).toEqual(['B: is required: one of sync, async']);
   });
 
-  it('rejects out-of-range and non-integer numbers', () => {
-    const c = configReader({ A: '0', B: '1.5', C: 'x' });
-    c.int('A', { min: 1 });
-    c.int('B');
-    c.number('C');
-    expect(() => c.done()).toThrow(/A: must be >= 1[\s\S]*B: must be an integer[\s\S]*C: must be a number/);
+  it('parses good values, trims them and applies defaults', () => {
+    const schema = envSchema(
+      {
+        KAFKA_BROKERS: env.hostPorts(),
+        N: env.int({ min: 1 }),
+        MISSING: env.int({ default: 7 }),
+        B: env.bool(),
+        OFF: env.bool({ default: false }),
+        MAYBE: env.optionalBool(),
+        M: env.oneOf(['sync', 'async']),
+        S: env.string(),
+        BLANK: env.optionalString(),
+        F: env.number({ min: 0, max: 1 }),
+      },
+      (e) => e,
+    );
+    const { v } = readEnv(
+      { v: schema },
+      {
+        KAFKA_BROKERS: '127.0.0.1:19092, kafka:9092',
+        N: '5',
+        B: 'YES',
+        M: 'async',
+        S: ' x ',
+        BLANK: ' ',
+        F: '.5',
+      },
+    );
+    expect(v).toEqual({
+      KAFKA_BROKERS: ['127.0.0.1:19092', 'kafka:9092'],
+      N: 5,
+      MISSING: 7,
+      B: true,
+      OFF: false,
+      M: 'async',
+      S: 'x',
+      F: 0.5,
+    });
+  });
+
+  it('rejects out-of-range, non-integer and non-numeric values, quoting them', () => {
+    const schema = envSchema(
+      {
+        PORT: env.int({ min: 0, max: 65535 }),
+        A: env.int({ min: 1 }),
+        B: env.int(),
+        C: env.number({ max: 10 }),
+        D: env.bool(),
+        E: env.hostPorts(),
+      },
+      (e) => e,
+    );
+    expect(
+      problems(() =>
+        readEnv({ schema }, { PORT: 'abc', A: '0', B: '1.5', C: 'x', D: 'maybe', E: 'kafka:99999' }),
+      ),
+    ).toEqual([
+      'PORT: expected an integer 0-65535, got "abc"',
+      'A: expected an integer >= 1, got 0',
+      'B: expected an integer, got 1.5',
+      'C: expected a number <= 10, got "x"',
+      'D: expected true or false, got "maybe"',
+      'E: expected host:port[,host:port...], got "kafka:99999"',
+    ]);
+    expect(problems(() => readEnv({ schema }, { PORT: '70000' }))[0]).toBe(
+      'PORT: expected an integer 0-65535, got 70000',
+    );
+  });
+
+  it('reports problems a group adds under the variable it names', () => {
+    const pair = envSchema({ LOW: env.int(), HIGH: env.int() }, (e, ctx) => {
+      if (e.HIGH < e.LOW) ctx.addIssue({ code: 'custom', path: ['HIGH'], message: 'must be >= LOW' });
+      return e;
+    });
+    expect(problems(() => readEnv({ pair }, { LOW: '5', HIGH: '1' }))).toEqual(['HIGH: must be >= LOW']);
+    expect(() => readEnv({ pair }, { LOW: '5', HIGH: '1' })).toThrow(
+      /invalid configuration:\n {2}HIGH: must be >= LOW/,
+    );
   });
 });

@@ -1,5 +1,6 @@
 export { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-export { ConfigError, type ConfigReader, configReader } from './config.ts';
+export { parseCommandLine, usageError } from './args.ts';
+export { ConfigError, type ConfigProblem, env, envSchema, readEnv } from './config.ts';
 export { backoffMs, sleep } from './errors.ts';
 export { createLogger, type Logger } from './log.ts';
 export { runService } from './main.ts';

@@ -11,17 +11,20 @@ const base = {
   DATABASE_URL: 'postgres://db/x',
   REDIS_URL: 'redis://r:6379',
   PLANS_FILE: 'plans.yaml',
+  TOKEN_ENCRYPTION_KEY: 'a-key-of-its-own-for-tests',
 };
 
-function problems(env: Record<string, string>): string[] {
+function messages(env: Record<string, string>): string[] {
   try {
     readApiConfig(env);
   } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map((p) => p.variable);
+    if (err instanceof ConfigError) return err.problems.map((p) => `${p.variable}: ${p.problem}`);
     throw err;
   }
   return [];
 }
+
+const problems = (env: Record<string, string>) => messages(env).map((m) => m.split(':')[0]);
 
 describe('readApiConfig', () => {
   it('applies the documented defaults', () => {
@@ -34,6 +37,8 @@ describe('readApiConfig', () => {
       redisKeyPrefix: 'ml:',
       addonPasswords: ['p'],
       accessMaxAgeSeconds: 240,
+      trustProxy: false,
+      tokenEncryptionKey: 'a-key-of-its-own-for-tests',
       downgradeRule: { projectionMinElapsedFraction: 0.5, projectionMargin: 1 },
     });
     expect(c.provisionPolicy.maxChurn).toBe(3);
@@ -54,6 +59,46 @@ describe('readApiConfig', () => {
     expect(problems({ ...base, HEROKU_API_URL: 'api.heroku.com' })).toEqual(['HEROKU_API_URL']);
     expect(problems({ ...base, PROVISION_MAX_CHURN: 'many' })).toEqual(['PROVISION_MAX_CHURN']);
     expect(problems({ ...base, ACCESS_MAX_AGE_SECONDS: '600' })).toEqual(['ACCESS_MAX_AGE_SECONDS']);
+  });
+
+  it('says what is wrong with each variable, all at once', () => {
+    expect(
+      messages({
+        ...base,
+        PORT: 'abc',
+        PROVISIONING_MODE: 'later',
+        HEROKU_API_URL: 'ftp://api.heroku.com',
+        CONFIG_VARS_PREFIX: 'meterline',
+        TRUST_PROXY: 'maybe',
+        PROVISION_MAX_CHURN: 'many',
+        DOWNGRADE_PROJECTION_MIN_ELAPSED: '2',
+        DATABASE_URL: 'mysql://secret@db/x',
+      }),
+    ).toEqual([
+      'PORT: expected an integer 0-65535, got "abc"',
+      'HEROKU_API_URL: must use http or https, got ftp',
+      'PROVISIONING_MODE: expected one of sync, async, got "later"',
+      'CONFIG_VARS_PREFIX: must be upper-case letters, digits and _, got "meterline"',
+      'TRUST_PROXY: expected true or false, got "maybe"',
+      'DATABASE_URL: must use postgres or postgresql, got mysql',
+      'DOWNGRADE_PROJECTION_MIN_ELAPSED: expected a number 0-1, got 2',
+      'PROVISION_MAX_CHURN: must be an integer at least 0, got "many"',
+    ]);
+  });
+
+  it('needs a token encryption key of its own, never derived from the OAuth secret', () => {
+    const { TOKEN_ENCRYPTION_KEY: _, ...withoutKey } = base;
+    expect(messages(withoutKey)).toEqual(['TOKEN_ENCRYPTION_KEY: is required but not set']);
+    expect(messages({ ...base, TOKEN_ENCRYPTION_KEY: 'short' })).toEqual([
+      'TOKEN_ENCRYPTION_KEY: must be at least 16 characters (e.g. `openssl rand -base64 32`)',
+    ]);
+    expect(messages({ ...base, TOKEN_ENCRYPTION_KEY: 'short' }).join()).not.toContain('"short"');
+  });
+
+  it('trusts X-Forwarded-* only when TRUST_PROXY is set', () => {
+    expect(readApiConfig(base).trustProxy).toBe(false);
+    expect(readApiConfig({ ...base, TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(readApiConfig({ ...base, TRUST_PROXY: 'off' }).trustProxy).toBe(false);
   });
 
   it('accepts the previous manifest password during a rotation', () => {

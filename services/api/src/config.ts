@@ -1,9 +1,9 @@
-import { readDowngradeRule } from '@meterline/catalog';
-import { type DatabaseSettings, readDatabaseSettings } from '@meterline/db';
+import { downgradeRuleEnv } from '@meterline/catalog';
+import { type DatabaseSettings, databaseEnv } from '@meterline/db';
 import { type ProvisionPolicy, policyFromEnv } from '@meterline/heroku';
-import { type RedisSettings, readRedisSettings } from '@meterline/redis';
+import { type RedisSettings, redisEnv } from '@meterline/redis';
 import type { DowngradeRule } from '@meterline/rules';
-import { ConfigError, configReader } from '@meterline/runtime';
+import { env, envSchema, readEnv } from '@meterline/runtime';
 
 export type ProvisioningMode = 'sync' | 'async';
 
@@ -20,7 +20,7 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   herokuIdUrl: string;
   provisioningMode: ProvisioningMode;
   plansFile: string;
-  /** Key that seals OAuth tokens and grant codes at rest (32 bytes after sha256). */
+  /** TOKEN_ENCRYPTION_KEY: seals OAuth tokens and grant codes at rest (32 bytes after sha256). */
   tokenEncryptionKey: string;
   downgradeRule: DowngradeRule;
   provisionPolicy: ProvisionPolicy;
@@ -33,64 +33,107 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   consoleSessionTtlMinutes: number;
   /** Force the Secure cookie flag; otherwise it is set when the request came over TLS. */
   cookieSecure: boolean | undefined;
+  /** TRUST_PROXY: take the client's address and protocol from X-Forwarded-* (only behind a proxy that sets them). */
+  trustProxy: boolean;
   /** The access list is refreshed when older than this (Heroku: never more than 5 minutes stale). */
   accessMaxAgeSeconds: number;
   platformPollMs: number;
 }
 
-export function readApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
-  const c = configReader(env);
-  const previousPassword = c.optionalString('HEROKU_ADDON_PASSWORD_PREVIOUS');
-  const oauthClientSecret = c.string('HEROKU_OAUTH_CLIENT_SECRET', { secret: true });
-  const cookieSecure = c.optionalString('COOKIE_SECURE');
-  const config: ApiConfig = {
-    port: c.int('PORT', { default: 8080, min: 0, max: 65535 }),
-    host: c.string('HOST', { default: '0.0.0.0' }),
-    apiToken: c.string('API_TOKEN', { secret: true }),
-    addonId: c.string('HEROKU_ADDON_ID'),
-    addonPasswords: [
-      c.string('HEROKU_ADDON_PASSWORD', { secret: true }),
-      ...(previousPassword ? [previousPassword] : []),
-    ],
-    ssoSalt: c.string('HEROKU_SSO_SALT', { secret: true }),
-    oauthClientSecret,
-    herokuApiUrl: c.url('HEROKU_API_URL', ['http', 'https'], { default: 'https://api.heroku.com' }),
-    herokuIdUrl: c.url('HEROKU_ID_URL', ['http', 'https'], { default: 'https://id.heroku.com' }),
-    provisioningMode: c.oneOf('PROVISIONING_MODE', ['sync', 'async'] as const, { default: 'async' }),
-    ...readDatabaseSettings(c),
-    ...readRedisSettings(c),
-    plansFile: c.string('PLANS_FILE'),
-    // Derived from the OAuth secret by default: one secret less to manage, at the price of re-provisioning
-    // tokens if that secret is rotated (ADR 0006).
-    tokenEncryptionKey: c.string('TOKEN_ENCRYPTION_KEY', {
-      default: `oauth:${oauthClientSecret}`,
-      secret: true,
-    }),
-    downgradeRule: readDowngradeRule(c),
-    provisionPolicy: readPolicy(env),
-    configVarsPrefix: c.string('CONFIG_VARS_PREFIX', { default: 'METERLINE' }),
-    publicUrl: c.optionalString('PUBLIC_URL'),
-    sessionTtlMinutes: c.int('SESSION_TTL_MINUTES', { default: 60, min: 1 }),
-    consoleSessionTtlMinutes: c.int('CONSOLE_SESSION_TTL_MINUTES', { default: 60, min: 1, max: 720 }),
-    cookieSecure: cookieSecure === undefined ? undefined : c.bool('COOKIE_SECURE'),
-    accessMaxAgeSeconds: c.int('ACCESS_MAX_AGE_SECONDS', { default: 240, min: 5, max: 300 }),
-    platformPollMs: c.int('PLATFORM_POLL_MS', { default: 500, min: 20 }),
-  };
-  if (!/^[A-Z][A-Z0-9_]*$/.test(config.configVarsPrefix)) {
-    throw new ConfigError([
-      { variable: 'CONFIG_VARS_PREFIX', problem: 'must be upper-case letters, digits and _' },
-    ]);
-  }
-  c.done();
-  return config;
-}
+/** The provision policy keeps its own parser (packages/heroku); its first problem joins the others. */
+const policyEnv = envSchema(
+  {
+    SUPPORTED_REGIONS: env.optionalString(),
+    PROVISION_MAX_CHURN: env.optionalString(),
+    PROVISION_CHURN_WINDOW_DAYS: env.optionalString(),
+    PROVISION_ABUSE_USED_PERCENT: env.optionalString(),
+    PROVISION_ABUSE_WITHIN_HOURS: env.optionalString(),
+  },
+  (e, ctx): ProvisionPolicy => {
+    try {
+      return policyFromEnv(e);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const variable = /^([A-Z_]+) /.exec(message)?.[1] ?? 'PROVISION_*';
+      ctx.addIssue({ code: 'custom', path: [variable], message: message.replace(/^[A-Z_]+ /, '') });
+      return policyFromEnv({});
+    }
+  },
+);
 
-function readPolicy(env: Record<string, string | undefined>): ProvisionPolicy {
-  try {
-    return policyFromEnv(env);
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const variable = /^([A-Z_]+) /.exec(message)?.[1] ?? 'PROVISION_*';
-    throw new ConfigError([{ variable, problem: message.replace(/^[A-Z_]+ /, '') }]);
-  }
+const apiEnv = envSchema(
+  {
+    PORT: env.int({ default: 8080, min: 0, max: 65535 }),
+    HOST: env.string({ default: '0.0.0.0' }),
+    API_TOKEN: env.string(),
+    HEROKU_ADDON_ID: env.string(),
+    HEROKU_ADDON_PASSWORD: env.string(),
+    HEROKU_ADDON_PASSWORD_PREVIOUS: env.optionalString(),
+    HEROKU_SSO_SALT: env.string(),
+    HEROKU_OAUTH_CLIENT_SECRET: env.string(),
+    HEROKU_API_URL: env.url(['http', 'https'], { default: 'https://api.heroku.com' }),
+    HEROKU_ID_URL: env.url(['http', 'https'], { default: 'https://id.heroku.com' }),
+    PROVISIONING_MODE: env.oneOf(['sync', 'async'], { default: 'async' }),
+    PLANS_FILE: env.string(),
+    // Its own secret, not derived from the OAuth secret: rotating that one must not make the stored
+    // tokens unreadable (ADR 0006).
+    TOKEN_ENCRYPTION_KEY: env.string().refine((key) => key.length >= 16, {
+      error: 'must be at least 16 characters (e.g. `openssl rand -base64 32`)',
+    }),
+    CONFIG_VARS_PREFIX: env.string({ default: 'METERLINE' }).refine((p) => /^[A-Z][A-Z0-9_]*$/.test(p), {
+      error: (iss) => `must be upper-case letters, digits and _, got ${JSON.stringify(iss.input)}`,
+    }),
+    PUBLIC_URL: env.optionalString(),
+    SESSION_TTL_MINUTES: env.int({ default: 60, min: 1 }),
+    CONSOLE_SESSION_TTL_MINUTES: env.int({ default: 60, min: 1, max: 720 }),
+    COOKIE_SECURE: env.optionalBool(),
+    TRUST_PROXY: env.bool({ default: false }),
+    ACCESS_MAX_AGE_SECONDS: env.int({ default: 240, min: 5, max: 300 }),
+    PLATFORM_POLL_MS: env.int({ default: 500, min: 20 }),
+  },
+  (e) => ({
+    port: e.PORT,
+    host: e.HOST,
+    apiToken: e.API_TOKEN,
+    addonId: e.HEROKU_ADDON_ID,
+    addonPasswords: [
+      e.HEROKU_ADDON_PASSWORD,
+      ...(e.HEROKU_ADDON_PASSWORD_PREVIOUS ? [e.HEROKU_ADDON_PASSWORD_PREVIOUS] : []),
+    ],
+    ssoSalt: e.HEROKU_SSO_SALT,
+    oauthClientSecret: e.HEROKU_OAUTH_CLIENT_SECRET,
+    herokuApiUrl: e.HEROKU_API_URL,
+    herokuIdUrl: e.HEROKU_ID_URL,
+    provisioningMode: e.PROVISIONING_MODE,
+    plansFile: e.PLANS_FILE,
+    tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
+    configVarsPrefix: e.CONFIG_VARS_PREFIX,
+    publicUrl: e.PUBLIC_URL,
+    sessionTtlMinutes: e.SESSION_TTL_MINUTES,
+    consoleSessionTtlMinutes: e.CONSOLE_SESSION_TTL_MINUTES,
+    cookieSecure: e.COOKIE_SECURE,
+    trustProxy: e.TRUST_PROXY,
+    accessMaxAgeSeconds: e.ACCESS_MAX_AGE_SECONDS,
+    platformPollMs: e.PLATFORM_POLL_MS,
+  }),
+);
+
+export function readApiConfig(source: Record<string, string | undefined> = process.env): ApiConfig {
+  const c = readEnv(
+    {
+      api: apiEnv,
+      database: databaseEnv,
+      redis: redisEnv,
+      downgradeRule: downgradeRuleEnv,
+      provisionPolicy: policyEnv,
+    },
+    source,
+  );
+  return {
+    ...c.api,
+    ...c.database,
+    ...c.redis,
+    downgradeRule: c.downgradeRule,
+    provisionPolicy: c.provisionPolicy,
+  };
 }

@@ -47,8 +47,8 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
     });
   }
 
-  async function postSso(fields: Record<string, string>, headers: Record<string, string> = {}) {
-    return fetch(`${api.url}/sso/login`, {
+  async function postSso(fields: Record<string, string>, headers: Record<string, string> = {}, to = api) {
+    return fetch(`${to.url}/sso/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
       body: new URLSearchParams(fields).toString(),
@@ -67,7 +67,8 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
 
   beforeAll(async () => {
     world = await createTestWorld('apidash');
-    api = await startTestApi(world, { PROVISIONING_MODE: 'sync' }, clock.now);
+    // As behind Heroku's router, which sets X-Forwarded-Proto.
+    api = await startTestApi(world, { PROVISIONING_MODE: 'sync', TRUST_PROXY: 'true' }, clock.now);
     seed = usageSeeder(world);
     const body = provisionBody({ plan: 'basic', name: 'acme-meter' });
     id = body.uuid as string;
@@ -133,6 +134,20 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
     const tls = await postSso(sso(), { 'x-forwarded-proto': 'https' });
     expect(tls.status).toBe(303);
     expect(tls.headers.getSetCookie().find((c) => c.startsWith('meterline_session='))).toMatch(/Secure/i);
+  });
+
+  it('ignores X-Forwarded-Proto unless TRUST_PROXY is set', async () => {
+    const direct = await startTestApi(world, { PROVISIONING_MODE: 'sync' }, clock.now);
+    try {
+      clock.set(clock.now() + 1000);
+      const res = await postSso(sso(), { 'x-forwarded-proto': 'https' }, direct);
+      expect(res.status).toBe(303);
+      const session = res.headers.getSetCookie().find((c) => c.startsWith('meterline_session='));
+      expect(session).toBeDefined();
+      expect(session).not.toMatch(/Secure/i);
+    } finally {
+      await direct.stop();
+    }
   });
 
   it('refuses a bad token, a stale or future timestamp, a replay and an unknown resource with 403', async () => {

@@ -14,8 +14,9 @@ export async function buildHttp(
   registry: Registry,
   readiness: Readiness,
 ): Promise<FastifyInstance> {
-  // trustProxy: behind a TLS-terminating router the protocol (for the Secure cookie) comes from X-Forwarded-Proto.
-  const app = Fastify({ logger: false, trustProxy: true });
+  // Only behind a proxy (TRUST_PROXY) do X-Forwarded-For/-Proto give the client's address (audit log) and
+  // protocol (Secure cookie); otherwise any client could claim them.
+  const app = Fastify({ logger: false, trustProxy: deps.config.trustProxy });
   await app.register(cookie);
   await app.register(formbody);
   // Heroku's vendor media types are JSON too.

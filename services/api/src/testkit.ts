@@ -42,6 +42,7 @@ export async function startTestApi(
     HEROKU_ADDON_PASSWORD: ADDON_PASSWORD,
     HEROKU_SSO_SALT: SSO_SALT,
     HEROKU_OAUTH_CLIENT_SECRET: OAUTH_SECRET,
+    TOKEN_ENCRYPTION_KEY: 'token-encryption-key-for-tests',
     PLANS_FILE,
     PLATFORM_POLL_MS: '50',
     ...env,

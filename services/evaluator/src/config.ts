@@ -1,9 +1,9 @@
-import { readDowngradeRule } from '@meterline/catalog';
-import { type DatabaseSettings, readDatabaseSettings } from '@meterline/db';
-import { type KafkaServiceSettings, readKafkaSettings } from '@meterline/kafka';
-import { type RedisSettings, readRedisSettings } from '@meterline/redis';
+import { downgradeRuleEnv } from '@meterline/catalog';
+import { type DatabaseSettings, databaseEnv } from '@meterline/db';
+import { type KafkaServiceSettings, kafkaEnv } from '@meterline/kafka';
+import { type RedisSettings, redisEnv } from '@meterline/redis';
 import { DEFAULT_PACE_GUARDS, type DowngradeRule, type PaceGuards } from '@meterline/rules';
-import { configReader } from '@meterline/runtime';
+import { env, envSchema, readEnv } from '@meterline/runtime';
 
 export interface EvaluatorConfig extends KafkaServiceSettings, DatabaseSettings, RedisSettings {
   plansFile: string | undefined;
@@ -14,24 +14,34 @@ export interface EvaluatorConfig extends KafkaServiceSettings, DatabaseSettings,
   outboxIntervalMs: number;
 }
 
-export function readEvaluatorConfig(env: Record<string, string | undefined> = process.env): EvaluatorConfig {
-  const c = configReader(env);
-  const config: EvaluatorConfig = {
-    ...readKafkaSettings(c, 'evaluator'),
-    ...readDatabaseSettings(c),
-    ...readRedisSettings(c),
-    plansFile: c.string('PLANS_FILE'),
-    opsPort: c.int('EVALUATOR_PORT', { default: 9102, min: 0, max: 65535 }),
-    paceGuards: {
-      minElapsedHours: c.number('PACE_MIN_ELAPSED_HOURS', {
-        default: DEFAULT_PACE_GUARDS.minElapsedHours,
-        min: 0,
-      }),
-      minLimit: c.number('PACE_MIN_LIMIT', { default: DEFAULT_PACE_GUARDS.minLimit, min: 0 }),
+const evaluatorEnv = envSchema(
+  {
+    PLANS_FILE: env.string(),
+    EVALUATOR_PORT: env.int({ default: 9102, min: 0, max: 65535 }),
+    PACE_MIN_ELAPSED_HOURS: env.number({ default: DEFAULT_PACE_GUARDS.minElapsedHours, min: 0 }),
+    PACE_MIN_LIMIT: env.number({ default: DEFAULT_PACE_GUARDS.minLimit, min: 0 }),
+    OUTBOX_INTERVAL_MS: env.int({ default: 2000, min: 50 }),
+  },
+  (e) => ({
+    plansFile: e.PLANS_FILE,
+    opsPort: e.EVALUATOR_PORT,
+    paceGuards: { minElapsedHours: e.PACE_MIN_ELAPSED_HOURS, minLimit: e.PACE_MIN_LIMIT },
+    outboxIntervalMs: e.OUTBOX_INTERVAL_MS,
+  }),
+);
+
+export function readEvaluatorConfig(
+  source: Record<string, string | undefined> = process.env,
+): EvaluatorConfig {
+  const c = readEnv(
+    {
+      kafka: kafkaEnv('evaluator'),
+      database: databaseEnv,
+      redis: redisEnv,
+      evaluator: evaluatorEnv,
+      downgradeRule: downgradeRuleEnv,
     },
-    downgradeRule: readDowngradeRule(c),
-    outboxIntervalMs: c.int('OUTBOX_INTERVAL_MS', { default: 2000, min: 50 }),
-  };
-  c.done();
-  return config;
+    source,
+  );
+  return { ...c.kafka, ...c.database, ...c.redis, ...c.evaluator, downgradeRule: c.downgradeRule };
 }

@@ -1,32 +1,53 @@
-import { createPool, readDatabaseSettings } from '@meterline/db';
+import { createPool, databaseEnv } from '@meterline/db';
 import { createKafka } from '@meterline/kafka';
 import { CounterStore, recount, UsageLedger } from '@meterline/metering';
-import { createRedis, readRedisSettings } from '@meterline/redis';
+import { createRedis, redisEnv } from '@meterline/redis';
 import { periodOf } from '@meterline/rules';
-import { configReader, createLogger } from '@meterline/runtime';
+import {
+  ConfigError,
+  createLogger,
+  env,
+  envSchema,
+  parseCommandLine,
+  readEnv,
+  usageError,
+} from '@meterline/runtime';
 
 // `pnpm recount [YYYY-MM] [--force]`: rebuilds the Redis counters of a period (default: the current month)
 // from the durable ledger and prints each difference it corrected.
-const c = configReader();
-const { databaseUrl, databaseSchema: schema } = readDatabaseSettings(c);
-const { redisUrl, redisKeyPrefix: keyPrefix } = readRedisSettings(c);
-// The ledger's totals do not depend on the consumer; the name only labels watermarks.
-const group = `${c.string('CONSUMER_GROUP_PREFIX', { default: 'meterline-' })}ingestor`;
-try {
-  c.done();
-} catch (err) {
-  process.stderr.write(`${(err as Error).message}\n`);
-  process.exit(1);
+const USAGE = 'usage: pnpm recount [YYYY-MM] [--force]';
+const { values, positionals } = parseCommandLine(
+  { options: { force: { type: 'boolean', default: false } }, allowPositionals: true },
+  USAGE,
+);
+const [arg, ...extra] = positionals;
+if (extra.length > 0) usageError(`recount: one period at most, got ${positionals.length}`, USAGE);
+if (arg && !/^\d{4}-(0[1-9]|1[0-2])$/.test(arg))
+  usageError(`recount: period must look like 2026-11, got ${arg}`, USAGE);
+const recountEnv = envSchema(
+  {
+    // The ledger's totals do not depend on the consumer; the name only labels watermarks.
+    CONSUMER_GROUP_PREFIX: env.string({ default: 'meterline-' }),
+    KAFKA_BROKERS: env.optionalString(),
+  },
+  (e) => ({ group: `${e.CONSUMER_GROUP_PREFIX}ingestor`, brokers: e.KAFKA_BROKERS }),
+);
+function readConfig() {
+  try {
+    return readEnv({ database: databaseEnv, redis: redisEnv, recount: recountEnv });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
 }
-const arg = process.argv.slice(2).find((a) => !a.startsWith('--'));
-if (arg && !/^\d{4}-\d{2}$/.test(arg)) {
-  process.stderr.write(`recount: period must look like 2026-11, got ${arg}\n`);
-  process.exit(2);
-}
+const config = readConfig();
+const { databaseUrl, databaseSchema: schema } = config.database;
+const { redisUrl, redisKeyPrefix: keyPrefix } = config.redis;
+const { group, brokers } = config.recount;
 // The ingestor writes Redis before the ledger: a recount while it runs could overwrite counts whose
 // ledger rows are not committed yet. With KAFKA_BROKERS set, refuse while the group has members.
-const brokers = c.optionalString('KAFKA_BROKERS');
-if (brokers && !process.argv.includes('--force')) {
+if (brokers && !values.force) {
   const admin = createKafka(
     { brokers: brokers.split(','), clientId: 'meterline-recount' },
     createLogger('recount', { level: 'error' }),

@@ -41,11 +41,22 @@ describe('readNotifierConfig', () => {
       expect.unreachable('should throw');
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
-      const vars = (err as ConfigError).problems.map((p) => p.variable).sort();
-      expect(vars).toEqual(['ALERT_RECIPIENTS', 'EMAIL_FROM', 'NOTIFIER_PORT', 'SMTP_URL']);
+      const found = (err as ConfigError).problems.map((p) => `${p.variable}: ${p.problem}`);
+      expect(found).toEqual([
+        'NOTIFIER_PORT: expected an integer 0-65535, got "x"',
+        'SMTP_URL: must use smtp or smtps, got http',
+        expect.stringMatching(/^EMAIL_FROM: not a usable From address: /),
+        expect.stringMatching(/^ALERT_RECIPIENTS: .*URGENT/),
+      ]);
       expect((err as Error).message).not.toContain('s3cret');
     }
     expect(() => readNotifierConfig({ ...base, EMAIL_FROM: '' })).toThrow(/EMAIL_FROM: is required/);
+    expect(() => readNotifierConfig({ ...base, SMTP_URL: 'smtp//user:s3cret@mail' })).toThrow(
+      /SMTP_URL: expected a URL \(smtp or smtps\), got \(hidden\)/,
+    );
+    expect(() => readNotifierConfig({ ...base, KAFKA_BROKERS: '' })).toThrow(
+      /KAFKA_BROKERS: is required but not set \(host:port\[,host:port\.\.\.\]\)/,
+    );
   });
 });
 

@@ -1,12 +1,12 @@
-import { type DatabaseSettings, readDatabaseSettings } from '@meterline/db';
-import { type KafkaServiceSettings, readKafkaSettings } from '@meterline/kafka';
+import { type DatabaseSettings, databaseEnv } from '@meterline/db';
+import { type KafkaServiceSettings, kafkaEnv } from '@meterline/kafka';
 import {
   checkAddress,
   parseRecipientPolicy,
   type RecipientPolicy,
   RecipientPolicyError,
 } from '@meterline/notifications';
-import { ConfigError, configReader } from '@meterline/runtime';
+import { env, envSchema, readEnv } from '@meterline/runtime';
 
 export interface SmtpSettings {
   host: string;
@@ -63,49 +63,58 @@ function parseSmtpUrl(url: string): SmtpSettings {
   };
 }
 
-export function readNotifierConfig(env: Record<string, string | undefined> = process.env): NotifierConfig {
-  const c = configReader(env);
-  const extra: { variable: string; problem: string }[] = [];
-  const smtpUrl = c.url('SMTP_URL', ['smtp', 'smtps'], { secret: true });
-  const fromText = c.string('EMAIL_FROM');
-  const from = fromText ? parseFrom(fromText) : null;
-  if (typeof from === 'string')
-    extra.push({ variable: 'EMAIL_FROM', problem: `not a usable From address: ${from}` });
-  let recipientPolicy = parseRecipientPolicy(undefined);
-  try {
-    recipientPolicy = parseRecipientPolicy(env.ALERT_RECIPIENTS);
-  } catch (err) {
-    if (!(err instanceof RecipientPolicyError)) throw err;
-    extra.push({ variable: 'ALERT_RECIPIENTS', problem: err.message.replace(/^ALERT_RECIPIENTS: /, '') });
-  }
-  const config: NotifierConfig = {
-    ...readKafkaSettings(c, 'notifier'),
-    ...readDatabaseSettings(c),
-    plansFile: c.string('PLANS_FILE'),
-    opsPort: c.int('NOTIFIER_PORT', { default: 9103, min: 0, max: 65535 }),
-    smtp: smtpUrl ? parseSmtpUrl(smtpUrl) : { host: '', port: 0, secure: false, auth: undefined },
-    emailFrom: fromText,
-    messageIdDomain: from && typeof from !== 'string' ? from.address.split('@')[1]! : 'meterline.invalid',
-    recipientPolicy,
-    dashboardUrl: c
-      .url('DASHBOARD_URL', ['http', 'https'], { default: 'http://127.0.0.1:3000' })
-      .replace(/\/+$/, ''),
-    providerName: c.string('PROVIDER_NAME', { default: 'Meterline' }),
-    supportContact: c.optionalString('SUPPORT_CONTACT'),
-    coalesceMs: c.number('NOTIFY_COALESCE_SECONDS', { default: 10, min: 0, max: 3600 }) * 1000,
-    sendConcurrency: c.int('NOTIFY_SEND_CONCURRENCY', { default: 5, min: 1, max: 50 }),
-    pollIntervalMs: c.int('NOTIFY_POLL_MS', { default: 500, min: 20 }),
-    retryBaseMs: c.int('NOTIFY_RETRY_BASE_MS', { default: 2000, min: 10 }),
-    retryMaxMs: c.int('NOTIFY_RETRY_MAX_MS', { default: 300_000, min: 10 }),
-    giveUpMs: c.number('NOTIFY_GIVE_UP_HOURS', { default: 72, min: 0.001 }) * 3_600_000,
-    smtpTimeoutMs: c.int('SMTP_TIMEOUT_MS', { default: 30_000, min: 100 }),
-  };
-  try {
-    c.done();
-  } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError([...err.problems, ...extra]);
-    throw err;
-  }
-  if (extra.length > 0) throw new ConfigError(extra);
-  return config;
+const notifierEnv = envSchema(
+  {
+    PLANS_FILE: env.string(),
+    NOTIFIER_PORT: env.int({ default: 9103, min: 0, max: 65535 }),
+    SMTP_URL: env.url(['smtp', 'smtps'], { secret: true }),
+    EMAIL_FROM: env.string().transform((text, ctx) => {
+      const from = parseFrom(text);
+      if (typeof from === 'string')
+        ctx.addIssue({ code: 'custom', message: `not a usable From address: ${from}` });
+      return { text, domain: typeof from === 'string' ? 'meterline.invalid' : from.address.split('@')[1]! };
+    }),
+    ALERT_RECIPIENTS: env.optionalString().transform((text, ctx) => {
+      try {
+        return parseRecipientPolicy(text);
+      } catch (err) {
+        if (!(err instanceof RecipientPolicyError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.message.replace(/^ALERT_RECIPIENTS: /, '') });
+        return parseRecipientPolicy(undefined);
+      }
+    }),
+    DASHBOARD_URL: env.url(['http', 'https'], { default: 'http://127.0.0.1:3000' }),
+    PROVIDER_NAME: env.string({ default: 'Meterline' }),
+    SUPPORT_CONTACT: env.optionalString(),
+    NOTIFY_COALESCE_SECONDS: env.number({ default: 10, min: 0, max: 3600 }),
+    NOTIFY_SEND_CONCURRENCY: env.int({ default: 5, min: 1, max: 50 }),
+    NOTIFY_POLL_MS: env.int({ default: 500, min: 20 }),
+    NOTIFY_RETRY_BASE_MS: env.int({ default: 2000, min: 10 }),
+    NOTIFY_RETRY_MAX_MS: env.int({ default: 300_000, min: 10 }),
+    NOTIFY_GIVE_UP_HOURS: env.number({ default: 72, min: 0.001 }),
+    SMTP_TIMEOUT_MS: env.int({ default: 30_000, min: 100 }),
+  },
+  (e) => ({
+    plansFile: e.PLANS_FILE,
+    opsPort: e.NOTIFIER_PORT,
+    smtp: parseSmtpUrl(e.SMTP_URL),
+    emailFrom: e.EMAIL_FROM.text,
+    messageIdDomain: e.EMAIL_FROM.domain,
+    recipientPolicy: e.ALERT_RECIPIENTS,
+    dashboardUrl: e.DASHBOARD_URL.replace(/\/+$/, ''),
+    providerName: e.PROVIDER_NAME,
+    supportContact: e.SUPPORT_CONTACT,
+    coalesceMs: e.NOTIFY_COALESCE_SECONDS * 1000,
+    sendConcurrency: e.NOTIFY_SEND_CONCURRENCY,
+    pollIntervalMs: e.NOTIFY_POLL_MS,
+    retryBaseMs: e.NOTIFY_RETRY_BASE_MS,
+    retryMaxMs: e.NOTIFY_RETRY_MAX_MS,
+    giveUpMs: e.NOTIFY_GIVE_UP_HOURS * 3_600_000,
+    smtpTimeoutMs: e.SMTP_TIMEOUT_MS,
+  }),
+);
+
+export function readNotifierConfig(source: Record<string, string | undefined> = process.env): NotifierConfig {
+  const c = readEnv({ kafka: kafkaEnv('notifier'), database: databaseEnv, notifier: notifierEnv }, source);
+  return { ...c.kafka, ...c.database, ...c.notifier };
 }
