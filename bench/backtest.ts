@@ -87,7 +87,7 @@ const cpu = process.cpuUsage(cpu0);
 const result = {
   date: new Date().toISOString().slice(0, 10),
   resources: report.resources,
-  periods: report.periods,
+  periods: report.periods.join(', '),
   rows: report.rows,
   seconds: Math.round(seconds * 100) / 100,
   rowsPerSecond: Math.round(report.rows / seconds),

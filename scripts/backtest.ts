@@ -1,11 +1,10 @@
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { backtest, compareWithRecorded, formatReport } from '@meterline/advisor';
 import { recordedAlerts } from '@meterline/alerts';
-import { readCatalogFile, readDowngradeRule, storedCatalogs } from '@meterline/catalog';
-import { createPool } from '@meterline/db';
-import { DEFAULT_PACE_GUARDS, type PlanCatalog, periodOf } from '@meterline/rules';
-import { ConfigError, configReader } from '@meterline/runtime';
+import { downgradeRuleEnv, paceGuardsEnv, readCatalogFile, storedCatalogs } from '@meterline/catalog';
+import { createPool, databaseEnv } from '@meterline/db';
+import { type PlanCatalog, periodOf } from '@meterline/rules';
+import { ConfigError, parseCommandLine, readEnv, usageError } from '@meterline/runtime';
 import { settings } from './env.ts';
 
 // `pnpm backtest --catalog new-plans.yaml [--from 2026-09] [--to 2026-11]`: replays the ledger's usage of
@@ -14,14 +13,8 @@ import { settings } from './env.ts';
 const USAGE =
   'usage: pnpm backtest --catalog <plans.yaml> [--current <plans.yaml>] [--from YYYY-MM] [--to YYYY-MM] [--json <file>] [--limit <n>]';
 
-function fail(message: string): never {
-  console.error(`${message}\n${USAGE}`);
-  process.exit(2);
-}
-
-let values: Record<string, string | undefined>;
-try {
-  ({ values } = parseArgs({
+const { values } = parseCommandLine(
+  {
     options: {
       catalog: { type: 'string' },
       current: { type: 'string' },
@@ -30,55 +23,47 @@ try {
       json: { type: 'string' },
       limit: { type: 'string' },
     },
-    strict: true,
-  }));
-} catch (err) {
-  fail((err as Error).message);
-}
-if (!values.catalog) fail('--catalog is required');
+  },
+  USAGE,
+);
+if (!values.catalog) usageError('--catalog is required', USAGE);
 
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
 function month(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const m = MONTH.exec(value);
-  if (!m) fail(`--${flag}: expected a month like 2026-11, got "${value}"`);
+  if (!m) return usageError(`--${flag}: expected a month like 2026-11, got "${value}"`, USAGE);
   return Date.UTC(Number(m[1]), Number(m[2]) - 1, 1);
 }
 const now = Date.now();
-const thisMonth = periodOf(now).start;
-const to = month('to', values.to, thisMonth);
+const to = month('to', values.to, periodOf(now).start);
 const from = month(
   'from',
   values.from,
   Date.UTC(new Date(to).getUTCFullYear(), new Date(to).getUTCMonth() - 2, 1),
 );
-if (from > to) fail(`--from ${values.from} is after --to ${values.to ?? 'this month'}`);
+if (from > to) usageError(`--from ${values.from} is after --to ${values.to ?? 'this month'}`, USAGE);
 const limit = values.limit === undefined ? 10 : Number(values.limit);
-if (!Number.isInteger(limit) || limit < 0) fail(`--limit: expected a whole number, got "${values.limit}"`);
+if (!Number.isInteger(limit) || limit < 0)
+  usageError(`--limit: expected a whole number, got "${values.limit}"`, USAGE);
 
+// The evaluator's own knobs, so the replay judges as it did.
 const env = settings();
-const c = configReader(env);
-const databaseUrl = c.url('DATABASE_URL', ['postgres', 'postgresql'], { secret: true });
-const guards = {
-  minElapsedHours: c.number('PACE_MIN_ELAPSED_HOURS', {
-    default: DEFAULT_PACE_GUARDS.minElapsedHours,
-    min: 0,
-  }),
-  minLimit: c.number('PACE_MIN_LIMIT', { default: DEFAULT_PACE_GUARDS.minLimit, min: 0 }),
-};
-const downgradeRule = readDowngradeRule(c);
+let config: ReturnType<typeof readConfig>;
 let proposed: PlanCatalog;
+const readConfig = () =>
+  readEnv({ database: databaseEnv, paceGuards: paceGuardsEnv, downgradeRule: downgradeRuleEnv }, env);
 try {
-  c.done();
+  config = readConfig();
   proposed = readCatalogFile(values.catalog);
 } catch (err) {
-  console.error(err instanceof ConfigError ? err.message : String(err));
+  console.error(err instanceof Error ? err.message : String(err));
   process.exit(2);
 }
 
 // Read-only: Postgres refuses any write the back-test might attempt.
-const pool = createPool(databaseUrl, {
-  schema: env.DATABASE_SCHEMA,
+const pool = createPool(config.database.databaseUrl, {
+  ...(config.database.databaseSchema ? { schema: config.database.databaseSchema } : {}),
   application: 'meterline-backtest',
   readOnly: true,
   workMem: '256MB',
@@ -88,8 +73,19 @@ try {
   if (values.current ?? env.PLANS_FILE) current = readCatalogFile(values.current ?? env.PLANS_FILE);
   else current = (await storedCatalogs(pool))[0];
   if (!current)
-    fail('no current catalog: pass --current <plans.yaml>, set PLANS_FILE, or start the services once');
-  const report = await backtest(pool, { current, proposed, from, to, asOf: now, guards, downgradeRule });
+    usageError(
+      'no current catalog: pass --current <plans.yaml>, set PLANS_FILE, or start the services once',
+      USAGE,
+    );
+  const report = await backtest(pool, {
+    current,
+    proposed,
+    from,
+    to,
+    asOf: now,
+    guards: config.paceGuards,
+    downgradeRule: config.downgradeRule,
+  });
   console.log(formatReport(report, { limit }));
   const check = compareWithRecorded(report.currentAlerts, await recordedAlerts(pool, report.periods));
   const unchecked = report.periods.filter((p) => !check.periods.includes(p));

@@ -1,8 +1,10 @@
 import { inTransaction, type Pool } from '@meterline/db';
 import {
   DEFAULT_DOWNGRADE_RULE,
+  DEFAULT_PACE_GUARDS,
   type DowngradeRule,
   loadPlanCatalog,
+  type PaceGuards,
   type PlanCatalog,
   PlanCatalogError,
 } from '@meterline/rules';
@@ -84,4 +86,14 @@ export const downgradeRuleEnv = envSchema(
     projectionMinElapsedFraction: e.DOWNGRADE_PROJECTION_MIN_ELAPSED,
     projectionMargin: e.DOWNGRADE_PROJECTION_MARGIN,
   }),
+);
+
+/** The pace rules' guards (ADR 0002), read the same way by the evaluator and the back-test (which must
+ * judge as the evaluator did). */
+export const paceGuardsEnv = envSchema(
+  {
+    PACE_MIN_ELAPSED_HOURS: env.number({ default: DEFAULT_PACE_GUARDS.minElapsedHours, min: 0 }),
+    PACE_MIN_LIMIT: env.number({ default: DEFAULT_PACE_GUARDS.minLimit, min: 0 }),
+  },
+  (e): PaceGuards => ({ minElapsedHours: e.PACE_MIN_ELAPSED_HOURS, minLimit: e.PACE_MIN_LIMIT }),
 );

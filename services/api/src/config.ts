@@ -1,8 +1,8 @@
-import { downgradeRuleEnv } from '@meterline/catalog';
+import { downgradeRuleEnv, paceGuardsEnv } from '@meterline/catalog';
 import { type DatabaseSettings, databaseEnv } from '@meterline/db';
 import { type ProvisionPolicy, policyFromEnv } from '@meterline/heroku';
 import { type RedisSettings, redisEnv } from '@meterline/redis';
-import type { DowngradeRule } from '@meterline/rules';
+import type { DowngradeRule, PaceGuards } from '@meterline/rules';
 import { env, envSchema, readEnv } from '@meterline/runtime';
 
 export type ProvisioningMode = 'sync' | 'async';
@@ -23,6 +23,8 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   /** TOKEN_ENCRYPTION_KEY: seals OAuth tokens and grant codes at rest (32 bytes after sha256). */
   tokenEncryptionKey: string;
   downgradeRule: DowngradeRule;
+  /** The evaluator's pace guards (PACE_MIN_*): the plan advisor's back-test judges as it does. */
+  paceGuards: PaceGuards;
   provisionPolicy: ProvisionPolicy;
   /** Prefix of the config vars handed to the app (the manifest's config_vars_prefix). */
   configVarsPrefix: string;
@@ -125,6 +127,7 @@ export function readApiConfig(source: Record<string, string | undefined> = proce
       database: databaseEnv,
       redis: redisEnv,
       downgradeRule: downgradeRuleEnv,
+      paceGuards: paceGuardsEnv,
       provisionPolicy: policyEnv,
     },
     source,
@@ -134,6 +137,7 @@ export function readApiConfig(source: Record<string, string | undefined> = proce
     ...c.database,
     ...c.redis,
     downgradeRule: c.downgradeRule,
+    paceGuards: c.paceGuards,
     provisionPolicy: c.provisionPolicy,
   };
 }

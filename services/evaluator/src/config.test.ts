@@ -52,8 +52,8 @@ describe('readEvaluatorConfig', () => {
       }),
     ).toEqual([
       'EVALUATOR_PORT: expected an integer 0-65535, got 99999',
-      'PACE_MIN_LIMIT: expected a number >= 0, got -1',
       'OUTBOX_INTERVAL_MS: expected an integer >= 50, got 10',
+      'PACE_MIN_LIMIT: expected a number >= 0, got -1',
     ]);
   });
 });

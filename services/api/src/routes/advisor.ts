@@ -73,6 +73,7 @@ export function advisorRoutes({ deps, page, needs, view, html, field }: ConsoleP
         to: end,
         asOf: deps.now(),
         downgradeRule: deps.config.downgradeRule,
+        guards: deps.config.paceGuards,
       });
       const check = compareWithRecorded(
         report.currentAlerts,
