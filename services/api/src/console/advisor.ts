@@ -23,7 +23,7 @@ const COLORS = { current: '#9aa3b5', proposed: '#4b2ea3' };
  * bars per bucket (grey now, purple proposed), resource-periods on the y axis. Drawn with presentation
  * attributes only, so the page's Content-Security-Policy needs no inline style for it.
  */
-export function histogramSvg(
+function histogramSvg(
   current: PlanMetricOutcome | undefined,
   proposed: PlanMetricOutcome | undefined,
 ): string {
