@@ -133,7 +133,7 @@ describe('the plan advisor in headless Chromium', () => {
     // Every hobby resource-period is a bar somewhere; the abuser's 52,700 of 10,000 is in "≥150%" now.
     const counts = async (which: string) =>
       await hobby
-        .locator(`svg.histogram rect.bar.${which}`)
+        .locator(`svg.histogram rect.hbar.${which}`)
         .evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('data-count'))));
     const now_ = await counts('current');
     const proposed = await counts('proposed');
@@ -141,7 +141,7 @@ describe('the plan advisor in headless Chromium', () => {
     expect(now_.reduce((a, b) => a + b, 0)).toBe(proposed.reduce((a, b) => a + b, 0));
     expect(now_.at(-1)).toBeGreaterThanOrEqual(1);
     const heights = await hobby
-      .locator('svg.histogram rect.bar.current')
+      .locator('svg.histogram rect.hbar.current')
       .evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
     expect(Math.max(...heights)).toBeGreaterThan(50); // drawn, not an empty frame
 

@@ -50,8 +50,8 @@ function histogramSvg(
     const a = current?.histogram[i] ?? 0;
     const p = proposed?.histogram[i] ?? 0;
     parts.push(
-      `<rect class="bar current" data-bucket="${i}" data-count="${a}" x="${x}" y="${y(a)}" width="${bar}" height="${top + plotH - y(a)}" fill="${COLORS.current}"><title>now ${h(b.label)}: ${a}</title></rect>`,
-      `<rect class="bar proposed" data-bucket="${i}" data-count="${p}" x="${x + bar}" y="${y(p)}" width="${bar}" height="${top + plotH - y(p)}" fill="${COLORS.proposed}"><title>proposed ${h(b.label)}: ${p}</title></rect>`,
+      `<rect class="hbar current" data-bucket="${i}" data-count="${a}" x="${x}" y="${y(a)}" width="${bar}" height="${top + plotH - y(a)}" fill="${COLORS.current}"><title>now ${h(b.label)}: ${a}</title></rect>`,
+      `<rect class="hbar proposed" data-bucket="${i}" data-count="${p}" x="${x + bar}" y="${y(p)}" width="${bar}" height="${top + plotH - y(p)}" fill="${COLORS.proposed}"><title>proposed ${h(b.label)}: ${p}</title></rect>`,
     );
     if (i % 2 === 0 || i >= 10)
       parts.push(
@@ -107,7 +107,7 @@ export function advisorPage(
 ): string {
   const formHtml = `<section class="card"><form method="post" action="/console/advisor">${csrfField(view.csrf)}
 <label for="catalog">Proposed plan catalog (YAML, as PLANS_FILE)</label>
-<textarea id="catalog" name="catalog" rows="14" spellcheck="false">${h(form.catalog)}</textarea>
+<textarea id="catalog" name="catalog" class="catalog" rows="18" spellcheck="false">${h(form.catalog)}</textarea>
 <label for="from">From month</label><input type="text" id="from" name="from" value="${h(form.from)}" placeholder="2026-09">
 <label for="to">To month</label><input type="text" id="to" name="to" value="${h(form.to)}" placeholder="2026-11">
 <button type="submit" class="primary">Back-test</button>
@@ -165,7 +165,7 @@ ${
     : `In ${h(recorded.periods.join(', '))} the current catalog's replay reproduces <span class="reproduced">${recorded.reproduced}</span> of the ${recorded.recorded} alerts the pipeline recorded, and decides <span class="extra">${recorded.extra.length}</span> it did not.`
 }</p>
 ${r.missingPlans.length > 0 ? `<p class="flash error">The proposed catalog has no plan ${h(r.missingPlans.join(', '))}: resources on it would be judged by nothing.</p>` : ''}
-<table class="tiers"><thead><tr><th>Tier</th><th>Alerts now → proposed</th><th>Emails</th></tr></thead><tbody>${tierRows}
+<table class="tier-counts"><thead><tr><th>Tier</th><th>Alerts now → proposed</th><th>Emails</th></tr></thead><tbody>${tierRows}
 <tr><td>total</td><td class="total-alerts">${r.current.totalAlerts} → ${r.proposed.totalAlerts}</td><td>${r.current.totalEmails} → ${r.proposed.totalEmails}</td></tr></tbody></table>
 <p>Over the limit: ${r.current.overLimit.length} → ${r.proposed.overLimit.length} resource-period-metrics. Downgrades blocked at the end of ${h(r.periods.at(-1) ?? '')}: ${r.current.blockedDowngrades.size} → ${r.proposed.blockedDowngrades.size}.</p></section>
 ${[...keys.values()].map(([a, b]) => planSection(a, b)).join('\n')}

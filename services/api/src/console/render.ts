@@ -39,6 +39,7 @@ button.danger{background:#fff;color:#a1381c;border:1px solid #f0a68e;border-radi
 .flash{padding:10px 14px;border-radius:8px;margin-bottom:16px}.flash.ok{background:#e3f5ec;color:#1c5e3f}.flash.error{background:#fde1e1;color:#8a1c1c}
 .status{font-size:12px;padding:1px 8px;border-radius:999px}.status.pending{background:#fdf0d5;color:#8a5a00}.status.active{background:#e3f5ec;color:#1c5e3f}
 .status.orphaned{background:#fde1e1;color:#8a1c1c}code{background:#f1f2f6;padding:1px 5px;border-radius:4px}
+textarea.catalog{max-width:none;font-family:ui-monospace,monospace;font-size:13px}
 `;
 
 export function csrfField(csrf: string): string {
