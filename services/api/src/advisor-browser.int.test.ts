@@ -142,8 +142,9 @@ describe('the plan advisor in headless Chromium', () => {
     expect(now_.at(-1)).toBeGreaterThanOrEqual(1);
     const heights = await hobby
       .locator('svg.histogram rect.hbar.current')
-      .evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
-    expect(Math.max(...heights)).toBeGreaterThan(50); // drawn, not an empty frame
+      .evaluateAll((bars) => bars.map((b) => b.getBoundingClientRect().height));
+    // Drawn as laid out on the page (no stylesheet squashes the bars), not an empty frame.
+    expect(Math.max(...heights)).toBeGreaterThan(50);
 
     // The abuser is listed, and only it.
     const signals = page.locator('tr.abuse');
