@@ -3,7 +3,7 @@ import { type LedgerDay, ledgerDays, ledgerHoursOfDays } from '@meterline/meteri
 import { type PlanHistory, planAt, ResourceStore } from '@meterline/resources';
 import { DEFAULT_PACE_GUARDS, type DowngradeRule, type PaceGuards, type PlanCatalog } from '@meterline/rules';
 import { AbuseDetector, type AbuseRule, type AbuseSignal, DEFAULT_ABUSE_RULE } from './abuse.ts';
-import { type DayUsage, daysToDrill, replayRows } from './days.ts';
+import { daysToDrill, replayRows } from './days.ts';
 import {
   periodsBetween,
   type ReplayedAlert,
@@ -27,7 +27,7 @@ export interface BacktestOptions {
   guards?: Partial<PaceGuards>;
   downgradeRule?: Partial<DowngradeRule>;
   abuseRule?: AbuseRule;
-  /** Resources per read of the ledger (default 500). */
+  /** Resources whose drilled days are read together (default 250). */
   batchSize?: number;
 }
 
@@ -169,7 +169,7 @@ export async function backtest(pool: Pool, o: BacktestOptions): Promise<Backtest
     if (i + 2 < batches.length) inFlight.push(start(batches[i + 2]!));
     for (const [id, days] of batch.days) {
       const timeline = timelineOf(histories.get(id)!);
-      const hours = replayRows(days as DayUsage[], batch.drilled.get(id)!, batch.hours.get(id) ?? []);
+      const hours = replayRows(days, batch.drilled.get(id)!, batch.hours.get(id) ?? []);
       resources++;
       replayedRows += hours.length;
       for (const d of days) rows += d.hours;
