@@ -1,4 +1,5 @@
 export { schemaFingerprint } from './fingerprint.ts';
+export { worldTest } from './fixtures.ts';
 export { createTestWorld, type TestWorld } from './isolation.ts';
 export { childrenOf, isRunning, type ProcStat, readProcStat, TICKS_PER_SECOND } from './proc.ts';
 export { type ServiceProcess, startServiceProcess } from './process.ts';

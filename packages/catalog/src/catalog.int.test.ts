@@ -2,20 +2,16 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@meterline/runtime';
-import { createTestWorld, type TestWorld } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { worldTest } from '@meterline/test/support';
+import { describe, expect } from 'vitest';
 import { loadCatalog, readCatalogFile } from './index.ts';
 
 const example = new URL('../../../plans.example.yaml', import.meta.url).pathname;
 
-describe('plan catalog in Postgres', () => {
-  let world: TestWorld;
-  beforeAll(async () => {
-    world = await createTestWorld('catalog');
-  });
-  afterAll(async () => world?.close());
+const it = worldTest('catalog');
 
-  it('stores the example catalog under its version, idempotently', async () => {
+describe('plan catalog in Postgres', () => {
+  it('stores the example catalog under its version, idempotently', async ({ world }) => {
     const catalog = await loadCatalog(world.pool, example);
     await loadCatalog(world.pool, example);
     const { rows } = await world.pool.query('SELECT name, rank, catalog_version FROM plans ORDER BY rank');

@@ -1,20 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '@meterline/runtime';
-import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, worldTest } from '@meterline/test/support';
+import { describe, expect } from 'vitest';
 import { createKafka } from './client.ts';
 import { sendAll } from './produce.ts';
 
 const log = createLogger('test', { level: 'error' });
 
-describe('sendAll on the real broker', () => {
-  let world: TestWorld;
-  beforeAll(async () => {
-    world = await createTestWorld('produce');
-  });
-  afterAll(async () => world?.close());
+const it = worldTest('produce');
 
-  it('delivers 30,000 messages (9 MB) to one partition, in order: one request would be refused', async () => {
+describe('sendAll on the real broker', () => {
+  it('delivers 30,000 messages (9 MB) to one partition, in order: one request would be refused', async ({
+    world,
+  }) => {
     const kafka = createKafka({ brokers: world.urls.kafkaBrokers, clientId: 'test' }, log);
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();

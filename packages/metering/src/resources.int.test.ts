@@ -1,19 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '@meterline/runtime';
-import { createTestWorld, seedResource, type TestWorld } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedResource, worldTest } from '@meterline/test/support';
+import { describe, expect } from 'vitest';
 import { ResourceDirectory } from './resources.ts';
 
 const log = createLogger('test', { level: 'error' });
 
-describe('ResourceDirectory on the real Postgres', () => {
-  let world: TestWorld;
-  beforeAll(async () => {
-    world = await createTestWorld('directory');
-  });
-  afterAll(async () => world?.close());
+const it = worldTest('directory');
 
-  it('keeps its caches bounded: ids that are no resource, from a producer sending random ones, do not pile up', async () => {
+describe('ResourceDirectory on the real Postgres', () => {
+  it('keeps its caches bounded: ids that are no resource, from a producer sending random ones, do not pile up', async ({
+    world,
+  }) => {
     const directory = new ResourceDirectory(world.pool, log, null, () => {}, { known: 50, missing: 100 });
     const real = await Promise.all(Array.from({ length: 120 }, () => seedResource(world.pool)));
     const t0 = Date.now();
@@ -31,7 +29,9 @@ describe('ResourceDirectory on the real Postgres', () => {
     expect(directory.cached.known).toBeLessThanOrEqual(50);
   });
 
-  it('answers an id found missing from its negative cache for a few seconds, then asks Postgres again', async () => {
+  it('answers an id found missing from its negative cache for a few seconds, then asks Postgres again', async ({
+    world,
+  }) => {
     const directory = new ResourceDirectory(world.pool, log, null);
     const id = randomUUID();
     const t0 = Date.now();

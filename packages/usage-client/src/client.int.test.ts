@@ -1,16 +1,14 @@
 import type { UsageEvent } from '@meterline/schemas';
-import { createTestWorld, eventually, type TestWorld, tailTopic } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, tailTopic, worldTest } from '@meterline/test/support';
+import { describe, expect } from 'vitest';
 import { UsageClient } from './index.ts';
 
-describe('UsageClient against the real registry and broker', () => {
-  let world: TestWorld;
-  beforeAll(async () => {
-    world = await createTestWorld('client');
-  });
-  afterAll(async () => world?.close());
+const it = worldTest('client');
 
-  it('sends every emitted event, keyed by resource, Avro-encoded, even when close() comes right after emit()', async () => {
+describe('UsageClient against the real registry and broker', () => {
+  it('sends every emitted event, keyed by resource, Avro-encoded, even when close() comes right after emit()', async ({
+    world,
+  }) => {
     const client = await UsageClient.connect({
       brokers: world.urls.kafkaBrokers,
       registryUrl: world.urls.registryUrl,
@@ -58,7 +56,7 @@ describe('UsageClient against the real registry and broker', () => {
     }
   });
 
-  it('refuses a negative or non-finite quantity before sending anything', async () => {
+  it('refuses a negative or non-finite quantity before sending anything', async ({ world }) => {
     const client = await UsageClient.connect({
       brokers: world.urls.kafkaBrokers,
       registryUrl: world.urls.registryUrl,
@@ -71,7 +69,9 @@ describe('UsageClient against the real registry and broker', () => {
     await client.close();
   });
 
-  it('refuses a batch size a broker would refuse, and a negative linger, before connecting', async () => {
+  it('refuses a batch size a broker would refuse, and a negative linger, before connecting', async ({
+    world,
+  }) => {
     const base = { brokers: world.urls.kafkaBrokers, registryUrl: world.urls.registryUrl };
     await expect(UsageClient.connect({ ...base, maxBatch: 50_000 })).rejects.toThrow(/maxBatch/);
     await expect(UsageClient.connect({ ...base, maxBatch: 0 })).rejects.toThrow(/maxBatch/);
