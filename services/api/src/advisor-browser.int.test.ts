@@ -151,7 +151,14 @@ describe('the plan advisor in headless Chromium', () => {
     expect(await signals.count()).toBe(1);
     expect(await signals.first().getAttribute('data-resource')).toBe(abuser);
 
+    // Heroku refusing the deprovision changes nothing here.
+    fake.state.failNext(1, 403);
     await signals.first().locator('button.danger').click();
+    await expect.poll(() => page.locator('.flash.error').textContent()).toContain('nothing changed');
+    expect((await new ResourceStore(world.pool).get(abuser))?.state).toBe('provisioned');
+    await page.goto(`${api.url}/console/advisor`);
+    await page.click('form[action="/console/advisor"] button[type=submit]');
+    await page.locator('tr.abuse').first().locator('button.danger').click();
     await expect.poll(() => page.locator('.flash.ok').textContent()).toContain('the customer is told why');
     expect(fake.state.stateOf(abuser)).toBe('deprovisioned');
     const resources = new ResourceStore(world.pool);
@@ -163,7 +170,7 @@ describe('the plan advisor in headless Chromium', () => {
     });
     await page.goto(`${api.url}/console/audit`);
     expect(await page.locator('tr[data-action="resource.disabled"]').count()).toBe(1);
-    expect(await page.locator('tr[data-action="advisor.backtest"]').count()).toBe(1);
+    expect(await page.locator('tr[data-action="advisor.backtest"]').count()).toBe(2);
   });
 
   it('needs the billing permission to see it, and refuses a bad catalog or month with its message', async () => {

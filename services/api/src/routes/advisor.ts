@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { can } from '@meterline/access';
 import { backtest, compareWithRecorded } from '@meterline/advisor';
 import { recordedAlerts } from '@meterline/alerts';
-import { withAccessToken } from '@meterline/heroku';
+import { PlatformApiError, withAccessToken } from '@meterline/heroku';
 import { UUID } from '@meterline/resources';
 import { type PlanCatalog, PlanCatalogError, parsePlanCatalog, periodOf } from '@meterline/rules';
 import type { FastifyReply } from 'fastify';
@@ -123,12 +123,19 @@ export function advisorRoutes({ deps, page, needs, view, html, field }: ConsoleP
       const tokens = await deps.tokens.load(id);
       if (!tokens)
         return done(409, 'error', 'The add-on has no Platform API token: it cannot be disabled from here.');
-      await withAccessToken(
-        deps.platform,
-        tokens,
-        (fresh) => deps.tokens.save(id, fresh),
-        (token) => deps.platform.markDeprovisioned(token, id),
-      );
+      try {
+        await withAccessToken(
+          deps.platform,
+          tokens,
+          (fresh) => deps.tokens.save(id, fresh),
+          (token) => deps.platform.markDeprovisioned(token, id),
+        );
+      } catch (err) {
+        // Nothing is recorded: the add-on is still live on Heroku, so it stays live here too.
+        if (!(err instanceof PlatformApiError)) throw err;
+        deps.log.warn({ resourceId: id, err: err.message }, 'disabling an add-on: Heroku refused');
+        return done(502, 'error', `Heroku did not take the deprovision (${err.message}); nothing changed.`);
+      }
       await deps.resources.deprovision(id, deps.now(), { disabledBy: s.viewer.email, reason });
       await deps.audit.record(s.actor, 'resource.disabled', id, { reason, plan: resource.plan });
       deps.log.warn({ resourceId: id, by: s.viewer.email }, 'add-on disabled from the plan advisor');
