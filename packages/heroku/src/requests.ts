@@ -1,4 +1,5 @@
 /** Parsing of the Add-on Partner API v3 request bodies. Unknown fields are accepted and ignored (v3 reference). */
+import { isPlanSlug } from '@meterline/rules';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -71,6 +72,17 @@ function parseOAuthGrant(value: unknown): OAuthGrant | null {
   };
 }
 
+/** The request's plan, refused unless it has the form of a plan name (a well-formed name the catalog
+ * lacks is the policy's to refuse, with its answer recorded). */
+function planName(b: Record<string, unknown>): string {
+  const plan = requiredString(b, 'plan');
+  if (!isPlanSlug(plan)) throw new Invalid('plan must be a plan name such as basic or pro-2');
+  return plan;
+}
+
+/** A v3 region: provider and region slugs, e.g. amazon-web-services::us-east-1. */
+const REGION = /^[a-z0-9-]{1,64}::[a-z0-9-]{1,64}$/;
+
 /** `POST /heroku/resources`. */
 export function parseProvisionRequest(body: unknown): Parsed<ProvisionRequest> {
   return parseBody(body, (b) => {
@@ -79,10 +91,13 @@ export function parseProvisionRequest(body: unknown): Parsed<ProvisionRequest> {
       throw new Invalid('uuid must be a UUID such as 7e5d8a3c-1f0b-4c1e-9d55-0a6f2b9e4c11');
     const options = b.options ?? {};
     if (!isObject(options)) throw new Invalid('options must be an object of custom options when given');
+    const region = optionalString(b, 'region');
+    if (region !== null && !REGION.test(region))
+      throw new Invalid('region must be a Heroku region such as amazon-web-services::us-east-1');
     return {
       uuid,
-      plan: requiredString(b, 'plan'),
-      region: optionalString(b, 'region'),
+      plan: planName(b),
+      region,
       name: optionalString(b, 'name'),
       callbackUrl: optionalString(b, 'callback_url'),
       options,
@@ -96,7 +111,7 @@ export function parseProvisionRequest(body: unknown): Parsed<ProvisionRequest> {
 /** `PUT /heroku/resources/:id`: only `plan` is relied on (the exact v3 body is not documented in what we read). */
 export function parsePlanChangeRequest(body: unknown): Parsed<PlanChangeRequest> {
   return parseBody(body, (b) => ({
-    plan: requiredString(b, 'plan'),
+    plan: planName(b),
     uuid: optionalString(b, 'uuid') ?? optionalString(b, 'heroku_uuid'),
     herokuId: optionalString(b, 'heroku_id'),
   }));

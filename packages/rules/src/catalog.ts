@@ -50,6 +50,11 @@ export class PlanCatalogError extends Error {
 }
 
 const PLAN_SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/** Whether `name` has the form of a plan name ("basic", "pro-2"): what a request naming a plan must give. */
+export function isPlanSlug(name: string): boolean {
+  return name.length <= 64 && PLAN_SLUG.test(name);
+}
 const METRIC_NAME = /^[a-z][a-z0-9_]*$/;
 const TOP_LEVEL_KEYS = ['plans', 'metrics'];
 

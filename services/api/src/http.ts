@@ -39,6 +39,15 @@ export async function buildHttp(
     return reply.code(500).send({ message: 'Something went wrong on our side; please try again.' });
   });
 
+  // Postgres text cannot hold NUL: a body, query or path carrying one is refused before a route sees it
+  // (else the first INSERT of it fails as a 5xx).
+  app.addHook('preValidation', async (request, reply) => {
+    if (holdsNul(request.body) || holdsNul(request.query) || holdsNul(request.params))
+      return reply
+        .code(400)
+        .send({ message: 'text in the request may not contain NUL (\\u0000) characters' });
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     deps.metrics.requests.observe({ route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
@@ -66,4 +75,17 @@ export async function buildHttp(
   await app.register(async (scope) => dashboardRoutes(scope, deps));
   await app.register(async (scope) => consoleRoutes(scope, deps));
   return app;
+}
+
+/** Whether any string in `value` (nested objects and arrays, walked without recursion) holds a NUL. */
+function holdsNul(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const v = pending.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return true;
+    } else if (Array.isArray(v)) pending.push(...v);
+    else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) pending.push(k, x);
+  }
+  return false;
 }

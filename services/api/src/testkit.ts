@@ -9,7 +9,7 @@ import { readApiConfig } from './config.ts';
 import { type RunningApi, startApi } from './wire.ts';
 
 export const ADDON_ID = 'meterline';
-const ADDON_PASSWORD = 'partner-secret';
+export const ADDON_PASSWORD = 'partner-secret';
 export const SSO_SALT = 'sso-salt-for-tests';
 export const API_TOKEN = 'provider-token-for-tests';
 export const OAUTH_SECRET = 'oauth-client-secret';
