@@ -21,7 +21,7 @@ import type { RunningApi } from './wire.ts';
  * cases a new user and an attacker try, and generated bodies (fast-check).
  */
 const HOSTILE = [
-  "'; DROP TABLE resources; --",
+  "'; DROP TABLE users; --",
   '<script>alert(1)</script>',
   '"><img src=x onerror=alert(1)>',
   '../../etc/passwd',
