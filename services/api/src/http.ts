@@ -19,11 +19,19 @@ export async function buildHttp(
   const app = Fastify({ logger: false, trustProxy: deps.config.trustProxy });
   await app.register(cookie);
   await app.register(formbody);
-  // Heroku's vendor media types are JSON too.
+  // application/json and Heroku's vendor media types (+json). An empty body is no body (undefined): a route
+  // that takes none (DELETE) must not fail on the header alone, and one that needs a body refuses the
+  // missing one with its own 4xx message.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
   app.addContentTypeParser(
-    /^application\/[\w.+-]*\+json/,
+    /^application\/(?:[\w.+-]*\+)?json(?:\s*;|\s*$)/i,
     { parseAs: 'string' },
-    app.getDefaultJsonParser('error', 'error'),
+    (request, body, done) => {
+      const text = body.toString();
+      if (text.trim() === '') return done(null, undefined);
+      parseJson(request, text, done);
+    },
   );
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
