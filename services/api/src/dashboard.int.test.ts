@@ -16,10 +16,17 @@ import {
   startTestApi,
   testClock,
   usageSeeder,
+  watchedContext,
 } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
 const NOV_20 = Date.UTC(2026, 10, 20, 12);
+
+/** The bit of the DOM the test's in-page code touches (the api's tsconfig has no DOM types). */
+interface DomLike {
+  createElement(tag: string): { textContent: string };
+  head: { appendChild(node: unknown): void };
+}
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
 describe('SSO, the usage JSON and the dashboard in a real browser', () => {
@@ -239,7 +246,10 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
 
   it('renders the dashboard in headless Chromium with the counters numbers', async () => {
     browser = await launchChromium();
-    const page = await browser.newPage({ viewport: { width: 1200, height: 1600 } });
+    const { context, violations } = await watchedContext(browser, {
+      viewport: { width: 1200, height: 1600 },
+    });
+    const page = await context.newPage();
     clock.set(clock.now() + 1000);
     // Heroku's way in: the browser POSTs the SSO form, follows the redirect with its new cookie.
     const inputs = Object.entries(sso())
@@ -262,10 +272,13 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
     expect(await card.locator('.tier:not(.crossed)').allTextContents()).toEqual(['100%', '150%']);
     expect(await card.locator('.projected').textContent()).toBe(formatQuantity(expectedProjection()));
     expect(await card.locator('.pace').textContent()).toContain('ahead of pace');
-    const fill = await card
-      .locator('.fill')
-      .evaluate((el) => (el as unknown as { style: { width: string } }).style.width);
-    expect(fill).toBe('90%');
+    // The bar is drawn by the stylesheet the policy allows: its fill is 90% of its width.
+    type Box = { getBoundingClientRect(): { width: number }; parentElement: Box };
+    const fill = await card.locator('.fill').evaluate((el) => {
+      const box = el as unknown as Box;
+      return box.getBoundingClientRect().width / box.parentElement.getBoundingClientRect().width;
+    });
+    expect(fill).toBeCloseTo(0.9, 2);
 
     const storage = page.locator('[data-metric="storage_gb"]');
     expect(await storage.locator('.used').textContent()).toBe('2.5');
@@ -289,5 +302,47 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
       'acme-meter used 90% of its API calls',
     );
     expect(await page.locator('.who').textContent()).toBe('dev@acme.test');
+
+    // The page needed nothing the Content-Security-Policy refuses; and the policy is enforced and watched:
+    // a style element added to the page is refused, and reported.
+    expect(violations).toEqual([]);
+    await page.evaluate(() => {
+      const doc = (globalThis as unknown as { document: DomLike }).document;
+      const style = doc.createElement('style');
+      style.textContent = 'body{color:red}';
+      doc.head.appendChild(style);
+    });
+    await expect.poll(() => violations.join('\n')).toContain('style-src');
+    await context.close();
+  });
+
+  it('sends a strict Content-Security-Policy, nosniff and a Referrer-Policy with every page', async () => {
+    const cookie = await sessionCookie();
+    clock.set(clock.now() + 1000);
+    const pages = [
+      await fetch(`${api.url}/dashboard`, { headers: { cookie } }),
+      await fetch(`${api.url}/dashboard`),
+      await postSso({ ...sso(), resource_token: '', user_scoped_resource_token: '' }),
+      await fetch(`${api.url}/console/login`),
+      await fetch(`${api.url}/console/signup`),
+      await fetch(`${api.url}/heroku/resources`, { method: 'POST' }),
+    ];
+    expect(pages.map((r) => r.status)).toEqual([200, 401, 403, 200, 200, 401]);
+    for (const res of pages) {
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).toMatch(/style-src 'sha256-[A-Za-z0-9+/=]+' 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
+      expect(csp).not.toContain('unsafe-inline');
+      expect(csp).not.toContain('script-src');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('referrer-policy')).toBe('same-origin');
+    }
+    // No page carries a style attribute or a script for the policy to refuse.
+    for (const res of pages.slice(0, 5)) {
+      const html = await res.text();
+      expect(html).not.toMatch(/\sstyle=|<script|\son[a-z]+=/i);
+    }
   });
 });
