@@ -40,6 +40,11 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   /** The access list is refreshed when older than this (Heroku: never more than 5 minutes stale). */
   accessMaxAgeSeconds: number;
   platformPollMs: number;
+  /** Partner API requests per minute per client (after its Basic auth) and per address (failed auth). */
+  partnerRatePerMinute: number;
+  /** Console sign-in attempts per 15 minutes per email and per address. */
+  signInAttemptsPerEmail: number;
+  signInAttemptsPerIp: number;
 }
 
 /** The provision policy keeps its own parser (packages/heroku); its first problem joins the others. */
@@ -92,6 +97,9 @@ const apiEnv = envSchema(
     TRUST_PROXY: env.bool({ default: false }),
     ACCESS_MAX_AGE_SECONDS: env.int({ default: 240, min: 5, max: 300 }),
     PLATFORM_POLL_MS: env.int({ default: 500, min: 20 }),
+    PARTNER_API_RATE_PER_MINUTE: env.int({ default: 600, min: 1 }),
+    SIGNIN_ATTEMPTS_PER_EMAIL: env.int({ default: 10, min: 1 }),
+    SIGNIN_ATTEMPTS_PER_IP: env.int({ default: 50, min: 1 }),
   },
   (e) => ({
     port: e.PORT,
@@ -117,6 +125,9 @@ const apiEnv = envSchema(
     trustProxy: e.TRUST_PROXY,
     accessMaxAgeSeconds: e.ACCESS_MAX_AGE_SECONDS,
     platformPollMs: e.PLATFORM_POLL_MS,
+    partnerRatePerMinute: e.PARTNER_API_RATE_PER_MINUTE,
+    signInAttemptsPerEmail: e.SIGNIN_ATTEMPTS_PER_EMAIL,
+    signInAttemptsPerIp: e.SIGNIN_ATTEMPTS_PER_IP,
   }),
 );
 
