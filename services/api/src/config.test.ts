@@ -63,6 +63,8 @@ describe('readApiConfig', () => {
     expect(problems({ ...base, PROVISION_MAX_CHURN: 'many' })).toEqual(['PROVISION_MAX_CHURN']);
     expect(problems({ ...base, ACCESS_MAX_AGE_SECONDS: '600' })).toEqual(['ACCESS_MAX_AGE_SECONDS']);
     expect(problems({ ...base, SIGNIN_ATTEMPTS_PER_EMAIL: '0' })).toEqual(['SIGNIN_ATTEMPTS_PER_EMAIL']);
+    // A dashboard session lasts 12 hours at the most.
+    expect(problems({ ...base, SESSION_TTL_MINUTES: '721' })).toEqual(['SESSION_TTL_MINUTES']);
   });
 
   it('says what is wrong with each variable, all at once', () => {

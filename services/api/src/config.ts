@@ -30,6 +30,7 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   configVarsPrefix: string;
   /** Public base URL of the api, for the config vars and links; optional. */
   publicUrl: string | undefined;
+  /** Dashboard sessions end after this long, whatever happens (at most 12 hours). */
   sessionTtlMinutes: number;
   /** Console sessions end after this long, whatever happens (ADR 0014). */
   consoleSessionTtlMinutes: number;
@@ -91,7 +92,7 @@ const apiEnv = envSchema(
       error: (iss) => `must be upper-case letters, digits and _, got ${JSON.stringify(iss.input)}`,
     }),
     PUBLIC_URL: env.optionalString(),
-    SESSION_TTL_MINUTES: env.int({ default: 60, min: 1 }),
+    SESSION_TTL_MINUTES: env.int({ default: 60, min: 1, max: 720 }),
     CONSOLE_SESSION_TTL_MINUTES: env.int({ default: 60, min: 1, max: 720 }),
     COOKIE_SECURE: env.optionalBool(),
     TRUST_PROXY: env.bool({ default: false }),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AlertOutbox } from '@meterline/alerts';
 import { seedSentEmail } from '@meterline/deliveries/fixtures';
 import { ssoLoginFields } from '@meterline/heroku';
+import { AccessStore } from '@meterline/resources';
 import { backdateResources } from '@meterline/resources/fixtures';
 import { daysLeft, formatQuantity, periodOf } from '@meterline/rules';
 import { createTestWorld, type TestWorld } from '@meterline/test/support';
@@ -314,6 +315,69 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
     });
     await expect.poll(() => violations.join('\n')).toContain('style-src');
     await context.close();
+  });
+
+  it('ends a dashboard session at its hard lifetime, however much it is used', async () => {
+    clock.set(clock.now() + 1000);
+    const res = await postSso(sso());
+    const set = res.headers.getSetCookie().find((c) => c.startsWith('meterline_session='))!;
+    expect(set).toMatch(/Max-Age=3600/);
+    const cookie = set.split(';')[0]!;
+    const opened = clock.now();
+    const dash = () => fetch(`${api.url}/dashboard`, { headers: { cookie } });
+    for (const minutes of [1, 30, 59]) {
+      clock.set(opened + minutes * 60_000);
+      expect((await dash()).status).toBe(200);
+    }
+    clock.set(opened + 60 * 60_000 + 1000);
+    expect((await dash()).status).toBe(401);
+    expect((await fetch(`${api.url}/api/v1/resources/${id}/usage`, { headers: { cookie } })).status).toBe(
+      401,
+    );
+  });
+
+  it('ends a session once its person has left the app access list', async () => {
+    const access = new AccessStore(world.pool);
+    const cookie = await sessionCookie();
+    const dash = () => fetch(`${api.url}/dashboard`, { headers: { cookie } });
+    // Never synced (no Platform API token): the list says nothing, the SSO login stands.
+    expect((await dash()).status).toBe(200);
+    await access.replace(id, [{ email: 'DEV@acme.test', userId: 'user-dev', role: 'admin' }], clock.now());
+    expect((await dash()).status).toBe(200);
+    // The same Heroku user under a new email is still the same person.
+    await access.replace(id, [{ email: 'dev@new.test', userId: 'user-dev', role: 'member' }], clock.now());
+    expect((await dash()).status).toBe(200);
+
+    await access.replace(id, [{ email: 'boss@acme.test', userId: 'user-boss', role: 'owner' }], clock.now());
+    expect((await dash()).status).toBe(401);
+    // Ended, not hidden: back on the list, the old cookie stays out; a new SSO login gets in.
+    await access.replace(id, [{ email: 'dev@acme.test', userId: 'user-dev', role: 'admin' }], clock.now());
+    expect((await dash()).status).toBe(401);
+    expect((await fetch(`${api.url}/api/v1/resources/${id}/usage`, { headers: { cookie } })).status).toBe(
+      401,
+    );
+    const again = await sessionCookie();
+    expect((await fetch(`${api.url}/dashboard`, { headers: { cookie: again } })).status).toBe(200);
+  });
+
+  it('never shows the email of a legacy sha1 sign-in, and keeps such a session short', async () => {
+    clock.set(clock.now() + 1000);
+    // The sha1 resource_token covers no user: whoever holds a form may change its email and drop the
+    // user-scoped token.
+    const forged = { ...sso(), email: 'boss@acme.test', user_scoped_resource_token: '' };
+    const res = await postSso(forged);
+    expect(res.status).toBe(303);
+    const set = res.headers.getSetCookie().find((c) => c.startsWith('meterline_session='))!;
+    expect(set).toMatch(/Max-Age=300/);
+    const cookie = set.split(';')[0]!;
+    const opened = clock.now();
+    const page = await fetch(`${api.url}/dashboard`, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<div class="who">Signed in through Heroku (email not verified)</div>');
+    expect(html).not.toContain('boss@acme.test');
+    clock.set(opened + 5 * 60_000 + 1000);
+    expect((await fetch(`${api.url}/dashboard`, { headers: { cookie } })).status).toBe(401);
   });
 
   it('sends a strict Content-Security-Policy, nosniff and a Referrer-Policy with every page', async () => {

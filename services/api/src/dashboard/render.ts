@@ -21,6 +21,8 @@ export interface DashboardView {
   report: UsageReport;
   resourceName: string | null;
   appName: string | null;
+  /** An email not verified (the legacy sha1 SSO token does not cover it) is never shown: whoever sent the
+   * form chose it. */
   viewer: { email: string; verified: boolean };
   alerts: StoredAlert[];
   emails: EmailRow[];
@@ -157,7 +159,7 @@ export function renderDashboard(view: DashboardView): string {
 <body>
 <header class="top">
   <div class="brand">Meterline</div>
-  <div class="who">${escapeHtml(view.viewer.email)}</div>
+  <div class="who">${view.viewer.verified ? escapeHtml(view.viewer.email) : 'Signed in through Heroku (email not verified)'}</div>
 </header>
 <main>
   <div class="heading">
