@@ -37,6 +37,11 @@ export class SessionStore {
     return token;
   }
 
+  /** Ends a session at once (its person left the app's access list). */
+  async close(token: string): Promise<void> {
+    await this.pool.query('DELETE FROM dashboard_sessions WHERE token_hash = $1', [hash(token)]);
+  }
+
   async find(token: string | undefined, now: number): Promise<DashboardSession | null> {
     if (!token) return null;
     const { rows } = await this.pool.query<{

@@ -6,7 +6,27 @@ import { Rejection, type ValidationSettings, validateUsageEvent } from './valida
 /** A record as the consumer hands it over (kafkajs's message has these and more). */
 export interface UsageRecord {
   offset: string;
+  /** the resource id (the topic's contract), or none */
+  key?: Buffer | null;
   value: Buffer | null;
+}
+
+const A = 0x61;
+const F = 0x66;
+const CASE_BIT = 0x20;
+
+/** Whether a record's key names the event's resource: the same 36 characters, the key's hex digits in
+ * either case (`resourceId` is lower case by now). Byte by byte: no string is made per event. */
+export function keyMatches(key: Buffer, resourceId: string): boolean {
+  if (key.length !== resourceId.length) return false;
+  for (let i = 0; i < key.length; i++) {
+    const expected = resourceId.charCodeAt(i);
+    const byte = key[i]!;
+    if (byte === expected) continue;
+    if (expected >= A && expected <= F && (byte | CASE_BIT) === expected) continue;
+    return false;
+  }
+  return true;
 }
 
 /** How many schema ids not seen before one batch may ask the registry about. A lookup takes ~6 ms
@@ -39,6 +59,19 @@ export async function collectUsageEvents<R extends UsageRecord>(
     const e = validateUsageEvent(decoded, now, validation, scratch);
     if (e instanceof Rejection) {
       reject(m, e);
+      continue;
+    }
+    // The topic's contract keys a record by its resource: one filed under a key that names something else
+    // is a producer's bug or a forgery, and which resource it meant cannot be told, so it counts for
+    // neither. A record without a key claims nothing else and counts (docs/contracts.md).
+    if (m.key && m.key.length > 0 && !keyMatches(m.key, e.resourceId)) {
+      reject(
+        m,
+        new Rejection(
+          'key-mismatch',
+          `the record's key ${JSON.stringify(m.key.toString('utf8').slice(0, 80))} is not its resourceId ${e.resourceId}`,
+        ),
+      );
       continue;
     }
     let events = byResource.get(e.resourceId);

@@ -11,7 +11,8 @@ export type RejectReason =
   | 'timestamp-in-future'
   | 'timestamp-too-old'
   | 'unknown-resource'
-  | 'resource-not-provisioned';
+  | 'resource-not-provisioned'
+  | 'key-mismatch';
 
 /** Why an event cannot count: it goes to the DLQ with these as its reason headers. A class, so that a
  * check answers with the value itself or a `Rejection` (`instanceof`), without a wrapper per event. */

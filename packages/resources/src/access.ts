@@ -64,6 +64,20 @@ export class AccessStore {
     };
   }
 
+  /** Whether a person is on the resource's list, by Heroku user id or email (case aside); null when the list
+   * was never synced, so that nothing is known either way. */
+  async lists(resourceId: string, person: { email: string; userId: string | null }): Promise<boolean | null> {
+    const { rows } = await this.pool.query<{ synced: boolean; listed: boolean }>(
+      `SELECT
+         EXISTS (SELECT 1 FROM resource_access_sync WHERE resource_id = $1 AND synced_at > to_timestamp(0)) AS synced,
+         EXISTS (SELECT 1 FROM resource_access WHERE resource_id = $1
+                 AND (lower(email) = lower($2) OR ($3::text IS NOT NULL AND user_id = $3))) AS listed`,
+      [resourceId, person.email, person.userId],
+    );
+    const r = rows[0];
+    return r?.synced ? r.listed : null;
+  }
+
   /** Live resources holding tokens whose list is older than `maxAgeSeconds` (or was never synced). */
   async stale(maxAgeSeconds: number, limit: number): Promise<string[]> {
     const { rows } = await this.pool.query<{ id: string }>(

@@ -39,6 +39,9 @@ describe('readApiConfig', () => {
       accessMaxAgeSeconds: 240,
       trustProxy: false,
       tokenEncryptionKey: 'a-key-of-its-own-for-tests',
+      partnerRatePerMinute: 600,
+      signInAttemptsPerEmail: 10,
+      signInAttemptsPerIp: 50,
       downgradeRule: { projectionMinElapsedFraction: 0.5, projectionMargin: 1 },
     });
     expect(c.provisionPolicy.maxChurn).toBe(3);
@@ -59,6 +62,9 @@ describe('readApiConfig', () => {
     expect(problems({ ...base, HEROKU_API_URL: 'api.heroku.com' })).toEqual(['HEROKU_API_URL']);
     expect(problems({ ...base, PROVISION_MAX_CHURN: 'many' })).toEqual(['PROVISION_MAX_CHURN']);
     expect(problems({ ...base, ACCESS_MAX_AGE_SECONDS: '600' })).toEqual(['ACCESS_MAX_AGE_SECONDS']);
+    expect(problems({ ...base, SIGNIN_ATTEMPTS_PER_EMAIL: '0' })).toEqual(['SIGNIN_ATTEMPTS_PER_EMAIL']);
+    // A dashboard session lasts 12 hours at the most.
+    expect(problems({ ...base, SESSION_TTL_MINUTES: '721' })).toEqual(['SESSION_TTL_MINUTES']);
   });
 
   it('says what is wrong with each variable, all at once', () => {

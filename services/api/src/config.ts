@@ -30,6 +30,7 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   configVarsPrefix: string;
   /** Public base URL of the api, for the config vars and links; optional. */
   publicUrl: string | undefined;
+  /** Dashboard sessions end after this long, whatever happens (at most 12 hours). */
   sessionTtlMinutes: number;
   /** Console sessions end after this long, whatever happens (ADR 0014). */
   consoleSessionTtlMinutes: number;
@@ -40,6 +41,11 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   /** The access list is refreshed when older than this (Heroku: never more than 5 minutes stale). */
   accessMaxAgeSeconds: number;
   platformPollMs: number;
+  /** Partner API requests per minute per client (after its Basic auth) and per address (failed auth). */
+  partnerRatePerMinute: number;
+  /** Console sign-in attempts per 15 minutes per email and per address. */
+  signInAttemptsPerEmail: number;
+  signInAttemptsPerIp: number;
 }
 
 /** The provision policy keeps its own parser (packages/heroku); its first problem joins the others. */
@@ -86,12 +92,15 @@ const apiEnv = envSchema(
       error: (iss) => `must be upper-case letters, digits and _, got ${JSON.stringify(iss.input)}`,
     }),
     PUBLIC_URL: env.optionalString(),
-    SESSION_TTL_MINUTES: env.int({ default: 60, min: 1 }),
+    SESSION_TTL_MINUTES: env.int({ default: 60, min: 1, max: 720 }),
     CONSOLE_SESSION_TTL_MINUTES: env.int({ default: 60, min: 1, max: 720 }),
     COOKIE_SECURE: env.optionalBool(),
     TRUST_PROXY: env.bool({ default: false }),
     ACCESS_MAX_AGE_SECONDS: env.int({ default: 240, min: 5, max: 300 }),
     PLATFORM_POLL_MS: env.int({ default: 500, min: 20 }),
+    PARTNER_API_RATE_PER_MINUTE: env.int({ default: 600, min: 1 }),
+    SIGNIN_ATTEMPTS_PER_EMAIL: env.int({ default: 10, min: 1 }),
+    SIGNIN_ATTEMPTS_PER_IP: env.int({ default: 50, min: 1 }),
   },
   (e) => ({
     port: e.PORT,
@@ -117,6 +126,9 @@ const apiEnv = envSchema(
     trustProxy: e.TRUST_PROXY,
     accessMaxAgeSeconds: e.ACCESS_MAX_AGE_SECONDS,
     platformPollMs: e.PLATFORM_POLL_MS,
+    partnerRatePerMinute: e.PARTNER_API_RATE_PER_MINUTE,
+    signInAttemptsPerEmail: e.SIGNIN_ATTEMPTS_PER_EMAIL,
+    signInAttemptsPerIp: e.SIGNIN_ATTEMPTS_PER_IP,
   }),
 );
 

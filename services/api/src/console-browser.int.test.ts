@@ -3,7 +3,7 @@ import { seedResources } from '@meterline/resources/fixtures';
 import { createTestWorld, type TestWorld } from '@meterline/test/support';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startTestApi } from './testkit.ts';
+import { launchChromium, startTestApi, watchedContext } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -44,7 +44,7 @@ describe('the console in headless Chromium', () => {
   }
 
   it('adds people, assigns a partner employee to one client, and takes the access away', async () => {
-    const adminContext = await browser.newContext();
+    const { context: adminContext, violations } = await watchedContext(browser);
     const admin = await adminContext.newPage();
     await signIn(admin, 'admin@provider.test');
     expect(await admin.locator('tr[data-client]').count()).toBe(2);
@@ -56,7 +56,7 @@ describe('the console in headless Chromium', () => {
     await expect.poll(() => admin.locator('.flash.error').textContent()).toContain("doesn't have an account");
 
     // Carol and Pete sign up themselves.
-    const self = await browser.newContext();
+    const { context: self, violations: signupViolations } = await watchedContext(browser);
     const signup = await self.newPage();
     for (const [email, name] of [
       ['carol@provider.test', 'Carol'],
@@ -70,6 +70,7 @@ describe('the console in headless Chromium', () => {
       await expect.poll(() => signup.locator('.flash.ok').textContent()).toContain('Account created');
     }
     await self.close();
+    expect(signupViolations).toEqual([]);
 
     await admin.goto(`${api.url}/console/people`);
     await admin.fill('#company-email', 'carol@provider.test');
@@ -94,7 +95,7 @@ describe('the console in headless Chromium', () => {
     // The client's half (its owner allows it on the dashboard; the HTTP test covers that path).
     await new TeamAccess(world.pool).grant('team-acme', 'pete@northwind.test', 'boss@acme.test');
 
-    const peteContext = await browser.newContext();
+    const { context: peteContext, violations: peteViolations } = await watchedContext(browser);
     const pete = await peteContext.newPage();
     await signIn(pete, 'pete@northwind.test');
     const rows = pete.locator('tr[data-client]');
@@ -117,5 +118,8 @@ describe('the console in headless Chromium', () => {
     expect(gone?.status()).toBe(404);
     await peteContext.close();
     await adminContext.close();
+    // Every page above worked under the Content-Security-Policy, and none had to be refused anything.
+    expect(violations).toEqual([]);
+    expect(peteViolations).toEqual([]);
   });
 });

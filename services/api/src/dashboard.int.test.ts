@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AlertOutbox } from '@meterline/alerts';
 import { seedSentEmail } from '@meterline/deliveries/fixtures';
 import { ssoLoginFields } from '@meterline/heroku';
+import { AccessStore } from '@meterline/resources';
 import { backdateResources } from '@meterline/resources/fixtures';
 import { daysLeft, formatQuantity, periodOf } from '@meterline/rules';
 import { createTestWorld, type TestWorld } from '@meterline/test/support';
@@ -16,10 +17,17 @@ import {
   startTestApi,
   testClock,
   usageSeeder,
+  watchedContext,
 } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
 const NOV_20 = Date.UTC(2026, 10, 20, 12);
+
+/** The bit of the DOM the test's in-page code touches (the api's tsconfig has no DOM types). */
+interface DomLike {
+  createElement(tag: string): { textContent: string };
+  head: { appendChild(node: unknown): void };
+}
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
 describe('SSO, the usage JSON and the dashboard in a real browser', () => {
@@ -239,7 +247,10 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
 
   it('renders the dashboard in headless Chromium with the counters numbers', async () => {
     browser = await launchChromium();
-    const page = await browser.newPage({ viewport: { width: 1200, height: 1600 } });
+    const { context, violations } = await watchedContext(browser, {
+      viewport: { width: 1200, height: 1600 },
+    });
+    const page = await context.newPage();
     clock.set(clock.now() + 1000);
     // Heroku's way in: the browser POSTs the SSO form, follows the redirect with its new cookie.
     const inputs = Object.entries(sso())
@@ -262,10 +273,13 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
     expect(await card.locator('.tier:not(.crossed)').allTextContents()).toEqual(['100%', '150%']);
     expect(await card.locator('.projected').textContent()).toBe(formatQuantity(expectedProjection()));
     expect(await card.locator('.pace').textContent()).toContain('ahead of pace');
-    const fill = await card
-      .locator('.fill')
-      .evaluate((el) => (el as unknown as { style: { width: string } }).style.width);
-    expect(fill).toBe('90%');
+    // The bar is drawn by the stylesheet the policy allows: its fill is 90% of its width.
+    type Box = { getBoundingClientRect(): { width: number }; parentElement: Box };
+    const fill = await card.locator('.fill').evaluate((el) => {
+      const box = el as unknown as Box;
+      return box.getBoundingClientRect().width / box.parentElement.getBoundingClientRect().width;
+    });
+    expect(fill).toBeCloseTo(0.9, 2);
 
     const storage = page.locator('[data-metric="storage_gb"]');
     expect(await storage.locator('.used').textContent()).toBe('2.5');
@@ -289,5 +303,110 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
       'acme-meter used 90% of its API calls',
     );
     expect(await page.locator('.who').textContent()).toBe('dev@acme.test');
+
+    // The page needed nothing the Content-Security-Policy refuses; and the policy is enforced and watched:
+    // a style element added to the page is refused, and reported.
+    expect(violations).toEqual([]);
+    await page.evaluate(() => {
+      const doc = (globalThis as unknown as { document: DomLike }).document;
+      const style = doc.createElement('style');
+      style.textContent = 'body{color:red}';
+      doc.head.appendChild(style);
+    });
+    await expect.poll(() => violations.join('\n')).toContain('style-src');
+    await context.close();
+  });
+
+  it('ends a dashboard session at its hard lifetime, however much it is used', async () => {
+    clock.set(clock.now() + 1000);
+    const res = await postSso(sso());
+    const set = res.headers.getSetCookie().find((c) => c.startsWith('meterline_session='))!;
+    expect(set).toMatch(/Max-Age=3600/);
+    const cookie = set.split(';')[0]!;
+    const opened = clock.now();
+    const dash = () => fetch(`${api.url}/dashboard`, { headers: { cookie } });
+    for (const minutes of [1, 30, 59]) {
+      clock.set(opened + minutes * 60_000);
+      expect((await dash()).status).toBe(200);
+    }
+    clock.set(opened + 60 * 60_000 + 1000);
+    expect((await dash()).status).toBe(401);
+    expect((await fetch(`${api.url}/api/v1/resources/${id}/usage`, { headers: { cookie } })).status).toBe(
+      401,
+    );
+  });
+
+  it('ends a session once its person has left the app access list', async () => {
+    const access = new AccessStore(world.pool);
+    const cookie = await sessionCookie();
+    const dash = () => fetch(`${api.url}/dashboard`, { headers: { cookie } });
+    // Never synced (no Platform API token): the list says nothing, the SSO login stands.
+    expect((await dash()).status).toBe(200);
+    await access.replace(id, [{ email: 'DEV@acme.test', userId: 'user-dev', role: 'admin' }], clock.now());
+    expect((await dash()).status).toBe(200);
+    // The same Heroku user under a new email is still the same person.
+    await access.replace(id, [{ email: 'dev@new.test', userId: 'user-dev', role: 'member' }], clock.now());
+    expect((await dash()).status).toBe(200);
+
+    await access.replace(id, [{ email: 'boss@acme.test', userId: 'user-boss', role: 'owner' }], clock.now());
+    expect((await dash()).status).toBe(401);
+    // Ended, not hidden: back on the list, the old cookie stays out; a new SSO login gets in.
+    await access.replace(id, [{ email: 'dev@acme.test', userId: 'user-dev', role: 'admin' }], clock.now());
+    expect((await dash()).status).toBe(401);
+    expect((await fetch(`${api.url}/api/v1/resources/${id}/usage`, { headers: { cookie } })).status).toBe(
+      401,
+    );
+    const again = await sessionCookie();
+    expect((await fetch(`${api.url}/dashboard`, { headers: { cookie: again } })).status).toBe(200);
+  });
+
+  it('never shows the email of a legacy sha1 sign-in, and keeps such a session short', async () => {
+    clock.set(clock.now() + 1000);
+    // The sha1 resource_token covers no user: whoever holds a form may change its email and drop the
+    // user-scoped token.
+    const forged = { ...sso(), email: 'boss@acme.test', user_scoped_resource_token: '' };
+    const res = await postSso(forged);
+    expect(res.status).toBe(303);
+    const set = res.headers.getSetCookie().find((c) => c.startsWith('meterline_session='))!;
+    expect(set).toMatch(/Max-Age=300/);
+    const cookie = set.split(';')[0]!;
+    const opened = clock.now();
+    const page = await fetch(`${api.url}/dashboard`, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<div class="who">Signed in through Heroku (email not verified)</div>');
+    expect(html).not.toContain('boss@acme.test');
+    clock.set(opened + 5 * 60_000 + 1000);
+    expect((await fetch(`${api.url}/dashboard`, { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('sends a strict Content-Security-Policy, nosniff and a Referrer-Policy with every page', async () => {
+    const cookie = await sessionCookie();
+    clock.set(clock.now() + 1000);
+    const pages = [
+      await fetch(`${api.url}/dashboard`, { headers: { cookie } }),
+      await fetch(`${api.url}/dashboard`),
+      await postSso({ ...sso(), resource_token: '', user_scoped_resource_token: '' }),
+      await fetch(`${api.url}/console/login`),
+      await fetch(`${api.url}/console/signup`),
+      await fetch(`${api.url}/heroku/resources`, { method: 'POST' }),
+    ];
+    expect(pages.map((r) => r.status)).toEqual([200, 401, 403, 200, 200, 401]);
+    for (const res of pages) {
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).toMatch(/style-src 'sha256-[A-Za-z0-9+/=]+' 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
+      expect(csp).not.toContain('unsafe-inline');
+      expect(csp).not.toContain('script-src');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('referrer-policy')).toBe('same-origin');
+    }
+    // No page carries a style attribute or a script for the policy to refuse.
+    for (const res of pages.slice(0, 5)) {
+      const html = await res.text();
+      expect(html).not.toMatch(/\sstyle=|<script|\son[a-z]+=/i);
+    }
   });
 });

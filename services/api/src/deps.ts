@@ -8,6 +8,7 @@ import type { PlanCatalog } from '@meterline/rules';
 import type { Logger } from '@meterline/runtime';
 import type { ApiConfig } from './config.ts';
 import type { ApiMetrics } from './metrics.ts';
+import type { TokenBuckets } from './rate-limit.ts';
 
 /** Everything the routes and workers use, built once in wire.ts. */
 export interface ApiDeps {
@@ -33,4 +34,15 @@ export interface ApiDeps {
   sealer: Sealer;
   platform: HerokuPlatform;
   metrics: ApiMetrics;
+  /** Rate limits, per instance (ADR 0017). */
+  limits: {
+    /** Partner API, per authenticated client */
+    partner: TokenBuckets;
+    /** Partner API requests whose Basic auth failed, per address */
+    partnerAuthFailures: TokenBuckets;
+    /** console sign-in, per email */
+    signInEmail: TokenBuckets;
+    /** console sign-in and sign-up, per address */
+    signInIp: TokenBuckets;
+  };
 }

@@ -7,6 +7,7 @@ import { consoleRoutes } from './routes/console.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { partnerRoutes } from './routes/partner.ts';
 import { ssoRoutes } from './routes/sso.ts';
+import { securityHeaders } from './security-headers.ts';
 
 /** The api's HTTP surface: Partner API, SSO, dashboard, usage JSON and the ops routes. */
 export async function buildHttp(
@@ -17,13 +18,22 @@ export async function buildHttp(
   // Only behind a proxy (TRUST_PROXY) do X-Forwarded-For/-Proto give the client's address (audit log) and
   // protocol (Secure cookie); otherwise any client could claim them.
   const app = Fastify({ logger: false, trustProxy: deps.config.trustProxy });
+  securityHeaders(app);
   await app.register(cookie);
   await app.register(formbody);
-  // Heroku's vendor media types are JSON too.
+  // application/json and Heroku's vendor media types (+json). An empty body is no body (undefined): a route
+  // that takes none (DELETE) must not fail on the header alone, and one that needs a body refuses the
+  // missing one with its own 4xx message.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
   app.addContentTypeParser(
-    /^application\/[\w.+-]*\+json/,
+    /^application\/(?:[\w.+-]*\+)?json(?:\s*;|\s*$)/i,
     { parseAs: 'string' },
-    app.getDefaultJsonParser('error', 'error'),
+    (request, body, done) => {
+      const text = body.toString();
+      if (text.trim() === '') return done(null, undefined);
+      parseJson(request, text, done);
+    },
   );
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {

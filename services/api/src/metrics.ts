@@ -21,6 +21,12 @@ export function apiMetrics(registry: Registry) {
       labelNames: ['kind', 'outcome'],
       registers: [registry],
     }),
+    rateLimited: new Counter({
+      name: 'meterline_api_rate_limited_total',
+      help: 'Requests answered 429, by limit (partner, partner_auth_failures, sign_in_email, sign_in_ip)',
+      labelNames: ['limit'],
+      registers: [registry],
+    }),
     sso: new Counter({
       name: 'meterline_api_sso_logins_total',
       help: 'SSO logins, by outcome (ok, refused, replay, unknown_resource)',

@@ -163,6 +163,55 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     expect((await heroku(api, 'DELETE', '/heroku/resources/not-a-uuid')).status).toBe(204);
   });
 
+  it('treats an empty body with a JSON content type as no body: DELETE deprovisions, POST and PUT get 400', async () => {
+    const body = provisionBody({ plan: 'basic' });
+    const id = body.uuid as string;
+    expect((await heroku(api, 'POST', '/heroku/resources', body)).status).toBe(200);
+    const before = await new ResourceStore(world.pool).count();
+
+    for (const rawBody of ['', '  \n']) {
+      const post = await heroku(api, 'POST', '/heroku/resources', undefined, { rawBody });
+      expect(post.status).toBe(400);
+      expect(post.body.message).toBe('the request body must be a JSON object');
+      const put = await heroku(api, 'PUT', `/heroku/resources/${id}`, undefined, { rawBody });
+      expect(put.status).toBe(400);
+      expect(put.body.message).toBe('the request body must be a JSON object');
+    }
+    // Heroku's vendor media type, with its parameter, is JSON too.
+    const vendor = await fetch(`${api.url}/heroku/resources`, {
+      method: 'POST',
+      headers: {
+        authorization: basicAuthHeader(ADDON_ID, 'partner-secret'),
+        'content-type': 'application/vnd.heroku-addons+json; version=3',
+      },
+      body: '',
+    });
+    expect(vendor.status).toBe(400);
+    expect(((await vendor.json()) as { message: string }).message).toContain('JSON object');
+    expect(await new ResourceStore(world.pool).count()).toBe(before);
+    expect((await resourceRow(world, id))?.plan).toBe('basic');
+
+    // The bug as a new user met it: `curl -X DELETE -H 'Content-Type: application/json'` with no body.
+    const gone = await heroku(api, 'DELETE', `/heroku/resources/${id}`, undefined, { rawBody: '' });
+    expect(gone.status).toBe(204);
+    expect((await resourceRow(world, id))?.state).toBe('deprovisioned');
+    expect(
+      (await heroku(api, 'DELETE', `/heroku/resources/${randomUUID()}`, undefined, { rawBody: '' })).status,
+    ).toBe(204);
+
+    // Routes outside the Partner API: never a 5xx for the header alone.
+    for (const path of ['/console/login', '/dashboard/partner-access', '/sso/login']) {
+      const res = await fetch(`${api.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '',
+        redirect: 'manual',
+      });
+      expect(res.status, path).toBeGreaterThanOrEqual(400);
+      expect(res.status, path).toBeLessThan(500);
+    }
+  });
+
   it('refuses wrong or missing credentials with 401 on every Partner API route', async () => {
     const body = provisionBody();
     const id = body.uuid as string;

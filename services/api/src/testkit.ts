@@ -4,7 +4,7 @@ import { basicAuthHeader } from '@meterline/heroku';
 import { CounterStore, ResourceEvents } from '@meterline/metering';
 import { createLogger } from '@meterline/runtime';
 import type { TestWorld } from '@meterline/test/support';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, chromium } from 'playwright-core';
 import { readApiConfig } from './config.ts';
 import { type RunningApi, startApi } from './wire.ts';
 
@@ -131,4 +131,24 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/** A browser context that records every Content-Security-Policy violation its pages report: the
+ * `securitypolicyviolation` event (through a binding, which outlives navigations) and Chromium's console
+ * errors about the policy. A page that works under the policy leaves `violations` empty. */
+export async function watchedContext(
+  browser: Browser,
+  options: BrowserContextOptions = {},
+): Promise<{ context: BrowserContext; violations: string[] }> {
+  const context = await browser.newContext(options);
+  const violations: string[] = [];
+  context.on('console', (m) => {
+    if (/content security policy/i.test(m.text())) violations.push(m.text());
+  });
+  await context.exposeFunction('__meterlineCspViolation', (v: string) => void violations.push(v));
+  await context.addInitScript({
+    content: `document.addEventListener('securitypolicyviolation', (e) =>
+      window.__meterlineCspViolation(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || '')));`,
+  });
+  return { context, violations };
 }

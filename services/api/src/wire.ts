@@ -10,6 +10,10 @@ import type { ApiDeps } from './deps.ts';
 import { buildHttp } from './http.ts';
 import { apiMetrics } from './metrics.ts';
 import { PlatformWorker } from './platform-worker.ts';
+import { TokenBuckets } from './rate-limit.ts';
+
+const MINUTE = 60_000;
+const SIGN_IN_WINDOW = 15 * MINUTE;
 
 export interface RunningApi {
   port: number;
@@ -77,6 +81,12 @@ export async function startApi(
         clientSecret: config.oauthClientSecret,
       }),
     metrics: apiMetrics(registry),
+    limits: {
+      partner: new TokenBuckets({ capacity: config.partnerRatePerMinute, windowMs: MINUTE }),
+      partnerAuthFailures: new TokenBuckets({ capacity: config.partnerRatePerMinute, windowMs: MINUTE }),
+      signInEmail: new TokenBuckets({ capacity: config.signInAttemptsPerEmail, windowMs: SIGN_IN_WINDOW }),
+      signInIp: new TokenBuckets({ capacity: config.signInAttemptsPerIp, windowMs: SIGN_IN_WINDOW }),
+    },
   };
 
   const app = await buildHttp(deps, registry, base.readiness);

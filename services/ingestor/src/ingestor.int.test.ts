@@ -111,7 +111,8 @@ describe('ingestor on the real stack', () => {
     const wrongMagic = await registry.encode(schemaId, ev({}));
     wrongMagic[0] = 1;
     const unknownSchema = Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0]), randomBytes(20)]);
-    const cases: { name: string; value: Buffer; reason: string }[] = [
+    // Each record is keyed by the resource its value names, as the contract says, unless `key` is given.
+    const cases: { name: string; value: Buffer; reason: string; key?: string }[] = [
       {
         name: 'random bytes',
         value: Buffer.concat([Buffer.from([0x93]), randomBytes(63)]),
@@ -132,11 +133,25 @@ describe('ingestor on the real stack', () => {
         reason: 'quantity-out-of-range',
       },
       { name: 'absurd quantity', value: json(ev({ quantity: 1e15 })), reason: 'quantity-out-of-range' },
-      { name: 'unknown resource', value: json(ev({ resourceId: unknown })), reason: 'unknown-resource' },
+      {
+        name: 'unknown resource',
+        value: json(ev({ resourceId: unknown })),
+        reason: 'unknown-resource',
+        key: unknown,
+      },
       {
         name: 'deprovisioned resource',
         value: json(ev({ resourceId: gone })),
         reason: 'resource-not-provisioned',
+        key: gone,
+      },
+      // A live resource's event filed under another resource's key, in JSON and in Avro.
+      { name: 'key of another resource', value: json(ev({})), reason: 'key-mismatch', key: gone },
+      {
+        name: 'Avro under a key that is no resource',
+        value: await registry.encode(schemaId, ev({})),
+        reason: 'key-mismatch',
+        key: 'tenant-a',
       },
       {
         name: 'far-future timestamp',
@@ -153,12 +168,16 @@ describe('ingestor on the real stack', () => {
     await producer.connect();
     await producer.send({
       topic: world.topics.usageEvents,
-      messages: cases.map((c) => ({ key: live, value: c.value, headers: { case: c.name } })),
+      messages: cases.map((c) => ({ key: c.key ?? live, value: c.value, headers: { case: c.name } })),
     });
-    // A good event after all of them proves the partition moved on.
+    // Good events after all of them prove the partition moved on: one keyed by its resource (an upper-case
+    // key is the same uuid), one without a key, which the contract leaves open and which counts.
     await producer.send({
       topic: world.topics.usageEvents,
-      messages: [{ key: live, value: json(ev({ quantity: 7 })) }],
+      messages: [
+        { key: live.toUpperCase(), value: json(ev({ quantity: 7 })) },
+        { key: null, value: json(ev({ quantity: 5 })) },
+      ],
     });
     await producer.disconnect();
 
@@ -173,12 +192,12 @@ describe('ingestor on the real stack', () => {
       expect(m!.headers!['dlq-partition']).toBeDefined();
       expect(m!.headers!['dlq-offset']).toBeDefined();
       expect(Buffer.compare(m!.value!, c.value), `${c.name}: bytes unchanged`).toBe(0);
-      expect(m!.key!.toString()).toBe(live);
+      expect(m!.key!.toString()).toBe(c.key ?? live);
     }
-    await eventually(async () => (await readUsage(world, live)).api_calls === 7, {
-      what: 'the good event counted',
+    await eventually(async () => (await readUsage(world, live)).api_calls === 12, {
+      what: 'the good events counted',
     });
-    expect(await readUsage(world, live)).toEqual({ api_calls: 7 });
+    expect(await readUsage(world, live)).toEqual({ api_calls: 12 });
     expect(await readUsage(world, unknown)).toEqual({});
     expect(await readUsage(world, gone)).toEqual({});
   });

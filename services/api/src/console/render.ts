@@ -28,7 +28,7 @@ export interface Flash {
 
 const when = (ts: number | Date) => `${new Date(ts).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 
-const CONSOLE_STYLE = `${STYLE}
+export const CONSOLE_STYLE = `${STYLE}
 nav.console{display:flex;gap:18px;align-items:center}nav.console a{color:#fff;text-decoration:none;opacity:.9}
 nav.console form{margin:0}nav.console button{background:none;border:1px solid rgba(255,255,255,.5);color:#fff;border-radius:6px;padding:2px 10px;cursor:pointer}
 form.inline{display:inline}label{display:block;margin:6px 0 2px;font-weight:600;font-size:14px}

@@ -1,4 +1,5 @@
-/** The customer's dashboard, rendered on the server: plain HTML and CSS, no script needed. */
+/** The customer's dashboard, rendered on the server: plain HTML and CSS, no script needed, and no style
+ * attribute (the Content-Security-Policy allows only the stylesheet below, by its hash). */
 
 import type { ClientAssignment } from '@meterline/access';
 import type { StoredAlert } from '@meterline/alerts';
@@ -20,6 +21,8 @@ export interface DashboardView {
   report: UsageReport;
   resourceName: string | null;
   appName: string | null;
+  /** An email not verified (the legacy sha1 SSO token does not cover it) is never shown: whoever sent the
+   * form chose it. */
   viewer: { email: string; verified: boolean };
   alerts: StoredAlert[];
   emails: EmailRow[];
@@ -48,10 +51,11 @@ function metricCard(m: UsageReport['metrics'][number], report: UsageReport): str
   }
   const percent = m.percent ?? 0;
   const level = percent >= 100 ? 'over' : percent >= 90 ? 'high' : percent >= 75 ? 'mid' : 'low';
-  const width = Math.min(100, percent);
+  // A class per whole percent, not a style attribute: the Content-Security-Policy allows no inline style.
+  const width = Math.round(Math.min(100, Math.max(0, percent)));
   const markers = m.thresholds
     .filter((t) => t <= 100)
-    .map((t) => `<span class="marker" style="left:${t}%" title="${t}%"></span>`)
+    .map((t) => `<span class="marker at-${Math.round(t)}" title="${t}%"></span>`)
     .join('');
   const tiers = m.thresholds
     .map((t) => {
@@ -71,7 +75,7 @@ function metricCard(m: UsageReport['metrics'][number], report: UsageReport): str
   return `<section class="card metric level-${level}" data-metric="${escapeHtml(m.metric)}" data-used="${m.used}" data-limit="${m.limit}" data-percent="${percent}">
   <h2>${label}</h2>
   <p class="figure"><span class="used">${formatQuantity(m.used)}</span> of <span class="limit">${amount(m.limit, m.unit, m.label)}</span> <span class="percent">(${percent}%)</span></p>
-  <div class="bar" role="progressbar" aria-valuenow="${percent}" aria-valuemin="0" aria-valuemax="100"><span class="fill" style="width:${width}%"></span>${markers}</div>
+  <div class="bar" role="progressbar" aria-valuenow="${percent}" aria-valuemin="0" aria-valuemax="100"><span class="fill w-${width}"></span>${markers}</div>
   <ul class="tiers" aria-label="alert tiers">${tiers}</ul>
   ${pace}
   ${projection}
@@ -155,7 +159,7 @@ export function renderDashboard(view: DashboardView): string {
 <body>
 <header class="top">
   <div class="brand">Meterline</div>
-  <div class="who">${escapeHtml(view.viewer.email)}</div>
+  <div class="who">${view.viewer.verified ? escapeHtml(view.viewer.email) : 'Signed in through Heroku (email not verified)'}</div>
 </header>
 <main>
   <div class="heading">
@@ -217,4 +221,11 @@ th,td{padding:6px 8px;border-top:1px solid #eef0f4}
 .people{list-style:none;padding:0;margin:0}.people li{display:flex;justify-content:space-between;padding:4px 0;border-top:1px solid #eef0f4}
 .role{font-size:12px;color:#6b7280}
 .note p{margin:4px 0}
-`;
+${percentClasses()}`;
+
+/** `.w-N` (a bar's fill) and `.at-N` (a tier's marker) for every whole percent from 0 to 100. */
+function percentClasses(): string {
+  const rules: string[] = [];
+  for (let n = 0; n <= 100; n++) rules.push(`.w-${n}{width:${n}%}.at-${n}{left:${n}%}`);
+  return rules.join('\n');
+}

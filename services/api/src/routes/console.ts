@@ -29,6 +29,7 @@ import {
   signUpPage,
 } from '../console/render.ts';
 import type { ApiDeps } from '../deps.ts';
+import { type Taken, tooManyRequests } from '../rate-limit.ts';
 import { usageReport } from '../usage-report.ts';
 import { advisorRoutes } from './advisor.ts';
 
@@ -110,12 +111,48 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     }
   });
 
+  /** Takes an attempt from the address's bucket and, for a sign-in, from the email's, before any password
+   * is hashed (scrypt is the costly part); answers 429 when one is empty: the form's page to a browser,
+   * JSON otherwise. Null: the attempt may go on. A sign-in that succeeds gives its tokens back. */
+  function overLimit(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    email: string | null,
+    page: (flash: Flash) => string,
+  ) {
+    const byIp = deps.limits.signInIp.take(request.ip);
+    const byEmail: Taken = byIp.ok && email ? deps.limits.signInEmail.take(email) : { ok: true };
+    const refusal = !byIp.ok
+      ? { limit: 'sign_in_ip', wait: byIp.retryAfterSeconds, text: 'Too many attempts from this address.' }
+      : !byEmail.ok
+        ? {
+            limit: 'sign_in_email',
+            wait: byEmail.retryAfterSeconds,
+            text: 'Too many attempts for this email.',
+          }
+        : null;
+    if (!refusal) return null;
+    deps.metrics.rateLimited.inc({ limit: refusal.limit });
+    deps.log.warn({ limit: refusal.limit, retryAfterSeconds: refusal.wait }, 'console sign-in limited');
+    if (request.headers.accept?.includes('text/html')) {
+      reply.header('retry-after', String(refusal.wait));
+      return html(
+        reply,
+        429,
+        page({ kind: 'error', text: `${refusal.text} Try again in ${refusal.wait} s.` }),
+      );
+    }
+    return tooManyRequests(reply, refusal.wait, refusal.text);
+  }
+
   app.get('/console/login', async (_request, reply) => html(reply, 200, signInPage(null)));
   app.get('/console/signup', async (_request, reply) => html(reply, 200, signUpPage(null)));
 
   app.post<{ Body: Body }>('/console/login', async (request, reply) => {
     const body = request.body ?? {};
     const email = field(body, 'email').toLowerCase();
+    const limited = overLimit(request, reply, email || null, signInPage);
+    if (limited) return limited;
     const account = email ? await deps.team.checkPassword(email, field(body, 'password')) : null;
     const viewer = account ? await deps.team.viewer(account.id) : null;
     if (!account || !viewer) {
@@ -126,6 +163,9 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         signInPage({ kind: 'error', text: 'That email and password do not match an account.' }),
       );
     }
+    // The limits count what did not sign in: a person who knows their password never runs into them.
+    deps.limits.signInIp.refund(request.ip);
+    deps.limits.signInEmail.refund(email);
     const token = await deps.consoleSessions.open(account.id, deps.now(), ttlMs, {
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? null,
@@ -146,6 +186,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps): Promis
   });
 
   app.post<{ Body: Body }>('/console/signup', async (request, reply) => {
+    const limited = overLimit(request, reply, null, signUpPage);
+    if (limited) return limited;
     const body = request.body ?? {};
     try {
       const account = await deps.team.createAccount(

@@ -19,8 +19,27 @@ function mayGrant(entries: { email: string; role: string }[], email: string): bo
   );
 }
 
-function session(deps: ApiDeps, request: FastifyRequest): Promise<DashboardSession | null> {
-  return deps.sessions.find(request.cookies[SESSION_COOKIE], deps.now());
+/**
+ * The request's dashboard session, while its person is still on the app's access list. The list is the
+ * one the Platform API worker keeps (re-read from Heroku whenever older than ACCESS_MAX_AGE_SECONDS, at
+ * most 5 minutes), read here on every request: someone removed from the app loses the dashboard within
+ * that. A list never synced (no Platform API token yet) says nothing, and the session stands. A session
+ * of the legacy sha1 token names no verified person to look up; it is short instead (sso.ts).
+ */
+async function session(deps: ApiDeps, request: FastifyRequest): Promise<DashboardSession | null> {
+  const token = request.cookies[SESSION_COOKIE];
+  const found = await deps.sessions.find(token, deps.now());
+  if (!token || !found?.emailVerified) return found;
+  const listed = await deps.access.lists(found.resourceId, { email: found.email, userId: found.userId });
+  if (listed !== false) return found;
+  await deps.sessions.close(token);
+  deps.log.info({ resourceId: found.resourceId }, 'dashboard session ended: no longer on the access list');
+  return null;
+}
+
+/** Whether this session's person may allow partner employees in: a verified app owner or admin. */
+function viewerMayGrant(entries: { email: string; role: string }[], viewer: DashboardSession): boolean {
+  return viewer.emailVerified && mayGrant(entries, viewer.email);
 }
 
 export async function dashboardRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -53,7 +72,7 @@ export async function dashboardRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       if (!resource?.ownerId)
         return page(404, 'Not found', 'This add-on has no client account on Heroku yet.');
       const { entries } = await deps.access.get(resource.id);
-      if (!mayGrant(entries, viewer.email))
+      if (!viewerMayGrant(entries, viewer))
         return page(403, 'Refused', "Only the app's owner or an admin can allow a partner employee in.");
       const email = (body.email ?? '').trim().toLowerCase();
       const assigned = (await deps.team.assignmentsOf(resource.ownerId)).some((a) => a.email === email);
@@ -100,7 +119,7 @@ export async function dashboardRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       access,
       partnerAccess: {
         assignments: partners,
-        mayGrant: mayGrant(access.entries, viewer.email),
+        mayGrant: viewerMayGrant(access.entries, viewer),
         csrf: viewer.csrf ?? '',
       },
     });

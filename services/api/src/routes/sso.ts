@@ -7,6 +7,9 @@ import type { ApiDeps } from '../deps.ts';
 export const SESSION_COOKIE = 'meterline_session';
 /** The SSO window (300 s) plus the allowed clock skew (60 s): a key older than that is refused by time anyway. */
 const REPLAY_KEEP_SECONDS = 360;
+/** A session of the legacy sha1 token: it names no verified person, so the access list cannot end it; it
+ * lasts no longer than the list may be stale, and Heroku's SSO opens the next one. */
+const UNVERIFIED_SESSION_MINUTES = 5;
 
 export async function ssoRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   app.post('/sso/login', async (request, reply) => {
@@ -37,7 +40,11 @@ export async function ssoRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     const fresh = await deps.redis.set(`api:${ssoReplayKey(fields)}`, '1', 'EX', REPLAY_KEEP_SECONDS, 'NX');
     if (fresh === null) return refuse('replay', 'this SSO timestamp was already used');
 
-    const expiresAt = now + deps.config.sessionTtlMinutes * 60_000;
+    // A hard lifetime: sessions are never extended (SESSION_TTL_MINUTES, at most 12 hours).
+    const ttlMinutes = login.emailVerified
+      ? deps.config.sessionTtlMinutes
+      : Math.min(UNVERIFIED_SESSION_MINUTES, deps.config.sessionTtlMinutes);
+    const expiresAt = now + ttlMinutes * 60_000;
     const token = await deps.sessions.open(
       {
         resourceId: resource.id,
@@ -54,7 +61,7 @@ export async function ssoRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       httpOnly: true,
       sameSite: 'lax' as const,
       secure,
-      maxAge: deps.config.sessionTtlMinutes * 60,
+      maxAge: ttlMinutes * 60,
     };
     reply.setCookie(SESSION_COOKIE, token, cookie);
     if (login.navData) reply.setCookie('heroku-nav-data', login.navData, { ...cookie, httpOnly: false });

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { TeamAccess } from '@meterline/access';
+import { basicAuthHeader } from '@meterline/heroku';
+import { ResourceStore } from '@meterline/resources';
+import { createTestWorld, type TestWorld } from '@meterline/test/support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADDON_ID, heroku, provisionBody, startTestApi } from './testkit.ts';
+import type { RunningApi } from './wire.ts';
+
+const PASSWORD = 'correct horse battery';
+
+describe('rate limits on the Partner API and the console sign-in', () => {
+  let world: TestWorld;
+  let api: RunningApi;
+
+  beforeAll(async () => {
+    world = await createTestWorld('apilimits');
+    api = await startTestApi(
+      world,
+      {
+        PROVISIONING_MODE: 'sync',
+        PARTNER_API_RATE_PER_MINUTE: '4',
+        SIGNIN_ATTEMPTS_PER_EMAIL: '3',
+        SIGNIN_ATTEMPTS_PER_IP: '6',
+      },
+      Date.now,
+    );
+    await new TeamAccess(world.pool).createAccount(
+      { email: 'honest@provider.test', name: 'Honest', password: PASSWORD },
+      { accountId: null, email: 'test setup', ip: null },
+    );
+  });
+  afterAll(async () => {
+    await api?.stop();
+    await world?.close();
+  });
+
+  function expectTooMany(res: { status: number; headers: Headers }, body: Record<string, unknown>) {
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(body.message).toMatch(/Try again in \d+ s\./);
+  }
+
+  it('limits the Partner API per client; guesses of the password do not spend the client bucket', async () => {
+    // Someone who knows the add-on id guesses the password: limited per address, after 4.
+    const guess = { auth: basicAuthHeader(ADDON_ID, 'guess') };
+    const guesses = [];
+    for (let i = 0; i < 6; i++) guesses.push(await heroku(api, 'POST', '/heroku/resources', {}, guess));
+    expect(guesses.map((g) => g.status)).toEqual([401, 401, 401, 401, 429, 429]);
+
+    // Heroku itself, from the same address, is unaffected.
+    const body = provisionBody({ plan: 'basic' });
+    const id = body.uuid as string;
+    expect((await heroku(api, 'POST', '/heroku/resources', body)).status).toBe(200);
+    expect((await heroku(api, 'POST', '/heroku/resources', body)).status).toBe(200);
+    expect((await heroku(api, 'PUT', `/heroku/resources/${id}`, { plan: 'pro' })).status).toBe(200);
+    expect((await heroku(api, 'PUT', `/heroku/resources/${randomUUID()}`, { plan: 'pro' })).status).toBe(404);
+
+    // Past its 4 a minute: 429 with Retry-After and a JSON message, and nothing changes.
+    const over = await fetch(`${api.url}/heroku/resources/${id}`, {
+      method: 'PUT',
+      headers: {
+        authorization: basicAuthHeader(ADDON_ID, 'partner-secret'),
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ plan: 'basic' }),
+    });
+    const overBody = (await over.json()) as Record<string, unknown>;
+    expectTooMany(over, overBody);
+    expect(overBody.message).toContain('4 Partner API requests a minute');
+    expect((await new ResourceStore(world.pool).get(id))?.plan).toBe('pro');
+
+    // A deprovision is never refused, not even over the limit.
+    expect((await heroku(api, 'DELETE', `/heroku/resources/${id}`)).status).toBe(204);
+    expect((await new ResourceStore(world.pool).get(id))?.state).toBe('deprovisioned');
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    expect(metrics).toMatch(/meterline_api_rate_limited_total\{limit="partner",service="api"\} 1/);
+    expect(metrics).toMatch(
+      /meterline_api_rate_limited_total\{limit="partner_auth_failures",service="api"\} 2/,
+    );
+  });
+
+  it('limits console sign-in per email and per address, before any password is checked', async () => {
+    const signIn = (email: string, password: string, accept = 'application/json') =>
+      fetch(`${api.url}/console/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept },
+        body: new URLSearchParams({ email, password }).toString(),
+        redirect: 'manual',
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await signIn('victim@provider.test', `guess-${i}`)).status);
+    expect(statuses).toEqual([401, 401, 401]);
+    const fourth = await signIn('Victim@Provider.test', 'guess-3');
+    const fourthBody = (await fourth.json()) as Record<string, unknown>;
+    expectTooMany(fourth, fourthBody);
+    expect(fourthBody.message).toContain('for this email');
+
+    // An honest person at the same address signs in, more often than an email's limit: what signs in
+    // does not count.
+    for (let i = 0; i < 5; i++) {
+      const honest = await signIn('honest@provider.test', PASSWORD);
+      expect(honest.status).toBe(303);
+      expect(honest.headers.getSetCookie().some((c) => c.startsWith('meterline_console='))).toBe(true);
+    }
+
+    // The address has spent 4 of its 6: two more failures go through, then it is refused whatever the
+    // email, and a browser gets the sign-in page with the reason.
+    expect((await signIn('other@provider.test', 'nope')).status).toBe(401);
+    expect((await signIn('another@provider.test', 'nope')).status).toBe(401);
+    const page = await signIn('honest@provider.test', PASSWORD, 'text/html,application/xhtml+xml');
+    expect(page.status).toBe(429);
+    expect(Number(page.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(await page.text()).toContain('Too many attempts from this address.');
+    const signup = await fetch(`${api.url}/console/signup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ email: 'new@provider.test', name: 'New', password: PASSWORD }).toString(),
+    });
+    expectTooMany(signup, (await signup.json()) as Record<string, unknown>);
+  });
+});
