@@ -167,39 +167,64 @@ describe('the api refuses bad input clearly and changes nothing', () => {
     expect(await store()).toEqual(before);
   });
 
-  it('SSO: a tampered email, a stale or malformed token, a non-uuid id, hostile strings: refused', async () => {
-    const before = await store();
-    const good = ssoLoginFields({
-      resourceId: live,
-      salt: SSO_SALT,
-      email: 'owner@acme.test',
-      userId: randomUUID(),
-      app: 'acme',
-    });
+  it('SSO: a swapped email is not shown, a replay, stale or broken form is refused', async () => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const post = (fields: Record<string, string>) =>
-      send('POST', '/sso/login', {
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams(fields).toString(),
-        auth: null,
-      });
+      send('POST', '/sso/login', { headers: form, body: new URLSearchParams(fields).toString(), auth: null });
+    let second = Math.floor(Date.now() / 1000) - 200;
+    // Each form its own timestamp, so that only the case itself, not the replay rule, decides it.
+    const fields = (over: Record<string, string> = {}) => ({
+      ...ssoLoginFields({
+        resourceId: live,
+        salt: SSO_SALT,
+        email: 'owner@acme.test',
+        userId: randomUUID(),
+        app: 'acme',
+        timestamp: second++,
+      }),
+      ...over,
+    });
+    // The legacy sha1 token does not cover the email: a form with another one may sign in, but the
+    // dashboard must not show the email it was not given by Heroku.
+    const res = await fetch(`${api.url}/sso/login`, {
+      method: 'POST',
+      headers: form,
+      body: new URLSearchParams(fields({ email: 'attacker@evil.test' })).toString(),
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(303);
+    const cookie = res.headers.get('set-cookie')?.split(';')[0];
+    expect(cookie).toBeTruthy();
+    const page = await (await fetch(`${api.url}/dashboard`, { headers: { cookie: cookie! } })).text();
+    expect(page).toContain('Usage'); // the dashboard itself, not a refusal
+    expect(page).not.toContain('attacker@evil.test');
+
+    const before = await store();
+    const used = fields();
+    expect((await post(used)).status).toBeLessThan(400);
+    const after = await store();
     const cases: Record<string, string>[] = [
-      { ...good, email: 'attacker@evil.test' },
-      { ...good, timestamp: String(Math.floor(Date.now() / 1000) - 3600) },
-      { ...good, token: 'not-hex' },
-      { ...good, resource_id: 'not-a-uuid' },
-      ...HOSTILE.map((bad) => ({ ...good, email: bad })),
+      used, // a replay
+      fields({ timestamp: String(Math.floor(Date.now() / 1000) - 3600) }),
+      fields({ resource_token: '0'.repeat(40), user_scoped_resource_token: '0'.repeat(64) }),
+      fields({ resource_id: 'not-a-uuid' }),
+      fields({ resource_id: randomUUID() }),
+      ...HOSTILE.filter((bad) => !bad.includes('\u0000')).map((bad) =>
+        fields({ resource_token: bad, user_scoped_resource_token: bad }),
+      ),
       {},
     ];
-    for (const fields of cases) {
-      const r = await post(fields);
+    for (const f of cases) {
+      const r = await post(f);
       expect(
         r.status,
-        `${JSON.stringify(fields).slice(0, 120)} -> ${r.text.slice(0, 200)}`,
+        `${JSON.stringify(f).slice(0, 120)} -> ${r.text.slice(0, 200)}`,
       ).toBeGreaterThanOrEqual(400);
       expect(r.status).toBeLessThan(500);
       expect(r.text).not.toMatch(/\n\s+at [^\n]+\(/);
     }
-    expect(await store()).toEqual(before);
+    expect(await store()).toEqual(after);
+    expect(after).not.toEqual(before); // the one good form did open a session
   });
 
   it('console sign-in and sign-up with hostile or unicode input: a 4xx page, no stack', async () => {
