@@ -9,7 +9,15 @@ import { DAY, HOUR } from '@meterline/rules';
 import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { heroku, launchChromium, OAUTH_SECRET, PLANS_FILE, provisionBody, startTestApi } from './testkit.ts';
+import {
+  heroku,
+  launchChromium,
+  OAUTH_SECRET,
+  PLANS_FILE,
+  provisionBody,
+  startTestApi,
+  watchedContext,
+} from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -115,7 +123,8 @@ describe('the plan advisor in headless Chromium', () => {
   }
 
   it('back-tests a proposed catalog, draws the histograms, and disables an abuser with a reason', async () => {
-    const page = await (await browser.newContext()).newPage();
+    const { context, violations } = await watchedContext(browser);
+    const page = await context.newPage();
     await signIn(page, 'admin@provider.test');
     await page.click('a[href="/console/advisor"]');
     // The form starts from the catalog in force; the proposal doubles hobby's API calls.
@@ -171,6 +180,8 @@ describe('the plan advisor in headless Chromium', () => {
     await page.goto(`${api.url}/console/audit`);
     expect(await page.locator('tr[data-action="resource.disabled"]').count()).toBe(1);
     expect(await page.locator('tr[data-action="advisor.backtest"]').count()).toBe(2);
+    // Every page above worked under the Content-Security-Policy.
+    expect(violations).toEqual([]);
   });
 
   it('needs the billing permission to see it, and refuses a bad catalog or month with its message', async () => {
