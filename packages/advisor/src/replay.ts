@@ -43,6 +43,8 @@ export interface ReplayedAlert {
   kind: AlertKind;
   threshold: number;
   severity: Severity;
+  /** Usage as a percent of the limit when it was decided. */
+  percent: number;
   /** The hour of usage that crossed it. */
   hour: number;
 }
@@ -124,6 +126,7 @@ export function replayAlerts(
         kind: d.kind,
         threshold: d.threshold,
         severity: d.severity,
+        percent: d.percent,
         hour: h.hour,
       });
     }

@@ -1,3 +1,4 @@
+import { headlineAlert } from '@meterline/notifications';
 import {
   type AlertKind,
   computePlanFlag,
@@ -110,19 +111,6 @@ export function getOrSet<K, V>(map: Map<K, V>, key: K, make: () => V): V {
 const round2 = (n: number) => Math.round(n * 100) / 100;
 const dayOf = (hour: number, periodStart: number) => Math.floor((hour - periodStart) / DAY) + 1;
 
-const SEVERITY_RANK: Record<Severity, number> = { INFO: 0, WARNING: 1, CRITICAL: 2 };
-
-/** The alert an email of several names first: the most severe, a crossed tier before a pace, the highest. */
-function headline(alerts: readonly ReplayedAlert[]): ReplayedAlert {
-  return alerts.reduce((best, a) => {
-    const order =
-      SEVERITY_RANK[a.severity] - SEVERITY_RANK[best.severity] ||
-      (a.kind === best.kind ? 0 : a.kind === 'THRESHOLD' ? 1 : -1) ||
-      a.threshold - best.threshold;
-    return order > 0 ? a : best;
-  });
-}
-
 /** Accumulates one catalog's outcome resource by resource (a replay never holds the whole ledger). */
 export class OutcomeBuilder {
   private readonly shares = new Map<string, number[]>();
@@ -180,7 +168,7 @@ export class OutcomeBuilder {
       else groups.set(g, [a]);
     }
     for (const group of groups.values()) {
-      const h = headline(group);
+      const h = headlineAlert(group);
       this.tierOf(h.kind, h.threshold, h.severity).emails++;
       this.totalEmails++;
     }

@@ -35,7 +35,9 @@ export function inTierOrder<T extends AlertForEmail>(alerts: readonly T[]): T[] 
 }
 
 /** The alert a coalesced email's subject names: the most severe, a crossed tier over a pace, the highest tier. */
-export function headlineAlert<T extends AlertForEmail>(alerts: readonly T[]): T {
+export function headlineAlert<T extends Pick<AlertForEmail, 'severity' | 'kind' | 'threshold' | 'percent'>>(
+  alerts: readonly T[],
+): T {
   if (alerts.length === 0) throw new TypeError('headlineAlert needs at least one alert');
   return alerts.reduce((best, a) => {
     const order =
