@@ -1,14 +1,17 @@
-import type { ApiKeys, AuditLog, ConsoleSessions, SessionStore, TeamAccess } from '@meterline/access';
-import type { Pool } from '@meterline/db';
-import type { HerokuPlatform } from '@meterline/heroku';
-import type { CounterStore } from '@meterline/metering';
+import { ApiKeys, AuditLog, ConsoleSessions, SessionStore, TeamAccess } from '@meterline/access';
+import { createPool, type Pool } from '@meterline/db';
+import { createPlatformClient, type HerokuPlatform } from '@meterline/heroku';
+import { CounterStore } from '@meterline/metering';
 import type { Redis } from '@meterline/redis';
-import type { AccessStore, PlatformJobs, ResourceStore, Sealer, TokenVault } from '@meterline/resources';
+import { AccessStore, PlatformJobs, ResourceStore, Sealer, TokenVault } from '@meterline/resources';
 import type { PlanCatalog } from '@meterline/rules';
-import type { Logger } from '@meterline/runtime';
+import type { Logger, Registry } from '@meterline/runtime';
 import type { ApiConfig } from './config.ts';
-import type { ApiMetrics } from './metrics.ts';
-import type { TokenBuckets } from './rate-limit.ts';
+import { type ApiMetrics, apiMetrics } from './metrics.ts';
+import { TokenBuckets } from './rate-limit.ts';
+
+const MINUTE = 60_000;
+const SIGN_IN_WINDOW = 15 * MINUTE;
 
 /** Everything the routes and workers use, built once in wire.ts. */
 export interface ApiDeps {
@@ -44,5 +47,66 @@ export interface ApiDeps {
     signInEmail: TokenBuckets;
     /** console sign-in and sign-up, per address */
     signInIp: TokenBuckets;
+  };
+}
+
+export interface ApiOptions {
+  /** The business clock; tests move it to roll a billing period over. */
+  now?: () => number;
+  /** A Platform API client; by default the real one at HEROKU_API_URL / HEROKU_ID_URL. */
+  platform?: HerokuPlatform;
+}
+
+/** Builds every store, client and limit the routes and the Platform API worker share. */
+export function buildApiDeps(
+  config: ApiConfig,
+  base: { pool: Pool; redis: Redis; catalog: PlanCatalog; registry: Registry; log: Logger },
+  options: ApiOptions,
+): ApiDeps {
+  const { pool, redis, catalog, log } = base;
+  const sealer = new Sealer(config.tokenEncryptionKey);
+  const reports = createPool(config.databaseUrl, {
+    ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
+    max: 2,
+    application: 'meterline-api-reports',
+    readOnly: true,
+    workMem: '256MB',
+  });
+  const perMinute = (capacity: number) => new TokenBuckets({ capacity, windowMs: MINUTE });
+  const perSignInWindow = (capacity: number) => new TokenBuckets({ capacity, windowMs: SIGN_IN_WINDOW });
+  return {
+    config,
+    log,
+    now: options.now ?? Date.now,
+    catalog,
+    pool,
+    reports,
+    redis,
+    // The api only reads counters; the settings matter to writers.
+    counters: new CounterStore(redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 }),
+    resources: new ResourceStore(pool),
+    tokens: new TokenVault(pool, sealer),
+    access: new AccessStore(pool),
+    jobs: new PlatformJobs(pool),
+    sessions: new SessionStore(pool),
+    team: new TeamAccess(pool),
+    consoleSessions: new ConsoleSessions(pool),
+    audit: new AuditLog(pool),
+    apiKeys: new ApiKeys(pool),
+    sealer,
+    platform:
+      options.platform ??
+      createPlatformClient({
+        apiUrl: config.herokuApiUrl,
+        idUrl: config.herokuIdUrl,
+        clientSecret: config.oauthClientSecret,
+      }),
+    metrics: apiMetrics(base.registry),
+    limits: {
+      partner: perMinute(config.partnerRatePerMinute),
+      partnerAuthFailures: perMinute(config.partnerRatePerMinute),
+      signInEmail: perSignInWindow(config.signInAttemptsPerEmail),
+      signInIp: perSignInWindow(config.signInAttemptsPerIp),
+    },
   };
 }
