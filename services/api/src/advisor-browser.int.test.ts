@@ -10,17 +10,19 @@ import { createTestWorld, eventually, type TestWorld } from '@meterline/test/sup
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  CONSOLE_PASSWORD,
   heroku,
   launchChromium,
   OAUTH_SECRET,
   PLANS_FILE,
   provisionBody,
+  signInToConsole,
   startTestApi,
   watchedContext,
 } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
-const PASSWORD = 'correct horse battery';
+const PASSWORD = CONSOLE_PASSWORD;
 const now = new Date();
 const lastMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1);
 const twoMonthsAgo = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 2, 1);
@@ -114,13 +116,7 @@ describe('the plan advisor in headless Chromium', () => {
     await world?.close();
   });
 
-  async function signIn(page: Page, email: string) {
-    await page.goto(`${api.url}/console/login`);
-    await page.fill('#email', email);
-    await page.fill('#password', PASSWORD);
-    await page.click('button[type=submit]');
-    await page.waitForURL('**/console/clients');
-  }
+  const signIn = (page: Page, email: string) => signInToConsole(page, api.url, email);
 
   it('back-tests a proposed catalog, draws the histograms, and disables an abuser with a reason', async () => {
     const { context, violations } = await watchedContext(browser);

@@ -3,10 +3,16 @@ import { seedResources } from '@meterline/resources/fixtures';
 import { createTestWorld, type TestWorld } from '@meterline/test/support';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startTestApi, watchedContext } from './testkit.ts';
+import {
+  CONSOLE_PASSWORD,
+  launchChromium,
+  signInToConsole,
+  startTestApi,
+  watchedContext,
+} from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
-const PASSWORD = 'correct horse battery';
+const PASSWORD = CONSOLE_PASSWORD;
 
 describe('the console in headless Chromium', () => {
   let world: TestWorld;
@@ -35,13 +41,7 @@ describe('the console in headless Chromium', () => {
     await world?.close();
   });
 
-  async function signIn(page: Page, email: string) {
-    await page.goto(`${api.url}/console/login`);
-    await page.fill('#email', email);
-    await page.fill('#password', PASSWORD);
-    await page.click('button[type=submit]');
-    await page.waitForURL('**/console/clients');
-  }
+  const signIn = (page: Page, email: string) => signInToConsole(page, api.url, email);
 
   it('adds people, assigns a partner employee to one client, and takes the access away', async () => {
     const { context: adminContext, violations } = await watchedContext(browser);

@@ -5,11 +5,11 @@ import { seedResources } from '@meterline/resources/fixtures';
 import { createTestWorld, type TestWorld } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_COOKIE } from './routes/console.ts';
-import { OAUTH_SECRET, SSO_SALT, startTestApi, testClock } from './testkit.ts';
+import { CONSOLE_PASSWORD, OAUTH_SECRET, SSO_SALT, startTestApi, testClock } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
 const NOV_20 = Date.UTC(2026, 10, 20, 12);
-const PASSWORD = 'correct horse battery';
+const PASSWORD = CONSOLE_PASSWORD;
 
 /** One person's browser: a cookie jar, and the CSRF token of the last page it saw. */
 function browserOf(api: RunningApi) {

@@ -4,10 +4,10 @@ import { basicAuthHeader } from '@meterline/heroku';
 import { ResourceStore } from '@meterline/resources';
 import { createTestWorld, type TestWorld } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDON_ID, heroku, provisionBody, startTestApi } from './testkit.ts';
+import { ADDON_ID, CONSOLE_PASSWORD, heroku, provisionBody, startTestApi } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
-const PASSWORD = 'correct horse battery';
+const PASSWORD = CONSOLE_PASSWORD;
 
 describe('rate limits on the Partner API and the console sign-in', () => {
   let world: TestWorld;

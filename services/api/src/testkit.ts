@@ -4,12 +4,20 @@ import { basicAuthHeader } from '@meterline/heroku';
 import { CounterStore, ResourceEvents } from '@meterline/metering';
 import { createLogger } from '@meterline/runtime';
 import type { TestWorld } from '@meterline/test/support';
-import { type Browser, type BrowserContext, type BrowserContextOptions, chromium } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core';
 import { readApiConfig } from './config.ts';
 import { type RunningApi, startApi } from './wire.ts';
 
 export const ADDON_ID = 'meterline';
 export const ADDON_PASSWORD = 'partner-secret';
+/** The password the console tests' people sign up with. */
+export const CONSOLE_PASSWORD = 'correct horse battery';
 export const SSO_SALT = 'sso-salt-for-tests';
 export const API_TOKEN = 'provider-token-for-tests';
 export const OAUTH_SECRET = 'oauth-client-secret';
@@ -151,4 +159,13 @@ export async function watchedContext(
       window.__meterlineCspViolation(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || '')));`,
   });
   return { context, violations };
+}
+
+/** Signs `email` in to the console at `apiUrl` through the sign-in form, as a person would. */
+export async function signInToConsole(page: Page, apiUrl: string, email: string): Promise<void> {
+  await page.goto(`${apiUrl}/console/login`);
+  await page.fill('#email', email);
+  await page.fill('#password', CONSOLE_PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL('**/console/clients');
 }
