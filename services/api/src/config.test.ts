@@ -31,6 +31,7 @@ describe('readApiConfig', () => {
     const c = readApiConfig(base);
     expect(c).toMatchObject({
       port: 8080,
+      opsPort: 9100,
       provisioningMode: 'async',
       herokuApiUrl: 'https://api.heroku.com',
       herokuIdUrl: 'https://id.heroku.com',

@@ -10,6 +10,8 @@ export type ProvisioningMode = 'sync' | 'async';
 export interface ApiConfig extends DatabaseSettings, RedisSettings {
   port: number;
   host: string;
+  /** API_OPS_PORT: /healthz, /readyz and /metrics, on loopback, apart from the public port (ADR 0018). */
+  opsPort: number;
   apiToken: string;
   addonId: string;
   /** The manifest password, then the previous one while a rotation is under way. */
@@ -73,6 +75,7 @@ const apiEnv = envSchema(
   {
     PORT: env.int({ default: 8080, min: 0, max: 65535 }),
     HOST: env.string({ default: '0.0.0.0' }),
+    API_OPS_PORT: env.int({ default: 9100, min: 0, max: 65535 }),
     API_TOKEN: env.string(),
     HEROKU_ADDON_ID: env.string(),
     HEROKU_ADDON_PASSWORD: env.string(),
@@ -105,6 +108,7 @@ const apiEnv = envSchema(
   (e) => ({
     port: e.PORT,
     host: e.HOST,
+    opsPort: e.API_OPS_PORT,
     apiToken: e.API_TOKEN,
     addonId: e.HEROKU_ADDON_ID,
     addonPasswords: [

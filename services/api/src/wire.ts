@@ -18,6 +18,9 @@ const SIGN_IN_WINDOW = 15 * MINUTE;
 export interface RunningApi {
   port: number;
   url: string;
+  /** /healthz, /readyz and /metrics (API_OPS_PORT, on loopback) */
+  opsPort: number;
+  opsUrl: string;
   shutdown: Shutdown;
   worker: PlatformWorker;
   deps: ApiDeps;
@@ -89,14 +92,13 @@ export async function startApi(
     },
   };
 
-  const app = await buildHttp(deps, registry, base.readiness);
+  const app = await buildHttp(deps);
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const worker = new PlatformWorker(deps);
   worker.start();
-  // The api serves /healthz, /readyz and /metrics on its own port.
-  const { shutdown, stop } = await base.running(null, [
+  const { shutdown, stop, opsPort } = await base.running(config.opsPort, [
     ['stop accepting and finish requests', () => app.close()],
     ['stop platform worker', () => worker.stop()],
     ['close the reports pool', () => reports.end()],
@@ -105,6 +107,7 @@ export async function startApi(
   log.info(
     {
       port,
+      opsPort,
       mode: config.provisioningMode,
       catalog: catalog.version,
       plans: catalog.plans.map((p) => p.name),
@@ -114,6 +117,8 @@ export async function startApi(
   return {
     port,
     url: `http://127.0.0.1:${port}`,
+    opsPort,
+    opsUrl: `http://127.0.0.1:${opsPort}`,
     shutdown,
     worker,
     deps,
