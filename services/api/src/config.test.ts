@@ -32,6 +32,7 @@ describe('readApiConfig', () => {
     expect(c).toMatchObject({
       port: 8080,
       opsPort: 9100,
+      pipelineKafka: null,
       provisioningMode: 'async',
       herokuApiUrl: 'https://api.heroku.com',
       herokuIdUrl: 'https://id.heroku.com',

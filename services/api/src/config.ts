@@ -1,6 +1,7 @@
 import { downgradeRuleEnv, paceGuardsEnv } from '@meterline/catalog';
 import { type DatabaseSettings, databaseEnv } from '@meterline/db';
 import { type ProvisionPolicy, policyFromEnv } from '@meterline/heroku';
+import { type PipelineKafkaSettings, pipelineKafkaEnv } from '@meterline/kafka';
 import { type RedisSettings, redisEnv } from '@meterline/redis';
 import type { DowngradeRule, PaceGuards } from '@meterline/rules';
 import { env, envSchema, readEnv } from '@meterline/runtime';
@@ -28,6 +29,8 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   /** The evaluator's pace guards (PACE_MIN_*): the plan advisor's back-test judges as it does. */
   paceGuards: PaceGuards;
   provisionPolicy: ProvisionPolicy;
+  /** KAFKA_BROKERS and the topic and group names, for the console's pipeline health; optional (ADR 0018). */
+  pipelineKafka: PipelineKafkaSettings | null;
   /** Prefix of the config vars handed to the app (the manifest's config_vars_prefix). */
   configVarsPrefix: string;
   /** Public base URL of the api, for the config vars and links; optional. */
@@ -145,6 +148,7 @@ export function readApiConfig(source: Record<string, string | undefined> = proce
       downgradeRule: downgradeRuleEnv,
       paceGuards: paceGuardsEnv,
       provisionPolicy: policyEnv,
+      pipelineKafka: pipelineKafkaEnv,
     },
     source,
   );
@@ -155,5 +159,6 @@ export function readApiConfig(source: Record<string, string | undefined> = proce
     downgradeRule: c.downgradeRule,
     paceGuards: c.paceGuards,
     provisionPolicy: c.provisionPolicy,
+    pipelineKafka: c.pipelineKafka,
   };
 }

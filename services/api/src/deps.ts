@@ -8,6 +8,7 @@ import type { PlanCatalog } from '@meterline/rules';
 import type { Logger } from '@meterline/runtime';
 import type { ApiConfig } from './config.ts';
 import type { ApiMetrics } from './metrics.ts';
+import type { PipelineHealth } from './pipeline-health.ts';
 import type { TokenBuckets } from './rate-limit.ts';
 
 /** Everything the routes and workers use, built once in wire.ts. */
@@ -34,6 +35,8 @@ export interface ApiDeps {
   sealer: Sealer;
   platform: HerokuPlatform;
   metrics: ApiMetrics;
+  /** The console's pipeline health figures, also the health gauges of /metrics (ADR 0018). */
+  health: PipelineHealth;
   /** Rate limits, per instance (ADR 0017). */
   limits: {
     /** Partner API, per authenticated client */

@@ -8,7 +8,8 @@ import { startServiceBase } from '@meterline/service';
 import type { ApiConfig } from './config.ts';
 import type { ApiDeps } from './deps.ts';
 import { buildHttp } from './http.ts';
-import { apiMetrics } from './metrics.ts';
+import { apiMetrics, healthMetrics } from './metrics.ts';
+import { PipelineHealth } from './pipeline-health.ts';
 import { PlatformWorker } from './platform-worker.ts';
 import { TokenBuckets } from './rate-limit.ts';
 
@@ -56,6 +57,8 @@ export async function startApi(
     readOnly: true,
     workMem: '256MB',
   });
+  const health = new PipelineHealth({ pool, redis, kafka: config.pipelineKafka, log });
+  healthMetrics(registry, () => health.read());
   const deps: ApiDeps = {
     config,
     log,
@@ -84,6 +87,7 @@ export async function startApi(
         clientSecret: config.oauthClientSecret,
       }),
     metrics: apiMetrics(registry),
+    health,
     limits: {
       partner: new TokenBuckets({ capacity: config.partnerRatePerMinute, windowMs: MINUTE }),
       partnerAuthFailures: new TokenBuckets({ capacity: config.partnerRatePerMinute, windowMs: MINUTE }),
@@ -102,6 +106,7 @@ export async function startApi(
     ['stop accepting and finish requests', () => app.close()],
     ['stop platform worker', () => worker.stop()],
     ['close the reports pool', () => reports.end()],
+    ['stop reading pipeline health', () => health.stop()],
   ]);
 
   log.info(
