@@ -1,3 +1,4 @@
 export { type ApiConfig, type ProvisioningMode, readApiConfig } from './config.ts';
+export { apiMetrics, healthMetrics } from './metrics.ts';
 export { type MetricReport, type UsageReport, usageJson, usageReport } from './usage-report.ts';
 export { type ApiOptions, type RunningApi, startApi } from './wire.ts';
