@@ -17,6 +17,7 @@ const env = settings();
 const API_PORT = Number(env.PORT ?? 3000);
 const SSO_PORT = Number(env.DEMO_SSO_PORT ?? 3001);
 const FAKE_PORT = Number(env.DEMO_PLATFORM_PORT ?? 5100);
+const API_OPS_PORT = Number(env.API_OPS_PORT ?? 9100);
 const apiUrl = `http://127.0.0.1:${API_PORT}`;
 const addon = {
   id: env.HEROKU_ADDON_ID ?? 'meterline',
@@ -32,6 +33,7 @@ const serviceEnv: Record<string, string> = {
   ...env,
   PLANS_FILE: env.PLANS_FILE ?? `${repoRoot}plans.example.yaml`,
   PORT: String(API_PORT),
+  API_OPS_PORT: String(API_OPS_PORT),
   API_TOKEN: apiToken,
   HEROKU_ADDON_ID: addon.id,
   HEROKU_ADDON_PASSWORD: addon.password,
@@ -81,8 +83,8 @@ async function waitReady(url: string, timeoutMs = 120_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
   }
 }
-await waitReady(`${apiUrl}/readyz`);
-for (const port of [9101, 9102, 9103]) await waitReady(`http://127.0.0.1:${port}/readyz`);
+// Readiness and metrics are on each service's ops port, the api's included (ADR 0018).
+for (const port of [API_OPS_PORT, 9101, 9102, 9103]) await waitReady(`http://127.0.0.1:${port}/readyz`);
 
 // Three customers, each with an app, its owner and collaborators.
 const customers = [
@@ -266,7 +268,9 @@ say(
   `  usage JSON:                      curl -H 'Authorization: Bearer ${apiToken}' ${apiUrl}/api/v1/resources/${busy.id}/usage`,
 );
 say('  alerts as they are published:    pnpm tail usage.alerts.v1 --from-beginning');
+say(`  pipeline health:                 ${apiUrl}/console/health`);
 say(
-  '  metrics:                         http://127.0.0.1:9101/metrics (ingestor), :9102 (evaluator), :9103 (notifier)',
+  `  metrics:                         http://127.0.0.1:${API_OPS_PORT}/metrics (api), :9101 (ingestor), :9102 (evaluator), :9103 (notifier)`,
 );
+say('    Prometheus and Grafana: infra/observability/prometheus.yml, grafana-dashboard.json');
 say('\nCtrl-C stops the services and the fake Platform API (pnpm infra:down stops the infrastructure).');

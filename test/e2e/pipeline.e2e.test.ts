@@ -48,6 +48,7 @@ describe('the whole pipeline: provision, usage, tiered emails, a refused downgra
       ...world.env,
       PLANS_FILE: `${root}plans.example.yaml`,
       PORT: '0',
+      API_OPS_PORT: '0',
       INGESTOR_PORT: '0',
       EVALUATOR_PORT: '0',
       NOTIFIER_PORT: '0',

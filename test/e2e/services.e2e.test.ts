@@ -26,6 +26,7 @@ describe('every service refuses a bad configuration, naming the variable', () =>
           EVALUATOR_PORT: '0',
           NOTIFIER_PORT: '0',
           PORT: '0',
+          API_OPS_PORT: '0',
         };
         const cases = [
           // Empty counts as missing (the parent's environment may set it, so it is blanked rather than left out).
@@ -57,6 +58,7 @@ describe('pnpm start', () => {
     EVALUATOR_PORT: '0',
     NOTIFIER_PORT: '0',
     PORT: '0',
+    API_OPS_PORT: '0',
     API_TOKEN: 'start-test-token',
     EMAIL_FROM: 'Meterline <alerts@meterline.test>',
     HEROKU_ADDON_ID: 'meterline',

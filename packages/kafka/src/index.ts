@@ -1,4 +1,4 @@
-export type { Batch, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+export type { Admin, Batch, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 export { createKafka, createRegistry, type KafkaSettings } from './client.ts';
 export { ContractCodec, subjectFor } from './codec.ts';
 export {
@@ -9,6 +9,14 @@ export {
   startBatchConsumer,
 } from './consumer.ts';
 export { dlqMessage, sendToDlq } from './dlq.ts';
+export {
+  type DlqReasonCount,
+  type DlqTally,
+  DlqWindow,
+  type DlqWindowReport,
+  startDlqTally,
+} from './dlq-window.ts';
+export { consumerLag, type GroupLag, type PartitionLag, partitionLag } from './lag.ts';
 export { chunkMessages, defaultSendLimits, messageBytes, type SendLimits, sendAll } from './produce.ts';
 export {
   connectKafka,
@@ -16,6 +24,10 @@ export {
   ensureTopics,
   type KafkaSettings as KafkaServiceSettings,
   kafkaEnv,
+  type PipelineGroup,
+  type PipelineKafkaSettings,
+  pipelineGroups,
+  pipelineKafkaEnv,
   type Topics,
   topicLayout,
 } from './topics.ts';

@@ -86,6 +86,51 @@ export interface KafkaSettings {
   groupId: string;
 }
 
+/** A service's consumer group: `<CONSUMER_GROUP_PREFIX><service>`. */
+const groupIdOf = (prefix: string, service: string) => `${prefix}${service}`;
+
+/** The pipeline's consumers: which topic each service's group reads (its wire.ts subscribes to it). */
+const CONSUMED = {
+  ingestor: 'usageEvents',
+  evaluator: 'counters',
+  notifier: 'alerts',
+} as const satisfies Record<string, keyof Topics>;
+
+export interface PipelineGroup {
+  service: keyof typeof CONSUMED;
+  groupId: string;
+  topic: string;
+}
+
+/** Every Meterline consumer group with the topic it reads, as the services configure them. */
+export function pipelineGroups(groupPrefix: string, topics: Topics): PipelineGroup[] {
+  return (Object.keys(CONSUMED) as (keyof typeof CONSUMED)[]).map((service) => ({
+    service,
+    groupId: groupIdOf(groupPrefix, service),
+    topic: topics[CONSUMED[service]],
+  }));
+}
+
+/** What a service that only watches the pipeline (the api's health page) needs: the brokers, the topic
+ * names and the group prefix. Null when KAFKA_BROKERS is unset: Kafka is optional there. */
+export interface PipelineKafkaSettings {
+  kafkaBrokers: string[];
+  topics: Topics;
+  groupPrefix: string;
+}
+
+export const pipelineKafkaEnv = envSchema(
+  {
+    KAFKA_BROKERS: env.optionalHostPorts(),
+    CONSUMER_GROUP_PREFIX: env.string({ default: 'meterline-' }),
+    ...topicVariables,
+  },
+  (e): PipelineKafkaSettings | null =>
+    e.KAFKA_BROKERS
+      ? { kafkaBrokers: e.KAFKA_BROKERS, topics: topicsOf(e), groupPrefix: e.CONSUMER_GROUP_PREFIX }
+      : null,
+);
+
 /** The Kafka side of a worker's configuration, the same for every service. */
 export function kafkaEnv(service: string) {
   return envSchema(
@@ -99,7 +144,7 @@ export function kafkaEnv(service: string) {
       kafkaBrokers: e.KAFKA_BROKERS,
       registryUrl: e.SCHEMA_REGISTRY_URL,
       topics: topicsOf(e),
-      groupId: `${e.CONSUMER_GROUP_PREFIX}${service}`,
+      groupId: groupIdOf(e.CONSUMER_GROUP_PREFIX, service),
     }),
   );
 }

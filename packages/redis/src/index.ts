@@ -1,6 +1,7 @@
 import { env, envSchema } from '@meterline/runtime';
 import { Redis } from 'ioredis';
 
+export { type RedisMemory, redisMemory } from './memory.ts';
 export { Redis };
 
 /** A Redis client. `keyPrefix` isolates a test run; it must not contain braces, so each resource's

@@ -119,6 +119,16 @@ describe('readEnv', () => {
     );
   });
 
+  it('reads an optional host:port list: unset is undefined, a bad one is named', () => {
+    const schema = envSchema({ KAFKA_BROKERS: env.optionalHostPorts() }, (e) => e.KAFKA_BROKERS);
+    expect(readEnv({ schema }, {}).schema).toBeUndefined();
+    expect(readEnv({ schema }, { KAFKA_BROKERS: ' ' }).schema).toBeUndefined();
+    expect(readEnv({ schema }, { KAFKA_BROKERS: 'a:1, b:2' }).schema).toEqual(['a:1', 'b:2']);
+    expect(problems(() => readEnv({ schema }, { KAFKA_BROKERS: 'kafka' }))).toEqual([
+      'KAFKA_BROKERS: expected host:port[,host:port...], got "kafka"',
+    ]);
+  });
+
   it('reports problems a group adds under the variable it names', () => {
     const pair = envSchema({ LOW: env.int(), HIGH: env.int() }, (e, ctx) => {
       if (e.HIGH < e.LOW) ctx.addIssue({ code: 'custom', path: ['HIGH'], message: 'must be >= LOW' });

@@ -119,6 +119,19 @@ export const env = {
       .transform((v) => v.split(',').map((s) => s.trim()))
       .pipe(z.array(hostPort));
   },
+  /** Like hostPorts, but undefined when unset (a service for which Kafka is optional). */
+  optionalHostPorts() {
+    const hostPort = z.string().refine(isHostPort, {
+      error: (iss) => `expected host:port[,host:port...], got ${show(iss.input)}`,
+    });
+    return z.preprocess(
+      (v) =>
+        present(v)
+          ?.split(',')
+          .map((s) => s.trim()),
+      z.array(hostPort).optional(),
+    );
+  },
 };
 
 function booleanText() {

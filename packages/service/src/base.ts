@@ -76,16 +76,7 @@ export async function startServiceBase<P extends ServiceParts>(parts: P): Promis
     kafka,
     readiness,
     async running(opsPort: number | null, steps: [string, () => unknown][]) {
-      const checks: Record<string, () => Promise<unknown>> = { postgres: () => pool.query('SELECT 1') };
-      if (redis) checks.redis = () => redis.ping();
-      const ops =
-        opsPort === null
-          ? null
-          : await startOpsServer({
-              port: opsPort,
-              registry,
-              readiness: { accepting: () => accepting, checks },
-            });
+      const ops = opsPort === null ? null : await startOpsServer({ port: opsPort, registry, readiness });
       const shutdown = new Shutdown(log).add('not ready', () => {
         accepting = false;
       });

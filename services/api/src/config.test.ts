@@ -31,6 +31,8 @@ describe('readApiConfig', () => {
     const c = readApiConfig(base);
     expect(c).toMatchObject({
       port: 8080,
+      opsPort: 9100,
+      pipelineKafka: null,
       provisioningMode: 'async',
       herokuApiUrl: 'https://api.heroku.com',
       herokuIdUrl: 'https://id.heroku.com',

@@ -1,6 +1,7 @@
 import { downgradeRuleEnv, paceGuardsEnv } from '@meterline/catalog';
 import { type DatabaseSettings, databaseEnv } from '@meterline/db';
 import { type ProvisionPolicy, policyFromEnv } from '@meterline/heroku';
+import { type PipelineKafkaSettings, pipelineKafkaEnv } from '@meterline/kafka';
 import { type RedisSettings, redisEnv } from '@meterline/redis';
 import type { DowngradeRule, PaceGuards } from '@meterline/rules';
 import { env, envSchema, readEnv } from '@meterline/runtime';
@@ -10,6 +11,8 @@ export type ProvisioningMode = 'sync' | 'async';
 export interface ApiConfig extends DatabaseSettings, RedisSettings {
   port: number;
   host: string;
+  /** API_OPS_PORT: /healthz, /readyz and /metrics, on loopback, apart from the public port (ADR 0018). */
+  opsPort: number;
   apiToken: string;
   addonId: string;
   /** The manifest password, then the previous one while a rotation is under way. */
@@ -26,6 +29,8 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   /** The evaluator's pace guards (PACE_MIN_*): the plan advisor's back-test judges as it does. */
   paceGuards: PaceGuards;
   provisionPolicy: ProvisionPolicy;
+  /** KAFKA_BROKERS and the topic and group names, for the console's pipeline health; optional (ADR 0018). */
+  pipelineKafka: PipelineKafkaSettings | null;
   /** Prefix of the config vars handed to the app (the manifest's config_vars_prefix). */
   configVarsPrefix: string;
   /** Public base URL of the api, for the config vars and links; optional. */
@@ -73,6 +78,7 @@ const apiEnv = envSchema(
   {
     PORT: env.int({ default: 8080, min: 0, max: 65535 }),
     HOST: env.string({ default: '0.0.0.0' }),
+    API_OPS_PORT: env.int({ default: 9100, min: 0, max: 65535 }),
     API_TOKEN: env.string(),
     HEROKU_ADDON_ID: env.string(),
     HEROKU_ADDON_PASSWORD: env.string(),
@@ -105,6 +111,7 @@ const apiEnv = envSchema(
   (e) => ({
     port: e.PORT,
     host: e.HOST,
+    opsPort: e.API_OPS_PORT,
     apiToken: e.API_TOKEN,
     addonId: e.HEROKU_ADDON_ID,
     addonPasswords: [
@@ -141,6 +148,7 @@ export function readApiConfig(source: Record<string, string | undefined> = proce
       downgradeRule: downgradeRuleEnv,
       paceGuards: paceGuardsEnv,
       provisionPolicy: policyEnv,
+      pipelineKafka: pipelineKafkaEnv,
     },
     source,
   );
@@ -151,5 +159,6 @@ export function readApiConfig(source: Record<string, string | undefined> = proce
     downgradeRule: c.downgradeRule,
     paceGuards: c.paceGuards,
     provisionPolicy: c.provisionPolicy,
+    pipelineKafka: c.pipelineKafka,
   };
 }

@@ -241,8 +241,8 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
     expect((await fetch(`${api.url}/dashboard/${otherId}`, { headers: { cookie } })).status).toBe(401);
     expect((await fetch(`${api.url}/dashboard/${id}`)).status).toBe(401);
     expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
-    expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
-    expect(await (await fetch(`${api.url}/metrics`)).text()).toContain('meterline_api_sso_logins_total');
+    expect((await fetch(`${api.opsUrl}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${api.opsUrl}/metrics`)).text()).toContain('meterline_api_sso_logins_total');
   });
 
   it('renders the dashboard in headless Chromium with the counters numbers', async () => {

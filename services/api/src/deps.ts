@@ -7,7 +7,8 @@ import { AccessStore, PlatformJobs, ResourceStore, Sealer, TokenVault } from '@m
 import type { PlanCatalog } from '@meterline/rules';
 import type { Logger, Registry } from '@meterline/runtime';
 import type { ApiConfig } from './config.ts';
-import { type ApiMetrics, apiMetrics } from './metrics.ts';
+import { type ApiMetrics, apiMetrics, healthMetrics } from './metrics.ts';
+import { PipelineHealth } from './pipeline-health.ts';
 import { TokenBuckets } from './rate-limit.ts';
 
 const MINUTE = 60_000;
@@ -37,6 +38,8 @@ export interface ApiDeps {
   sealer: Sealer;
   platform: HerokuPlatform;
   metrics: ApiMetrics;
+  /** The console's pipeline health figures, also the health gauges of /metrics (ADR 0018). */
+  health: PipelineHealth;
   /** Rate limits, per instance (ADR 0017). */
   limits: {
     /** Partner API, per authenticated client */
@@ -72,6 +75,8 @@ export function buildApiDeps(
     readOnly: true,
     workMem: '256MB',
   });
+  const health = new PipelineHealth({ pool, redis, kafka: config.pipelineKafka, log });
+  healthMetrics(base.registry, () => health.read());
   const perMinute = (capacity: number) => new TokenBuckets({ capacity, windowMs: MINUTE });
   const perSignInWindow = (capacity: number) => new TokenBuckets({ capacity, windowMs: SIGN_IN_WINDOW });
   return {
@@ -102,6 +107,7 @@ export function buildApiDeps(
         clientSecret: config.oauthClientSecret,
       }),
     metrics: apiMetrics(base.registry),
+    health,
     limits: {
       partner: perMinute(config.partnerRatePerMinute),
       partnerAuthFailures: perMinute(config.partnerRatePerMinute),

@@ -1,6 +1,5 @@
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import { handleOpsRequest, type Readiness, type Registry } from '@meterline/runtime';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiDeps } from './deps.ts';
 import { consoleRoutes } from './routes/console.ts';
@@ -9,12 +8,9 @@ import { partnerRoutes } from './routes/partner.ts';
 import { ssoRoutes } from './routes/sso.ts';
 import { securityHeaders } from './security-headers.ts';
 
-/** The api's HTTP surface: Partner API, SSO, dashboard, usage JSON and the ops routes. */
-export async function buildHttp(
-  deps: ApiDeps,
-  registry: Registry,
-  readiness: Readiness,
-): Promise<FastifyInstance> {
+/** The api's public HTTP surface: Partner API, SSO, dashboard, usage JSON, console, and /healthz.
+ * /readyz and /metrics are on the ops port only (ADR 0018). */
+export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
   // Only behind a proxy (TRUST_PROXY) do X-Forwarded-For/-Proto give the client's address (audit log) and
   // protocol (Secure cookie); otherwise any client could claim them.
   const app = Fastify({ logger: false, trustProxy: deps.config.trustProxy });
@@ -61,7 +57,7 @@ export async function buildHttp(
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     deps.metrics.requests.observe({ route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
-    if (route === '/healthz' || route === '/readyz' || route === '/metrics') return;
+    if (route === '/healthz') return;
     deps.log.info(
       {
         method: request.method,
@@ -74,12 +70,9 @@ export async function buildHttp(
     );
   });
 
-  for (const path of ['/healthz', '/readyz', '/metrics']) {
-    app.get(path, async (request, reply) => {
-      reply.hijack();
-      await handleOpsRequest(request.raw, reply.raw, registry, readiness);
-    });
-  }
+  // Liveness stays public: a router's or load balancer's check reaches only this port, and the answer
+  // says nothing about the dependencies (ADR 0018).
+  app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(async (scope) => partnerRoutes(scope, deps));
   await app.register(async (scope) => ssoRoutes(scope, deps));
   await app.register(async (scope) => dashboardRoutes(scope, deps));

@@ -73,7 +73,7 @@ describe('rate limits on the Partner API and the console sign-in', () => {
     // A deprovision is never refused, not even over the limit.
     expect((await heroku(api, 'DELETE', `/heroku/resources/${id}`)).status).toBe(204);
     expect((await new ResourceStore(world.pool).get(id))?.state).toBe('deprovisioned');
-    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    const metrics = await (await fetch(`${api.opsUrl}/metrics`)).text();
     expect(metrics).toMatch(/meterline_api_rate_limited_total\{limit="partner",service="api"\} 1/);
     expect(metrics).toMatch(
       /meterline_api_rate_limited_total\{limit="partner_auth_failures",service="api"\} 2/,

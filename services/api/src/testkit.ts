@@ -44,6 +44,7 @@ export async function startTestApi(
   const config = readApiConfig({
     ...world.env,
     PORT: '0',
+    API_OPS_PORT: '0',
     HOST: '127.0.0.1',
     API_TOKEN,
     HEROKU_ADDON_ID: ADDON_ID,

@@ -8,6 +8,9 @@ import { PlatformWorker } from './platform-worker.ts';
 export interface RunningApi {
   port: number;
   url: string;
+  /** /healthz, /readyz and /metrics (API_OPS_PORT, on loopback) */
+  opsPort: number;
+  opsUrl: string;
   shutdown: Shutdown;
   worker: PlatformWorker;
   deps: ApiDeps;
@@ -25,20 +28,21 @@ export async function startApi(
     redis: config,
   });
   const deps = buildApiDeps(config, base, options);
-  const app = await buildHttp(deps, base.registry, base.readiness);
+  const app = await buildHttp(deps);
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const worker = new PlatformWorker(deps);
   worker.start();
-  // The api serves /healthz, /readyz and /metrics on its own port.
-  const { shutdown, stop } = await base.running(null, [
+  const { shutdown, stop, opsPort } = await base.running(config.opsPort, [
     ['stop accepting and finish requests', () => app.close()],
     ['stop platform worker', () => worker.stop()],
     ['close the reports pool', () => deps.reports.end()],
+    ['stop reading pipeline health', () => deps.health.stop()],
   ]);
   const { catalog } = base;
   const plans = catalog.plans.map((p) => p.name);
-  log.info({ port, mode: config.provisioningMode, catalog: catalog.version, plans }, 'api started');
-  return { port, url: `http://127.0.0.1:${port}`, shutdown, worker, deps, stop };
+  log.info({ port, opsPort, mode: config.provisioningMode, catalog: catalog.version, plans }, 'api started');
+  const loopback = (p: number) => `http://127.0.0.1:${p}`;
+  return { port, url: loopback(port), opsPort, opsUrl: loopback(opsPort), shutdown, worker, deps, stop };
 }

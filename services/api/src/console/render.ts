@@ -66,6 +66,7 @@ export function consolePage(
     if (can(viewer, 'manage_users')) links.push('<a href="/console/audit">Audit log</a>');
     if (can(viewer, 'api_keys')) links.push('<a href="/console/keys">API keys</a>');
     if (can(viewer, 'billing')) links.push('<a href="/console/advisor">Plan advisor</a>');
+    if (viewer.company) links.push('<a href="/console/health">Pipeline health</a>');
     if (can(viewer, 'oauth_secret')) links.push('<a href="/console/secret">OAuth secret</a>');
     links.push(`<span class="who">${h(viewer.email)}</span>`);
     if (csrf)

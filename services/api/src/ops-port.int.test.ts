@@ -1,0 +1,35 @@
+import { createTestWorld, type TestWorld } from '@meterline/test/support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi } from './testkit.ts';
+import type { RunningApi } from './wire.ts';
+
+describe('the ops port (ADR 0018)', () => {
+  let world: TestWorld;
+  let api: RunningApi;
+
+  beforeAll(async () => {
+    world = await createTestWorld('apiopsport');
+    api = await startTestApi(world, { PROVISIONING_MODE: 'sync' }, Date.now);
+  });
+  afterAll(async () => {
+    await api?.stop();
+    await world?.close();
+  });
+
+  it('serves /readyz and /metrics on the ops port only; /healthz on both', async () => {
+    expect(api.opsPort).not.toBe(api.port);
+    for (const path of ['/readyz', '/metrics']) {
+      const res = await fetch(`${api.url}${path}`);
+      expect(res.status, path).toBe(404);
+      expect(((await res.json()) as { message: string }).message).toContain('not found');
+    }
+    const ready = await fetch(`${api.opsUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ready: true, checks: { postgres: 'ok', redis: 'ok' } });
+    const metrics = await fetch(`${api.opsUrl}/metrics`);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    expect(await metrics.text()).toContain('meterline_api_request_seconds');
+    expect(await (await fetch(`${api.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${api.opsUrl}/healthz`)).json()).toEqual({ status: 'ok' });
+  });
+});
