@@ -103,6 +103,17 @@ describe('readApiConfig', () => {
     expect(messages({ ...base, TOKEN_ENCRYPTION_KEY: 'short' }).join()).not.toContain('"short"');
   });
 
+  it('takes Kafka for pipeline health when KAFKA_BROKERS is set, and names a bad one', () => {
+    expect(readApiConfig({ ...base, KAFKA_BROKERS: '127.0.0.1:19092', API_OPS_PORT: '0' })).toMatchObject({
+      opsPort: 0,
+      pipelineKafka: { kafkaBrokers: ['127.0.0.1:19092'], groupPrefix: 'meterline-' },
+    });
+    expect(messages({ ...base, KAFKA_BROKERS: 'not a broker list', API_OPS_PORT: '70000' })).toEqual([
+      'API_OPS_PORT: expected an integer 0-65535, got 70000',
+      'KAFKA_BROKERS: expected host:port[,host:port...], got "not a broker list"',
+    ]);
+  });
+
   it('trusts X-Forwarded-* only when TRUST_PROXY is set', () => {
     expect(readApiConfig(base).trustProxy).toBe(false);
     expect(readApiConfig({ ...base, TRUST_PROXY: 'true' }).trustProxy).toBe(true);
