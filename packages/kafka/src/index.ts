@@ -24,6 +24,7 @@ export {
   kafkaSecurityEnv,
   plaintext,
   type RegistrySecurity,
+  registryClientOptions,
   registrySecurityEnv,
 } from './security.ts';
 export {

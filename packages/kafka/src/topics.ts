@@ -166,7 +166,7 @@ export function kafkaEnv(service: string) {
 
 /** A service's Kafka client, with every topic of the layout created (idempotent, race-safe). */
 export async function connectKafka(
-  settings: Pick<KafkaSettings, 'kafkaBrokers' | 'topics'> & { kafkaSecurity?: KafkaSecurity },
+  settings: Pick<KafkaSettings, 'kafkaBrokers' | 'topics'> & Partial<Pick<KafkaSettings, 'kafkaSecurity'>>,
   clientId: string,
   log: Logger,
 ): Promise<Kafka> {
