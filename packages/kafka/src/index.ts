@@ -22,7 +22,6 @@ export {
   type KafkaSecurity,
   kafkajsSecurity,
   kafkaSecurityEnv,
-  plaintext,
   type RegistrySecurity,
   registryClientOptions,
   registrySecurityEnv,

@@ -21,8 +21,6 @@ export interface RegistrySecurity {
   ca?: string;
 }
 
-export const plaintext: KafkaSecurity = { protocol: 'PLAINTEXT' };
-
 type Report = EnvContext;
 
 /** The file's text, or a problem under the variable's name (never its content). */

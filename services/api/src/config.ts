@@ -77,7 +77,7 @@ const policyEnv = envSchema(
 );
 
 /** What Fastify's `trustProxy` gets: off, or the proxies' addresses. */
-export type TrustProxy = false | string[];
+type TrustProxy = false | string[];
 
 // proxy-addr's names for address ranges, accepted beside addresses and CIDRs.
 const RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
@@ -97,7 +97,7 @@ function isProxyAddress(entry: string): boolean {
  * would trust every hop and take the first entry, which the client writes itself, so the per-address
  * sign-in limits could be dodged by changing it on every attempt. A hop count is refused too: it cannot
  * tell the proxy from a client that reaches the api directly, and Fastify trusts nothing for one (ADR 0023). */
-export function trustProxyOf(text: string | undefined, report: (problem: string) => void): TrustProxy {
+function trustProxyOf(text: string | undefined, report: (problem: string) => void): TrustProxy {
   if (text === undefined || /^(false|0|no|off)$/i.test(text)) return false;
   const problem = (message: string) => {
     report(message);
