@@ -126,6 +126,7 @@ export function pipelineGroups(groupPrefix: string, topics: Topics): PipelineGro
  * names and the group prefix. Null when KAFKA_BROKERS is unset: Kafka is optional there. */
 export interface PipelineKafkaSettings {
   kafkaBrokers: string[];
+  kafkaSecurity: KafkaSecurity;
   topics: Topics;
   groupPrefix: string;
 }
@@ -135,11 +136,19 @@ export const pipelineKafkaEnv = envSchema(
     KAFKA_BROKERS: env.optionalHostPorts(),
     CONSUMER_GROUP_PREFIX: env.string({ default: 'meterline-' }),
     ...topicVariables,
+    ...kafkaSecurityVariables,
   },
-  (e): PipelineKafkaSettings | null =>
-    e.KAFKA_BROKERS
-      ? { kafkaBrokers: e.KAFKA_BROKERS, topics: topicsOf(e), groupPrefix: e.CONSUMER_GROUP_PREFIX }
-      : null,
+  (e, ctx): PipelineKafkaSettings | null => {
+    const kafkaSecurity = kafkaSecurityOf(e, ctx);
+    return e.KAFKA_BROKERS
+      ? {
+          kafkaBrokers: e.KAFKA_BROKERS,
+          kafkaSecurity,
+          topics: topicsOf(e),
+          groupPrefix: e.CONSUMER_GROUP_PREFIX,
+        }
+      : null;
+  },
 );
 
 /** The Kafka side of a worker's configuration, the same for every service. */
