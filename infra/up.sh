@@ -4,6 +4,9 @@
 # and the machine's Postgres and Redis (installed from Debian packages and started only when they do not answer).
 # Idempotent: parts that already answer are left alone. Downloads are cached in ${XDG_CACHE_HOME:-~/.cache}/meterline,
 # runtime state (pids, logs, Kafka data, env file) lives in <repo>/.infra. See docs/adr/0001-*.
+# Every port can be moved by its variable (KAFKA_PORT, KAFKA_SASL_PORT, REGISTRY_PORT, ...; infra/lib/common.sh).
+# `--kafka-only` starts only Kafka and writes only its settings: a second broker from another checkout, e.g.
+#   KAFKA_PORT=29092 bash infra/up.sh --kafka-only   (then `bash infra/down.sh` in that checkout)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -175,11 +178,14 @@ needs_start() {
 start_kafka() {
   needs_start kafka kafka_ready 90 "$KAFKA_PORT" || return 0
   port_open "$KAFKA_CONTROLLER_PORT" && die "Kafka controller port $KAFKA_CONTROLLER_PORT is taken"
+  port_open "$KAFKA_SASL_PORT" && die "Kafka SASL port $KAFKA_SASL_PORT is taken (set KAFKA_SASL_PORT)"
   fetch_kafka
   local java
   java=$(find_java 17 "${KAFKA_JAVA:-}") || die "Kafka $KAFKA_VERSION needs Java 17+"
   mkdir -p "$KAFKA_DIR/data"
   sed -e "s/@KAFKA_PORT@/$KAFKA_PORT/g" -e "s/@KAFKA_CONTROLLER_PORT@/$KAFKA_CONTROLLER_PORT/g" \
+    -e "s/@KAFKA_SASL_PORT@/$KAFKA_SASL_PORT/g" -e "s/@KAFKA_SASL_USERNAME@/$KAFKA_SASL_DEV_USERNAME/g" \
+    -e "s/@KAFKA_SASL_PASSWORD@/$KAFKA_SASL_DEV_PASSWORD/g" \
     -e "s:@DATA_DIR@:$KAFKA_DIR/data:g" "$INFRA_DIR/kafka/server.properties" >"$KAFKA_DIR/server.properties"
   local jvm=(-Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" -Dkafka.logs.dir="$LOG_DIR"
     -Djava.awt.headless=true -cp "$KAFKA_LIBS/*")
@@ -188,7 +194,7 @@ start_kafka() {
     "$java" "${jvm[@]}" kafka.tools.StorageTool format --ignore-formatted -t "$(<"$KAFKA_DIR/cluster.id")" \
       -c "$KAFKA_DIR/server.properties" >>"$LOG_DIR/kafka.out" 2>&1 || fail_part kafka "storage format failed"
   fi
-  log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
+  log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (SASL_PLAINTEXT on $KAFKA_SASL_PORT)"
   spawn kafka "$java" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 "${jvm[@]}" \
     kafka.Kafka "$KAFKA_DIR/server.properties"
 }
@@ -296,8 +302,24 @@ env_line() {
   fi
 }
 
-settings() {
+# The SASL listener's settings under names of their own: KAFKA_SASL_USERNAME/PASSWORD in every shell that
+# loads this file would configure (and, without KAFKA_SECURITY_PROTOCOL, stop) every service. Written only
+# when the listener answers: a broker started before it existed has none until it is restarted.
+kafka_settings() {
   env_line KAFKA_BROKERS "127.0.0.1:$KAFKA_PORT"
+  if port_open "$KAFKA_SASL_PORT"; then
+    env_line KAFKA_SASL_LISTENER_BROKERS "127.0.0.1:$KAFKA_SASL_PORT"
+    env_line KAFKA_SASL_LISTENER_MECHANISM plain
+    env_line KAFKA_SASL_LISTENER_USERNAME "$KAFKA_SASL_DEV_USERNAME"
+    env_line KAFKA_SASL_LISTENER_PASSWORD "$KAFKA_SASL_DEV_PASSWORD"
+  else
+    log "Kafka has no SASL listener on $KAFKA_SASL_PORT (started before it existed?): restart it with" \
+      "pnpm infra:down && pnpm infra:up to test SASL"
+  fi
+}
+
+settings() {
+  kafka_settings
   env_line SCHEMA_REGISTRY_URL "http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
   env_line REDIS_URL "redis://127.0.0.1:$REDIS_PORT"
   env_line DATABASE_URL "postgres://postgres@127.0.0.1:$POSTGRES_PORT/meterline"
@@ -312,6 +334,15 @@ main() {
   take_lock
   mkdir -p "$LOG_DIR" "$RUN_DIR" "$CACHE_DIR"
   ensure_tools
+
+  if [[ ${1:-} == --kafka-only ]]; then
+    start_kafka
+    wait_ready kafka 90 kafka_ready
+    kafka_settings >"$STATE_DIR/env.tmp"
+    mv "$STATE_DIR/env.tmp" "$STATE_DIR/env"
+    cat "$STATE_DIR/env"
+    return 0
+  fi
 
   # Postgres and Redis first (cheap); then start the three JVM/Node parts together and wait for them,
   # so their start-up times overlap instead of adding up.

@@ -1,6 +1,7 @@
+import { kafkajsSecurity, registryClientOptions } from '@meterline/kafka';
 import { parseCommandLine, usageError } from '@meterline/runtime';
 import { UsageClient } from '@meterline/usage-client';
-import { settings } from './env.ts';
+import { securitySettings, settings } from './env.ts';
 
 // `pnpm emit <resourceId> <metric> <quantity> [count]`: emits usage events with the typed client.
 const USAGE = 'usage: pnpm emit <resourceId> <metric> <quantity> [count]';
@@ -15,11 +16,16 @@ if (!Number.isFinite(quantity))
 if (!/^[1-9]\d*$/.test(countText))
   usageError(`emit: count must be a positive integer, got ${JSON.stringify(countText)}`, USAGE);
 const env = settings();
+const security = securitySettings(env);
+const registryOptions = registryClientOptions(security.registry);
 const client = await UsageClient.connect({
   brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','),
   registryUrl: env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
   topic: env.TOPIC_USAGE_EVENTS ?? 'usage.events.v1',
   source: 'meterline-cli',
+  ...kafkajsSecurity(security.kafka),
+  ...(registryOptions.auth ? { registryAuth: registryOptions.auth } : {}),
+  ...(registryOptions.agent ? { registryAgent: registryOptions.agent } : {}),
 });
 const count = Number(countText);
 await Promise.all(Array.from({ length: count }, () => client.emit({ resourceId, metric, quantity })));

@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { kafkaSecurityEnv, registrySecurityEnv } from '@meterline/kafka';
+import { ConfigError, readEnv } from '@meterline/runtime';
 
 export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
@@ -14,4 +16,16 @@ export function settings(): Record<string, string> {
     }
   }
   return { ...out, ...(process.env as Record<string, string>) };
+}
+
+/** TLS/SASL of the brokers and auth/CA of the registry (KAFKA_SECURITY_PROTOCOL, SCHEMA_REGISTRY_*, ADR 0023);
+ * a bad combination stops the script naming the variable. */
+export function securitySettings(source: Record<string, string>) {
+  try {
+    return readEnv({ kafka: kafkaSecurityEnv, registry: registrySecurityEnv }, source);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
 }

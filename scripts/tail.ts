@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createKafka, createRegistry, defaultTopics } from '@meterline/kafka';
 import { createLogger, parseCommandLine, usageError } from '@meterline/runtime';
-import { settings } from './env.ts';
+import { securitySettings, settings } from './env.ts';
 
 // `pnpm tail [topic] [--from-beginning]`: prints each record of a Meterline topic as one JSON line,
 // Avro decoded through the schema registry. Default topic: usage.alerts.v1.
@@ -12,14 +12,23 @@ const { values, positionals } = parseCommandLine(
 );
 if (positionals.length > 1) usageError(`tail: one topic at most, got ${positionals.length}`, USAGE);
 const env = settings();
+const security = securitySettings(env);
 const topic = positionals[0] ?? env.TOPIC_USAGE_ALERTS ?? defaultTopics.alerts;
 const fromBeginning = values['from-beginning'];
 const log = createLogger('tail', { level: 'error' });
 const kafka = createKafka(
-  { brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','), clientId: 'meterline-tail' },
+  {
+    brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','),
+    clientId: 'meterline-tail',
+    security: security.kafka,
+  },
   log,
 );
-const registry = createRegistry(env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7');
+const registry = createRegistry(
+  env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+  'meterline-tail',
+  security.registry,
+);
 const consumer = kafka.consumer({ groupId: `meterline-tail-${randomBytes(4).toString('hex')}` });
 await consumer.connect();
 await consumer.subscribe({ topic, fromBeginning });

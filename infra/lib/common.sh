@@ -14,6 +14,10 @@ STARTED_FILE=$STATE_DIR/started
 
 KAFKA_PORT=${KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
+# The SASL_PLAINTEXT listener (PLAIN) beside the PLAINTEXT one, with fixed development credentials (ADR 0023).
+KAFKA_SASL_PORT=${KAFKA_SASL_PORT:-$((KAFKA_PORT + 2))}
+KAFKA_SASL_DEV_USERNAME=meterline
+KAFKA_SASL_DEV_PASSWORD=meterline-dev-password
 REGISTRY_PORT=${REGISTRY_PORT:-8081}
 # Quarkus' management interface (health, metrics) cannot be switched off at run time; keep it local.
 REGISTRY_MANAGEMENT_PORT=${REGISTRY_MANAGEMENT_PORT:-$((REGISTRY_PORT + 10000))}

@@ -121,3 +121,27 @@ async function startContainers(missing: string[]): Promise<Record<string, string
   }
   return out;
 }
+
+/** The broker's SASL_PLAINTEXT listener (PLAIN) and its development user, as `pnpm infra:up` opens it
+ * (ADR 0023). Missing is a failure, never a skip. */
+export interface SaslListener {
+  brokers: string[];
+  mechanism: string;
+  username: string;
+  password: string;
+}
+
+export function saslListener(): SaslListener {
+  const file = infraEnv();
+  const pick = (name: string) => process.env[name] || file[name];
+  const brokers = pick('KAFKA_SASL_LISTENER_BROKERS');
+  const mechanism = pick('KAFKA_SASL_LISTENER_MECHANISM');
+  const username = pick('KAFKA_SASL_LISTENER_USERNAME');
+  const password = pick('KAFKA_SASL_LISTENER_PASSWORD');
+  if (!brokers || !mechanism || !username || !password)
+    throw new Error(
+      'tests need the SASL listener but KAFKA_SASL_LISTENER_* are not set: restart Kafka with ' +
+        '`pnpm infra:down && pnpm infra:up` (a broker started before the listener existed has none)',
+    );
+  return { brokers: brokers.split(','), mechanism, username, password };
+}

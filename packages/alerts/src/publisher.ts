@@ -1,5 +1,11 @@
 import type { Pool } from '@meterline/db';
-import { ContractCodec, createRegistry, type Producer, subjectFor } from '@meterline/kafka';
+import {
+  ContractCodec,
+  createRegistry,
+  type Producer,
+  type RegistrySecurity,
+  subjectFor,
+} from '@meterline/kafka';
 import type { Redis } from '@meterline/redis';
 import { type Logger, serialQueue } from '@meterline/runtime';
 import type { PlanFlag, UsageAlert } from '@meterline/schemas';
@@ -36,13 +42,15 @@ export class OutboxPublisher {
     redis: Redis;
     producer: Producer;
     registryUrl: string;
+    /** basic auth and CA of the registry (SCHEMA_REGISTRY_*) */
+    registrySecurity?: RegistrySecurity;
     topics: { alerts: string; flags: string };
     catalogVersion: string;
     log: Logger;
     onAlert?: (alert: UsageAlert) => void;
     onFlags?: (flags: PlanFlag[]) => void;
   }): Promise<OutboxPublisher> {
-    const schemas = createRegistry(o.registryUrl, 'meterline-evaluator');
+    const schemas = createRegistry(o.registryUrl, 'meterline-evaluator', o.registrySecurity);
     const alertCodec = new ContractCodec<UsageAlert>(schemas, subjectFor(o.topics.alerts), 'UsageAlert');
     const flagCodec = new ContractCodec<PlanFlag>(schemas, subjectFor(o.topics.flags), 'PlanFlag');
     await Promise.all([alertCodec.schemaId(), flagCodec.schemaId()]);

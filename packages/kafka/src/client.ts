@@ -2,6 +2,12 @@ import { createRequire } from 'node:module';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from '@meterline/runtime';
 import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
+import {
+  type KafkaSecurity,
+  kafkajsSecurity,
+  type RegistrySecurity,
+  registryClientOptions,
+} from './security.ts';
 
 /** The messages of the Kafka protocol errors kafkajs retries by itself (its own table). */
 const retriableErrors = new Set(
@@ -17,6 +23,8 @@ const retriableErrors = new Set(
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
+  /** TLS and SASL (KAFKA_SECURITY_PROTOCOL and friends); plaintext when absent. */
+  security?: KafkaSecurity;
 }
 
 const pinoLevel: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -55,6 +63,7 @@ export function createKafka(settings: KafkaSettings, log: Logger, extra: Partial
     brokers: settings.brokers,
     connectionTimeout: 3000,
     retry: { initialRetryTime: 200, retries: 8 },
+    ...(settings.security ? kafkajsSecurity(settings.security) : {}),
     logLevel: logLevel.WARN,
     logCreator:
       () =>
@@ -68,6 +77,16 @@ export function createKafka(settings: KafkaSettings, log: Logger, extra: Partial
   });
 }
 
-export function createRegistry(url: string, clientId = 'meterline'): SchemaRegistry {
-  return new SchemaRegistry({ host: url.replace(/\/$/, ''), clientId, retry: { retries: 3 } });
+/** The schema registry client; `security` adds basic auth and a CA (SCHEMA_REGISTRY_* variables). */
+export function createRegistry(
+  url: string,
+  clientId = 'meterline',
+  security: RegistrySecurity = {},
+): SchemaRegistry {
+  return new SchemaRegistry({
+    host: url.replace(/\/$/, ''),
+    clientId,
+    retry: { retries: 3 },
+    ...registryClientOptions(security),
+  });
 }

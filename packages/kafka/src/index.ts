@@ -19,6 +19,14 @@ export {
 export { consumerLag, type GroupLag, type PartitionLag, partitionLag } from './lag.ts';
 export { chunkMessages, defaultSendLimits, messageBytes, type SendLimits, sendAll } from './produce.ts';
 export {
+  type KafkaSecurity,
+  kafkajsSecurity,
+  kafkaSecurityEnv,
+  type RegistrySecurity,
+  registryClientOptions,
+  registrySecurityEnv,
+} from './security.ts';
+export {
   connectKafka,
   defaultTopics,
   ensureTopics,

@@ -1,6 +1,14 @@
 import { env, envSchema, type Logger } from '@meterline/runtime';
 import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
 import { createKafka } from './client.ts';
+import {
+  type KafkaSecurity,
+  kafkaSecurityOf,
+  kafkaSecurityVariables,
+  type RegistrySecurity,
+  registrySecurityOf,
+  registrySecurityVariables,
+} from './security.ts';
 
 /** Topic names of DESIGN.md; each overridable by configuration. `counters` is internal: the
  * ingestor's counter changes for the evaluator. */
@@ -80,7 +88,10 @@ export async function ensureTopics(admin: Admin, layout: ITopicConfig[]): Promis
 
 export interface KafkaSettings {
   kafkaBrokers: string[];
+  /** TLS and SASL for every client of the service (ADR 0023). */
+  kafkaSecurity: KafkaSecurity;
   registryUrl: string;
+  registrySecurity: RegistrySecurity;
   topics: Topics;
   /** this service's consumer group: `<CONSUMER_GROUP_PREFIX><service>` */
   groupId: string;
@@ -115,6 +126,7 @@ export function pipelineGroups(groupPrefix: string, topics: Topics): PipelineGro
  * names and the group prefix. Null when KAFKA_BROKERS is unset: Kafka is optional there. */
 export interface PipelineKafkaSettings {
   kafkaBrokers: string[];
+  kafkaSecurity: KafkaSecurity;
   topics: Topics;
   groupPrefix: string;
 }
@@ -124,11 +136,19 @@ export const pipelineKafkaEnv = envSchema(
     KAFKA_BROKERS: env.optionalHostPorts(),
     CONSUMER_GROUP_PREFIX: env.string({ default: 'meterline-' }),
     ...topicVariables,
+    ...kafkaSecurityVariables,
   },
-  (e): PipelineKafkaSettings | null =>
-    e.KAFKA_BROKERS
-      ? { kafkaBrokers: e.KAFKA_BROKERS, topics: topicsOf(e), groupPrefix: e.CONSUMER_GROUP_PREFIX }
-      : null,
+  (e, ctx): PipelineKafkaSettings | null => {
+    const kafkaSecurity = kafkaSecurityOf(e, ctx);
+    return e.KAFKA_BROKERS
+      ? {
+          kafkaBrokers: e.KAFKA_BROKERS,
+          kafkaSecurity,
+          topics: topicsOf(e),
+          groupPrefix: e.CONSUMER_GROUP_PREFIX,
+        }
+      : null;
+  },
 );
 
 /** The Kafka side of a worker's configuration, the same for every service. */
@@ -139,10 +159,14 @@ export function kafkaEnv(service: string) {
       SCHEMA_REGISTRY_URL: env.url(['http', 'https']),
       CONSUMER_GROUP_PREFIX: env.string({ default: 'meterline-' }),
       ...topicVariables,
+      ...kafkaSecurityVariables,
+      ...registrySecurityVariables,
     },
-    (e): KafkaSettings => ({
+    (e, ctx): KafkaSettings => ({
       kafkaBrokers: e.KAFKA_BROKERS,
+      kafkaSecurity: kafkaSecurityOf(e, ctx),
       registryUrl: e.SCHEMA_REGISTRY_URL,
+      registrySecurity: registrySecurityOf(e, ctx),
       topics: topicsOf(e),
       groupId: groupIdOf(e.CONSUMER_GROUP_PREFIX, service),
     }),
@@ -151,11 +175,18 @@ export function kafkaEnv(service: string) {
 
 /** A service's Kafka client, with every topic of the layout created (idempotent, race-safe). */
 export async function connectKafka(
-  settings: Pick<KafkaSettings, 'kafkaBrokers' | 'topics'>,
+  settings: Pick<KafkaSettings, 'kafkaBrokers' | 'topics'> & Partial<Pick<KafkaSettings, 'kafkaSecurity'>>,
   clientId: string,
   log: Logger,
 ): Promise<Kafka> {
-  const kafka = createKafka({ brokers: settings.kafkaBrokers, clientId }, log);
+  const kafka = createKafka(
+    {
+      brokers: settings.kafkaBrokers,
+      clientId,
+      ...(settings.kafkaSecurity ? { security: settings.kafkaSecurity } : {}),
+    },
+    log,
+  );
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -1,6 +1,6 @@
 export { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export { parseCommandLine, usageError } from './args.ts';
-export { ConfigError, type ConfigProblem, env, envSchema, readEnv } from './config.ts';
+export { ConfigError, type ConfigProblem, type EnvContext, env, envSchema, readEnv } from './config.ts';
 export { backoffMs, sleep } from './errors.ts';
 export { createLogger, type Logger } from './log.ts';
 export { runService } from './main.ts';

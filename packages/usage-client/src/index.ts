@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { Agent } from 'node:http';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { avroSchema, type UsageEvent } from '@meterline/schemas';
-import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import { Kafka, type KafkaConfig, logLevel, type Message, type Producer } from 'kafkajs';
 
 export interface UsageClientOptions {
   brokers: string[];
@@ -16,6 +17,14 @@ export interface UsageClientOptions {
   /** flush as soon as this many events wait (1 to 2,000: a broker refuses a request's record batch for
    * one partition above 1 MB by default, and kafkajs's work per request grows with its square) */
   maxBatch?: number;
+  /** TLS to the brokers (kafkajs `ssl`) */
+  ssl?: KafkaConfig['ssl'];
+  /** SASL to the brokers (kafkajs `sasl`: plain, scram-sha-256, scram-sha-512) */
+  sasl?: KafkaConfig['sasl'];
+  /** basic auth of the registry */
+  registryAuth?: { username: string; password: string };
+  /** the registry's HTTP(S) agent, e.g. an https.Agent with the registry's CA */
+  registryAgent?: Agent;
 }
 
 export interface EmitInput {
@@ -54,7 +63,11 @@ export class UsageClient {
     if (!Number.isFinite(lingerMs) || lingerMs < 0)
       throw new RangeError(`lingerMs must be a number >= 0, got ${options.lingerMs}`);
     const topic = options.topic ?? 'usage.events.v1';
-    const registry = new SchemaRegistry({ host: options.registryUrl.replace(/\/$/, '') });
+    const registry = new SchemaRegistry({
+      host: options.registryUrl.replace(/\/$/, ''),
+      ...(options.registryAuth ? { auth: options.registryAuth } : {}),
+      ...(options.registryAgent ? { agent: options.registryAgent } : {}),
+    });
     const { id } = await registry.register(
       { type: SchemaType.AVRO, schema: JSON.stringify(avroSchema('UsageEvent')) },
       { subject: `${topic}-value` },
@@ -68,6 +81,8 @@ export class UsageClient {
       clientId: options.clientId ?? 'meterline-usage-client',
       brokers: options.brokers,
       logLevel: logLevel.ERROR,
+      ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+      ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
     });
     const producer = kafka.producer({
       idempotent: true,

@@ -87,7 +87,7 @@ describe('readApiConfig', () => {
       'HEROKU_API_URL: must use http or https, got ftp',
       'PROVISIONING_MODE: expected one of sync, async, got "later"',
       'CONFIG_VARS_PREFIX: must be upper-case letters, digits and _, got "meterline"',
-      'TRUST_PROXY: expected true or false, got "maybe"',
+      'TRUST_PROXY: expected false or proxy addresses/CIDRs (comma-separated), got "maybe"',
       'DATABASE_URL: must use postgres or postgresql, got mysql',
       'DOWNGRADE_PROJECTION_MIN_ELAPSED: expected a number 0-1, got 2',
       'PROVISION_MAX_CHURN: must be an integer at least 0, got "many"',
@@ -114,10 +114,42 @@ describe('readApiConfig', () => {
     ]);
   });
 
-  it('trusts X-Forwarded-* only when TRUST_PROXY is set', () => {
+  it('trusts X-Forwarded-* only from the proxies TRUST_PROXY names', () => {
+    const trust = (value: string) => readApiConfig({ ...base, TRUST_PROXY: value }).trustProxy;
     expect(readApiConfig(base).trustProxy).toBe(false);
-    expect(readApiConfig({ ...base, TRUST_PROXY: 'true' }).trustProxy).toBe(true);
-    expect(readApiConfig({ ...base, TRUST_PROXY: 'off' }).trustProxy).toBe(false);
+    expect(trust('off')).toBe(false);
+    expect(trust('0')).toBe(false);
+    expect(trust('10.0.0.0/8, 127.0.0.1,::1, fd00::/8,loopback')).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+      '::1',
+      'fd00::/8',
+      'loopback',
+    ]);
+  });
+
+  it('refuses TRUST_PROXY=true and hop counts (a client could pick its address) and bad entries', () => {
+    const give = "give the proxies' addresses or CIDRs (comma-separated), e.g. 10.0.0.0/8";
+    for (const value of ['true', 'YES', 'on'])
+      expect(messages({ ...base, TRUST_PROXY: value })).toEqual([
+        `TRUST_PROXY: trusting every proxy lets a client choose its own address (X-Forwarded-For); ${give}`,
+      ]);
+    for (const value of ['1', '2'])
+      expect(messages({ ...base, TRUST_PROXY: value })).toEqual([
+        `TRUST_PROXY: a hop count cannot tell a proxy from a client that reaches the api directly; ${give}`,
+      ]);
+    for (const [value, bad] of [
+      ['10.0.0.0/33', '10.0.0.0/33'],
+      ['127.0.0.1,10.0.0.300', '10.0.0.300'],
+      ['fd00::/129', 'fd00::/129'],
+      ['10.0.0.1/8/8', '10.0.0.1/8/8'],
+      ['127.0.0.1,', ''],
+      ['-1', '-1'],
+      ['proxy.internal', 'proxy.internal'],
+    ] as const)
+      expect(messages({ ...base, TRUST_PROXY: value })).toEqual([
+        `TRUST_PROXY: expected false or proxy addresses/CIDRs (comma-separated), got ${JSON.stringify(bad)}`,
+      ]);
   });
 
   it('accepts the previous manifest password during a rotation', () => {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { downgradeRuleEnv, paceGuardsEnv } from '@meterline/catalog';
 import { type DatabaseSettings, databaseEnv } from '@meterline/db';
 import { type ProvisionPolicy, policyFromEnv } from '@meterline/heroku';
@@ -41,8 +42,9 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   consoleSessionTtlMinutes: number;
   /** Force the Secure cookie flag; otherwise it is set when the request came over TLS. */
   cookieSecure: boolean | undefined;
-  /** TRUST_PROXY: take the client's address and protocol from X-Forwarded-* (only behind a proxy that sets them). */
-  trustProxy: boolean;
+  /** TRUST_PROXY: the operator's proxies, whose X-Forwarded-* are believed (`trustProxy`): none, or their
+   * addresses/CIDRs. Never "every hop" (see `trustProxyOf`). */
+  trustProxy: TrustProxy;
   /** The access list is refreshed when older than this (Heroku: never more than 5 minutes stale). */
   accessMaxAgeSeconds: number;
   platformPollMs: number;
@@ -74,6 +76,45 @@ const policyEnv = envSchema(
   },
 );
 
+/** What Fastify's `trustProxy` gets: off, or the proxies' addresses. */
+type TrustProxy = false | string[];
+
+// proxy-addr's names for address ranges, accepted beside addresses and CIDRs.
+const RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxyAddress(entry: string): boolean {
+  if (RANGE_NAMES.has(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
+}
+
+/** TRUST_PROXY: unset/false/off → X-Forwarded-* ignored; otherwise the comma-separated addresses or CIDRs
+ * of the operator's proxies (or loopback, linklocal, uniquelocal): X-Forwarded-For is read from the right,
+ * past those, and the first address that is not a trusted proxy is the client. `true` is refused: Fastify
+ * would trust every hop and take the first entry, which the client writes itself, so the per-address
+ * sign-in limits could be dodged by changing it on every attempt. A hop count is refused too: it cannot
+ * tell the proxy from a client that reaches the api directly, and Fastify trusts nothing for one (ADR 0023). */
+function trustProxyOf(text: string | undefined, report: (problem: string) => void): TrustProxy {
+  if (text === undefined || /^(false|0|no|off)$/i.test(text)) return false;
+  const problem = (message: string) => {
+    report(message);
+    return false as const;
+  };
+  const give = "give the proxies' addresses or CIDRs (comma-separated), e.g. 10.0.0.0/8";
+  if (/^(true|yes|on)$/i.test(text))
+    return problem(`trusting every proxy lets a client choose its own address (X-Forwarded-For); ${give}`);
+  if (/^\d+$/.test(text))
+    return problem(`a hop count cannot tell a proxy from a client that reaches the api directly; ${give}`);
+  const entries = text.split(',').map((s) => s.trim());
+  const bad = entries.find((entry) => !isProxyAddress(entry));
+  if (bad !== undefined)
+    return problem(`expected false or proxy addresses/CIDRs (comma-separated), got ${JSON.stringify(bad)}`);
+  return entries;
+}
+
 const apiEnv = envSchema(
   {
     PORT: env.int({ default: 8080, min: 0, max: 65535 }),
@@ -101,7 +142,9 @@ const apiEnv = envSchema(
     SESSION_TTL_MINUTES: env.int({ default: 60, min: 1, max: 720 }),
     CONSOLE_SESSION_TTL_MINUTES: env.int({ default: 60, min: 1, max: 720 }),
     COOKIE_SECURE: env.optionalBool(),
-    TRUST_PROXY: env.bool({ default: false }),
+    TRUST_PROXY: env
+      .optionalString()
+      .transform((text, ctx) => trustProxyOf(text, (message) => ctx.addIssue({ code: 'custom', message }))),
     ACCESS_MAX_AGE_SECONDS: env.int({ default: 240, min: 5, max: 300 }),
     PLATFORM_POLL_MS: env.int({ default: 500, min: 20 }),
     PARTNER_API_RATE_PER_MINUTE: env.int({ default: 600, min: 1 }),

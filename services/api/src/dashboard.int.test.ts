@@ -76,7 +76,7 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
   beforeAll(async () => {
     world = await createTestWorld('apidash');
     // As behind Heroku's router, which sets X-Forwarded-Proto.
-    api = await startTestApi(world, { PROVISIONING_MODE: 'sync', TRUST_PROXY: 'true' }, clock.now);
+    api = await startTestApi(world, { PROVISIONING_MODE: 'sync', TRUST_PROXY: 'loopback' }, clock.now);
     seed = usageSeeder(world);
     const body = provisionBody({ plan: 'basic', name: 'acme-meter' });
     id = body.uuid as string;

@@ -123,7 +123,7 @@ export class PipelineHealth {
   private client(): Kafka {
     const settings = this.opts.kafka!;
     this.kafka ??= createKafka(
-      { brokers: settings.kafkaBrokers, clientId: 'meterline-api-health' },
+      { brokers: settings.kafkaBrokers, clientId: 'meterline-api-health', security: settings.kafkaSecurity },
       this.opts.log,
       // A page waits on it: a broker that is down is said so soon, and tried again on the next read.
       { retry: { initialRetryTime: 200, retries: 2 } },

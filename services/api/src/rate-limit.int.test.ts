@@ -120,4 +120,47 @@ describe('rate limits on the Partner API and the console sign-in', () => {
     });
     expectTooMany(signup, (await signup.json()) as Record<string, unknown>);
   });
+  it('behind a proxy, limits sign-in by the address the proxy saw, whatever X-Forwarded-For the client sent', async () => {
+    // The test is the proxy on loopback; it appends the address it saw to X-Forwarded-For, as a router
+    // does. An attacker writes a new address into the header on every attempt: only the entry after the
+    // trusted proxies counts.
+    for (const trustProxy of ['127.0.0.1', 'loopback, 10.0.0.0/8']) {
+      const proxied = await startTestApi(
+        world,
+        { PROVISIONING_MODE: 'sync', TRUST_PROXY: trustProxy, SIGNIN_ATTEMPTS_PER_IP: '3' },
+        Date.now,
+      );
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 4; i++) {
+          const res = await fetch(`${proxied.url}/console/login`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              accept: 'application/json',
+              'x-forwarded-for': `198.51.100.${i + 1}, 203.0.113.7`,
+            },
+            body: new URLSearchParams({ email: `guess-${i}@provider.test`, password: 'nope' }).toString(),
+          });
+          statuses.push(res.status);
+          if (res.status === 429)
+            expect(((await res.json()) as { message: string }).message).toContain('address');
+        }
+        expect({ trustProxy, statuses }).toEqual({ trustProxy, statuses: [401, 401, 401, 429] });
+        // Another address behind the same proxy has its own bucket.
+        const other = await fetch(`${proxied.url}/console/login`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            accept: 'application/json',
+            'x-forwarded-for': '203.0.113.8',
+          },
+          body: new URLSearchParams({ email: 'someone@provider.test', password: 'nope' }).toString(),
+        });
+        expect({ trustProxy, other: other.status }).toEqual({ trustProxy, other: 401 });
+      } finally {
+        await proxied.stop();
+      }
+    }
+  });
 });

@@ -40,6 +40,7 @@ export async function buildEvaluatorDeps(
   await producer.connect();
   const publisher = await OutboxPublisher.open({
     ...{ pool, redis, producer, log, registryUrl: config.registryUrl, topics: config.topics },
+    registrySecurity: config.registrySecurity,
     catalogVersion: catalog.version,
     onAlert: metrics.alertPublished,
     onFlags: metrics.flagsPublished,

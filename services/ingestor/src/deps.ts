@@ -32,7 +32,9 @@ export async function buildIngestorDeps(
     onRebuilt: (report) => logRebuild(metrics, log, report),
   });
   await rebuilder.ensure();
-  const decoder = new UsageEventDecoder(createRegistry(config.registryUrl, 'meterline-ingestor'));
+  const decoder = new UsageEventDecoder(
+    createRegistry(config.registryUrl, 'meterline-ingestor', config.registrySecurity),
+  );
   const { topics, validation } = config;
   return { decoder, directory, counters, rebuilder, ledger, producer, topics, validation, metrics, log };
 }

@@ -1,5 +1,5 @@
 import { createPool, databaseEnv } from '@meterline/db';
-import { createKafka } from '@meterline/kafka';
+import { createKafka, kafkaSecurityEnv } from '@meterline/kafka';
 import { CounterStore, recount, UsageLedger } from '@meterline/metering';
 import { createRedis, redisEnv } from '@meterline/redis';
 import { periodOf } from '@meterline/rules';
@@ -34,7 +34,7 @@ const recountEnv = envSchema(
 );
 function readConfig() {
   try {
-    return readEnv({ database: databaseEnv, redis: redisEnv, recount: recountEnv });
+    return readEnv({ database: databaseEnv, redis: redisEnv, recount: recountEnv, kafka: kafkaSecurityEnv });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n`);
@@ -49,7 +49,7 @@ const { group, brokers } = config.recount;
 // ledger rows are not committed yet. With KAFKA_BROKERS set, refuse while the group has members.
 if (brokers && !values.force) {
   const admin = createKafka(
-    { brokers: brokers.split(','), clientId: 'meterline-recount' },
+    { brokers: brokers.split(','), clientId: 'meterline-recount', security: config.kafka },
     createLogger('recount', { level: 'error' }),
   ).admin();
   await admin.connect();

@@ -24,7 +24,7 @@ export async function buildNotifierDeps(
   const metrics = notifierMetrics(base.registry);
   const plans = await PlanBook.load(pool, catalog);
   const codec = new ContractCodec<UsageAlert>(
-    createRegistry(config.registryUrl, 'meterline-notifier'),
+    createRegistry(config.registryUrl, 'meterline-notifier', config.registrySecurity),
     subjectFor(config.topics.alerts),
     'UsageAlert',
   );
