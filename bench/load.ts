@@ -110,3 +110,26 @@ export function cpuSpent(before: CpuSnapshot, after: CpuSnapshot, seconds: numbe
     byKind: Object.fromEntries(byKind),
   };
 }
+
+/** The metrics of `pnpm bench:load`, each resource's in turn. */
+export const STEADY_METRICS = ['api_calls', 'storage_gb', 'seats'] as const;
+
+/** `pnpm bench:load`'s `count` resource ids, derived from `seed` (8 hex digits), so that the bench and
+ * its generator process agree on them without passing 100,000 ids around. */
+export const steadyResources = (seed: string, count: number): string[] =>
+  Array.from({ length: count }, (_, i) => `${seed}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`);
+
+/** The j-th event of `pnpm bench:load`: the resources in turn, then the next metric, quantity 1, made at
+ * `at`. Event j's resource-metric is (j mod R, floor(j / R) mod 3), so what was sent is known from the
+ * number sent. */
+export function steadyEvent(j: number, resources: readonly string[], at: number): UsageEvent {
+  const r = resources.length;
+  return {
+    id: benchId(3, j),
+    resourceId: resources[j % r]!,
+    metric: STEADY_METRICS[Math.floor(j / r) % STEADY_METRICS.length]!,
+    quantity: 1,
+    timestamp: at,
+    source: null,
+  };
+}
