@@ -1,6 +1,6 @@
 import { env, envSchema, type Logger } from '@meterline/runtime';
 import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
-import { createKafka } from './client.ts';
+import { createKafkaClient, type KafkaClientName, kafkaClientVariable } from './client-choice.ts';
 
 /** Topic names of DESIGN.md; each overridable by configuration. `counters` is internal: the
  * ingestor's counter changes for the evaluator. */
@@ -84,6 +84,8 @@ export interface KafkaSettings {
   topics: Topics;
   /** this service's consumer group: `<CONSUMER_GROUP_PREFIX><service>` */
   groupId: string;
+  /** the client library (KAFKA_CLIENT) */
+  client: KafkaClientName;
 }
 
 /** The Kafka side of a worker's configuration, the same for every service. */
@@ -94,23 +96,28 @@ export function kafkaEnv(service: string) {
       SCHEMA_REGISTRY_URL: env.url(['http', 'https']),
       CONSUMER_GROUP_PREFIX: env.string({ default: 'meterline-' }),
       ...topicVariables,
+      ...kafkaClientVariable,
     },
     (e): KafkaSettings => ({
       kafkaBrokers: e.KAFKA_BROKERS,
       registryUrl: e.SCHEMA_REGISTRY_URL,
       topics: topicsOf(e),
       groupId: `${e.CONSUMER_GROUP_PREFIX}${service}`,
+      client: e.KAFKA_CLIENT,
     }),
   );
 }
 
 /** A service's Kafka client, with every topic of the layout created (idempotent, race-safe). */
 export async function connectKafka(
-  settings: Pick<KafkaSettings, 'kafkaBrokers' | 'topics'>,
+  settings: Pick<KafkaSettings, 'kafkaBrokers' | 'topics'> & Partial<Pick<KafkaSettings, 'client'>>,
   clientId: string,
   log: Logger,
 ): Promise<Kafka> {
-  const kafka = createKafka({ brokers: settings.kafkaBrokers, clientId }, log);
+  const kafka = await createKafkaClient(
+    { brokers: settings.kafkaBrokers, clientId, client: settings.client },
+    log,
+  );
   const admin = kafka.admin();
   await admin.connect();
   try {
