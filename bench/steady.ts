@@ -368,6 +368,8 @@ async function runLoad(client: string) {
     redisBytesPerResourceMetric: Math.round(allBytes / resourceMetrics),
     redisCounterBytesPerResourceMetric: Math.round(counterBytes / resourceMetrics),
     redisUsedMemoryDeltaPerResourceMetric: Math.round(memoryDelta / resourceMetrics),
+    // Every id of the run is still in its dedupe slot (a run shorter than the window): bytes per id.
+    redisBytesPerDedupeEntry: Math.round((byKind.dedupe?.bytes ?? 0) / total),
     redisKeys: byKind,
     cpuUsPerEvent: Number(((cpuSeconds.ingestor * 1e6) / total).toFixed(1)),
     bareCpuUsPerEvent: Number(((cpuSeconds.bare * 1e6) / total).toFixed(1)),
@@ -398,7 +400,7 @@ async function runLoad(client: string) {
   out(
     `    ${Object.entries(byKind)
       .map(([k, v]) => `${k} ${fmt(v.keys)} keys ${fmt(v.bytes / resourceMetrics)} B/rm`)
-      .join(', ')}`,
+      .join(', ')}; ${result.redisBytesPerDedupeEntry} bytes per dedupe entry`,
   );
   out(
     `  ingestor ${result.cpuUsPerEvent} us CPU per event, bare ${client} consumer ${result.bareCpuUsPerEvent} (${(result.cpuUsPerEvent / result.bareCpuUsPerEvent).toFixed(2)}x)   ${bar(result.cpuUsPerEvent <= 2 * result.bareCpuUsPerEvent, '<= 2x the bare consumer')}`,
