@@ -66,7 +66,7 @@ function processKind(comm: string, cmdline: string, cwd: string): string {
   // Node 24 names its main thread, and so the process, MainThread.
   if (comm === 'node' || comm.startsWith('node') || comm === 'MainThread') {
     // Node processes of other checkouts on a shared machine (their own tests and services).
-    if (!cwd.startsWith(repoRoot)) return 'node (elsewhere)';
+    if (!`${cwd}/`.startsWith(repoRoot)) return 'node (elsewhere)';
     const service = /services\/([a-z-]+)\//.exec(cmdline)?.[1];
     if (service) return service;
     if (cmdline.includes('bare-consumer')) return 'bare consumer';
