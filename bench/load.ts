@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { createRegistry } from '@meterline/kafka';
 import type { Redis } from '@meterline/redis';
 import { avroSchema, type UsageEvent } from '@meterline/schemas';
@@ -57,18 +58,25 @@ export interface CpuSnapshot {
 
 /** What a process is, from its command: the services' dependencies by name, kernel threads (no command
  * line) together, node processes by the script they run. */
-function processKind(comm: string, cmdline: string): string {
+function processKind(comm: string, cmdline: string, cwd: string): string {
   if (cmdline === '') return 'kernel';
   if (comm === 'redis-server') return 'redis';
   if (comm === 'postgres') return 'postgres';
   if (comm === 'java') return cmdline.includes('kafka') ? 'kafka broker' : 'java (registry)';
-  if (comm === 'node' || comm.startsWith('node')) {
+  // Node 24 names its main thread, and so the process, MainThread.
+  if (comm === 'node' || comm.startsWith('node') || comm === 'MainThread') {
+    // Node processes of other checkouts on a shared machine (their own tests and services).
+    if (!`${cwd}/`.startsWith(repoRoot)) return 'node (elsewhere)';
     const service = /services\/([a-z-]+)\//.exec(cmdline)?.[1];
     if (service) return service;
-    return cmdline.includes('bare-consumer') ? 'bare consumer' : 'node (bench, tools)';
+    if (cmdline.includes('bare-consumer')) return 'bare consumer';
+    if (cmdline.includes('steady-generator')) return 'load generator';
+    return 'node (bench, tools)';
   }
   return 'other';
 }
+
+const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
 /** This machine's `CpuSnapshot` now. */
 export function cpuSnapshot(): CpuSnapshot {
@@ -80,7 +88,13 @@ export function cpuSnapshot(): CpuSnapshot {
     try {
       const { comm, cpuSeconds: seconds } = readProcStat(pid);
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
-      const kind = processKind(comm, cmdline);
+      let cwd = '';
+      try {
+        cwd = readlinkSync(`/proc/${pid}/cwd`);
+      } catch {
+        // Another user's process: its working directory is not ours to read.
+      }
+      const kind = processKind(comm, cmdline, cwd);
       byKind.set(kind, (byKind.get(kind) ?? 0) + seconds);
     } catch {
       // The process ended between the listing and the read.
@@ -108,5 +122,28 @@ export function cpuSpent(before: CpuSnapshot, after: CpuSnapshot, seconds: numbe
     idleCores: cores(after.idle - before.idle),
     stolenCores: cores(after.steal - before.steal),
     byKind: Object.fromEntries(byKind),
+  };
+}
+
+/** The metrics of `pnpm bench:load`, each resource's in turn. */
+export const STEADY_METRICS = ['api_calls', 'storage_gb', 'seats'] as const;
+
+/** `pnpm bench:load`'s `count` resource ids, derived from `seed` (8 hex digits), so that the bench and
+ * its generator process agree on them without passing 100,000 ids around. */
+export const steadyResources = (seed: string, count: number): string[] =>
+  Array.from({ length: count }, (_, i) => `${seed}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`);
+
+/** The j-th event of `pnpm bench:load`: the resources in turn, then the next metric, quantity 1, made at
+ * `at`. Event j's resource-metric is (j mod R, floor(j / R) mod 3), so what was sent is known from the
+ * number sent. */
+export function steadyEvent(j: number, resources: readonly string[], at: number): UsageEvent {
+  const r = resources.length;
+  return {
+    id: benchId(3, j),
+    resourceId: resources[j % r]!,
+    metric: STEADY_METRICS[Math.floor(j / r) % STEADY_METRICS.length]!,
+    quantity: 1,
+    timestamp: at,
+    source: null,
   };
 }

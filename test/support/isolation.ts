@@ -59,6 +59,8 @@ export async function createTestWorld(name: string, opts: { partitions?: number 
     TOPIC_USAGE_COUNTERS: topics.counters,
     CONSUMER_GROUP_PREFIX: `t-${id}-`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    // The services' Kafka client library: KAFKA_CLIENT=platformatic runs a suite on @platformatic/kafka.
+    KAFKA_CLIENT: process.env.KAFKA_CLIENT ?? 'kafkajs',
   };
   const flushRedis = async () => {
     // SCAN and UNLINK on full key names: ioredis does not prefix SCAN patterns.

@@ -1,5 +1,7 @@
 import { backoffMs, type Logger, sleep } from '@meterline/runtime';
 import type { Batch, Consumer, ConsumerConfig, Kafka } from 'kafkajs';
+import { platformaticSettings } from './platformatic.ts';
+import { startPlatformaticBatchConsumer } from './platformatic-consumer.ts';
 
 export interface BatchContext {
   /** false once the batch is no longer this consumer's to finish (its kafkajs runner stopped, or the
@@ -49,6 +51,12 @@ export const batchFetchSettings = {
  * while this one is handled. A partition's batches are still handled one after another, each commits
  * only when it and every batch before it are done, and at most one waits behind the one in hand. */
 export async function startBatchConsumer(opts: BatchConsumerOptions): Promise<RunningConsumer> {
+  const platformatic = platformaticSettings(opts.kafka);
+  if (platformatic)
+    return startPlatformaticBatchConsumer(opts, platformatic, {
+      ...batchFetchSettings,
+      ...opts.consumerConfig,
+    });
   const log = opts.log.child({ group: opts.groupId, topic: opts.topic });
   const consumer = opts.kafka.consumer({
     groupId: opts.groupId,

@@ -3,8 +3,10 @@ import { createLogger } from '@meterline/runtime';
 import type { PlanFlag, UsageAlert, UsageEvent } from '@meterline/schemas';
 import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafka, createRegistry } from './client.ts';
+import { createRegistry } from './client.ts';
+import { createKafkaClient, kafkaClients } from './client-choice.ts';
 import { ContractCodec, subjectFor } from './codec.ts';
+import { startBatchConsumer } from './consumer.ts';
 
 const log = createLogger('test', { level: 'warn' });
 
@@ -59,36 +61,47 @@ describe('the three contracts through the real registry and broker', () => {
     },
   } as const;
 
-  for (const [contract, sample] of Object.entries(samples) as [
-    keyof typeof samples,
-    (typeof samples)[keyof typeof samples],
-  ][]) {
-    it(`${contract}: registered under <topic>-value, produced, consumed and decoded unchanged`, async () => {
-      const registry = createRegistry(world.urls.registryUrl);
-      const topic = sample.topic();
-      const codec = new ContractCodec(registry, subjectFor(topic), contract);
-      const id = await codec.schemaId();
-      // Registering the same schema again gives the same id; the registry knows the subject.
-      expect(await new ContractCodec(registry, subjectFor(topic), contract).schemaId()).toBe(id);
-      expect(await registry.getLatestSchemaId(subjectFor(topic))).toBe(id);
+  for (const client of kafkaClients)
+    for (const [contract, sample] of Object.entries(samples) as [
+      keyof typeof samples,
+      (typeof samples)[keyof typeof samples],
+    ][]) {
+      it(`${contract} on ${client}: registered under <topic>-value, produced, consumed and decoded unchanged`, async () => {
+        const registry = createRegistry(world.urls.registryUrl);
+        const topic = sample.topic();
+        const codec = new ContractCodec(registry, subjectFor(topic), contract);
+        const id = await codec.schemaId();
+        // Registering the same schema again gives the same id; the registry knows the subject.
+        expect(await new ContractCodec(registry, subjectFor(topic), contract).schemaId()).toBe(id);
+        expect(await registry.getLatestSchemaId(subjectFor(topic))).toBe(id);
 
-      const kafka = createKafka({ brokers: world.urls.kafkaBrokers, clientId: 'contracts' }, log);
-      const producer = kafka.producer({ idempotent: true });
-      await producer.connect();
-      const bytes = await codec.encode(sample.value as never);
-      expect(bytes[0]).toBe(0);
-      expect(bytes.readInt32BE(1)).toBe(id);
-      await producer.send({ topic, messages: [{ key: 'k', value: bytes }] });
-      await producer.disconnect();
+        const kafka = await createKafkaClient(
+          { brokers: world.urls.kafkaBrokers, clientId: 'contracts', client },
+          log,
+        );
+        const producer = kafka.producer({ idempotent: true });
+        await producer.connect();
+        const bytes = await codec.encode(sample.value as never);
+        expect(bytes[0]).toBe(0);
+        expect(bytes.readInt32BE(1)).toBe(id);
+        await producer.send({ topic, messages: [{ key: 'k', value: bytes }] });
+        await producer.disconnect();
 
-      const consumer = kafka.consumer({ groupId: `${world.groupPrefix}c-${randomBytes(3).toString('hex')}` });
-      const got: Buffer[] = [];
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({ eachMessage: async ({ message }) => void got.push(message.value!) });
-      await eventually(async () => got.length >= 1, { what: `${contract} consumed` });
-      await consumer.disconnect();
-      expect(await codec.decode(got[0]!)).toEqual(sample.value);
-    });
-  }
+        // Read back through the services' consumer on the same client (the topic holds what the other
+        // client's test produced too: the same sample).
+        const got: Buffer[] = [];
+        const consumer = await startBatchConsumer({
+          kafka,
+          groupId: `${world.groupPrefix}c-${randomBytes(3).toString('hex')}`,
+          topic,
+          log,
+          handle: async (batch) => {
+            for (const m of batch.messages) got.push(m.value!);
+          },
+        });
+        await eventually(async () => got.length >= 1, { what: `${contract} consumed` });
+        await consumer.stop();
+        for (const bytes of got) expect(await codec.decode(bytes)).toEqual(sample.value);
+      });
+    }
 });

@@ -1,6 +1,6 @@
 import { env, envSchema, type Logger } from '@meterline/runtime';
 import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
-import { createKafka } from './client.ts';
+import { createKafkaClient, type KafkaClientName, kafkaClientVariable } from './client-choice.ts';
 import {
   type KafkaSecurity,
   kafkaSecurityOf,
@@ -95,6 +95,8 @@ export interface KafkaSettings {
   topics: Topics;
   /** this service's consumer group: `<CONSUMER_GROUP_PREFIX><service>` */
   groupId: string;
+  /** the client library (KAFKA_CLIENT) */
+  client: KafkaClientName;
 }
 
 /** A service's consumer group: `<CONSUMER_GROUP_PREFIX><service>`. */
@@ -161,6 +163,7 @@ export function kafkaEnv(service: string) {
       ...topicVariables,
       ...kafkaSecurityVariables,
       ...registrySecurityVariables,
+      ...kafkaClientVariable,
     },
     (e, ctx): KafkaSettings => ({
       kafkaBrokers: e.KAFKA_BROKERS,
@@ -169,21 +172,24 @@ export function kafkaEnv(service: string) {
       registrySecurity: registrySecurityOf(e, ctx),
       topics: topicsOf(e),
       groupId: groupIdOf(e.CONSUMER_GROUP_PREFIX, service),
+      client: e.KAFKA_CLIENT,
     }),
   );
 }
 
 /** A service's Kafka client, with every topic of the layout created (idempotent, race-safe). */
 export async function connectKafka(
-  settings: Pick<KafkaSettings, 'kafkaBrokers' | 'topics'> & Partial<Pick<KafkaSettings, 'kafkaSecurity'>>,
+  settings: Pick<KafkaSettings, 'kafkaBrokers' | 'topics'> &
+    Partial<Pick<KafkaSettings, 'kafkaSecurity' | 'client'>>,
   clientId: string,
   log: Logger,
 ): Promise<Kafka> {
-  const kafka = createKafka(
+  const kafka = await createKafkaClient(
     {
       brokers: settings.kafkaBrokers,
       clientId,
       ...(settings.kafkaSecurity ? { security: settings.kafkaSecurity } : {}),
+      ...(settings.client ? { client: settings.client } : {}),
     },
     log,
   );

@@ -25,6 +25,7 @@ export {
   type LedgerRow,
   ledgerDays,
   ledgerEventCount,
+  ledgerEventsByMetric,
   ledgerHoursOfDays,
   ledgerTotals,
   recordedPartitions,

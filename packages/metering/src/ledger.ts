@@ -210,6 +210,17 @@ export async function ledgerEventCount(db: Db, resourceIds?: readonly string[]):
   return Number(rows[0]!.n);
 }
 
+/** How many events the ledger holds per resource and metric (every hour summed): a benchmark's check
+ * of exactly-once counting against what it sent. */
+export async function ledgerEventsByMetric(
+  db: Db,
+): Promise<{ resourceId: string; metric: string; events: number }[]> {
+  const { rows } = await db.query<{ resource_id: string; metric: string; events: string }>(
+    'SELECT resource_id, metric, sum(events)::bigint AS events FROM usage_ledger GROUP BY resource_id, metric',
+  );
+  return rows.map((r) => ({ resourceId: r.resource_id, metric: r.metric, events: Number(r.events) }));
+}
+
 /** The partitions of a topic that batches were recorded of (a watermark each), by any consumer. */
 export async function recordedPartitions(db: Db, topic: string): Promise<number[]> {
   const { rows } = await db.query<{ partition: number }>(

@@ -22,7 +22,8 @@ export interface ServiceParts {
   plansFile?: string | undefined;
   redis?: { redisUrl: string; redisKeyPrefix: string };
   /** Connects to Kafka, creating the service's topics that are missing. */
-  kafka?: Pick<KafkaServiceSettings, 'kafkaBrokers' | 'kafkaSecurity' | 'topics'>;
+  kafka?: Pick<KafkaServiceSettings, 'kafkaBrokers' | 'kafkaSecurity' | 'topics'> &
+    Partial<Pick<KafkaServiceSettings, 'client'>>;
 }
 
 /** A part is built when the service names it (its key is present). */
