@@ -52,6 +52,7 @@ describe('pipelineGroups', () => {
     expect(pipelineKafkaEnv.parse({})).toBeNull();
     expect(pipelineKafkaEnv.parse({ KAFKA_BROKERS: 'k:9092', CONSUMER_GROUP_PREFIX: 'x-' })).toEqual({
       kafkaBrokers: ['k:9092'],
+      kafkaSecurity: { protocol: 'PLAINTEXT' },
       topics: defaultTopics,
       groupPrefix: 'x-',
     });
