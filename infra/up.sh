@@ -4,8 +4,11 @@
 # and the machine's Postgres and Redis (installed from Debian packages and started only when they do not answer).
 # Idempotent: parts that already answer are left alone. Downloads are cached in ${XDG_CACHE_HOME:-~/.cache}/meterline,
 # runtime state (pids, logs, Kafka data, env file) lives in <repo>/.infra. See docs/adr/0001-*.
+# `--redis-cluster` also starts a local 3-master Redis Cluster (ADR 0020); `--redis-cluster-only` starts
+# only that and adds its line to the env file, leaving every other part alone.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/redis-cluster.sh"
 
 KAFKA_POM=$INFRA_DIR/kafka/pom.xml
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")
@@ -304,13 +307,37 @@ settings() {
   env_line SMTP_URL "smtp://127.0.0.1:$SMTP_PORT"
   env_line EMAIL_FROM "Meterline <alerts@meterline.local>"
   env_line MAILDEV_URL "http://127.0.0.1:$MAILDEV_WEB_PORT"
+  cluster_settings
+}
+
+# The local Redis Cluster's line, whenever it is ours and whole (a later run without the flag keeps it).
+cluster_settings() {
+  local port
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do redis_cluster_pid "$port" >/dev/null || return 0; done
+  redis_cluster_ok && env_line REDIS_CLUSTER_LOCAL_NODES "$(redis_cluster_nodes)"
+  return 0
 }
 
 # ---------------------------------------------------------------- main
 
 main() {
+  local cluster=false only=false
+  case ${1:-} in
+    --redis-cluster) cluster=true ;;
+    --redis-cluster-only) cluster=true only=true ;;
+    '') ;;
+    *) die "unknown option $1 (expected --redis-cluster or --redis-cluster-only)" ;;
+  esac
   take_lock
   mkdir -p "$LOG_DIR" "$RUN_DIR" "$CACHE_DIR"
+  if $only; then
+    start_redis_cluster
+    # The env file's other lines stay; the cluster's line is replaced.
+    { grep -v '^REDIS_CLUSTER_LOCAL_NODES=' "$STATE_DIR/env" 2>/dev/null || true; cluster_settings; } >"$STATE_DIR/env.tmp"
+    mv "$STATE_DIR/env.tmp" "$STATE_DIR/env"
+    cat "$STATE_DIR/env"
+    return 0
+  fi
   ensure_tools
 
   # Postgres and Redis first (cheap); then start the three JVM/Node parts together and wait for them,
@@ -318,6 +345,7 @@ main() {
   ensure_postgres
   ensure_database
   ensure_redis
+  if $cluster; then start_redis_cluster; fi
 
   start_kafka
   start_registry
