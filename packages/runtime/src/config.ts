@@ -89,6 +89,10 @@ export const env = {
       }),
     );
   },
+  /** Like url, but undefined when unset. */
+  optionalUrl(protocols: string[], opts: { secret?: boolean } = {}) {
+    return z.preprocess(present, env.url(protocols, opts).optional());
+  },
   int(opts: Range & { default?: number } = {}) {
     return numeric('an integer', opts);
   },
@@ -118,6 +122,10 @@ export const env = {
     return text({ ...opts, required: `${REQUIRED} (host:port[,host:port...])` })
       .transform((v) => v.split(',').map((s) => s.trim()))
       .pipe(z.array(hostPort));
+  },
+  /** Like hostPorts, but undefined when unset. */
+  optionalHostPorts() {
+    return z.preprocess(present, env.hostPorts().optional());
   },
 };
 
