@@ -12,6 +12,8 @@ export interface ServiceUrls {
   /** the Redis the tests count into: the single server, or with METERLINE_REDIS=cluster the local
    * Redis Cluster (REDIS_CLUSTER_LOCAL_NODES, started by `infra/up.sh --redis-cluster`; ADR 0020) */
   redisAddress: RedisAddress;
+  /** the local Redis Cluster's nodes (REDIS_CLUSTER_LOCAL_NODES), null when it is not up */
+  redisClusterNodes: string[] | null;
   databaseUrl: string;
   smtpUrl: string;
 }
@@ -62,8 +64,8 @@ async function discover(): Promise<ServiceUrls> {
     );
   }
   let redisAddress: RedisAddress = found.REDIS_URL!;
+  const nodes = pick('REDIS_CLUSTER_LOCAL_NODES');
   if (process.env.METERLINE_REDIS === 'cluster') {
-    const nodes = pick('REDIS_CLUSTER_LOCAL_NODES');
     if (!nodes)
       throw new Error(
         'METERLINE_REDIS=cluster but REDIS_CLUSTER_LOCAL_NODES is not set: run `bash infra/up.sh --redis-cluster`',
@@ -79,6 +81,7 @@ async function discover(): Promise<ServiceUrls> {
     registryUrl: found.SCHEMA_REGISTRY_URL!,
     redisUrl: found.REDIS_URL!,
     redisAddress,
+    redisClusterNodes: nodes ? nodes.split(',') : null,
     databaseUrl: found.DATABASE_URL!,
     smtpUrl: found.SMTP_URL!,
   };
