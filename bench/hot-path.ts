@@ -4,9 +4,9 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createRegistry } from '@meterline/kafka';
 import { CounterStore, collectUsageEvents, defaultValidation, UsageEventDecoder } from '@meterline/metering';
-import { createRedis } from '@meterline/redis';
+import { createRedis, type RedisAddress, scanKeys } from '@meterline/redis';
 import { serviceNodeArgs } from '@meterline/runtime';
-import { serviceUrls } from '@meterline/test/support';
+import { serviceUrls, startOwnRedisServer } from '@meterline/test/support';
 import { benchEvent, redisCpuSeconds, usageEventEncoder } from './load.ts';
 
 // `pnpm bench:hot`: the ingestor's own per-event work, apart from Kafka, measured in CPU time of this
@@ -17,6 +17,8 @@ import { benchEvent, redisCpuSeconds, usageEventEncoder } from './load.ts';
 // and the schema registry (`pnpm infra:up`).
 // HOT_EVENTS (default 300,000) over HOT_RESOURCES (1,667: one partition's share of `pnpm bench`'s 10,000
 // over six), in batches of HOT_BATCH (50,000), HOT_ROUNDS (7) times, each into fresh keys.
+// HOT_CLUSTER=1 runs the same rounds against the local Redis Cluster too (REDIS_CLUSTER_LOCAL_NODES,
+// `bash infra/up.sh --redis-cluster`), after a single server of the run's own: both in one run.
 const N = Number(process.env.HOT_EVENTS ?? 300_000);
 const R = Number(process.env.HOT_RESOURCES ?? 1_667);
 const BATCH = Number(process.env.HOT_BATCH ?? 50_000);
@@ -47,77 +49,123 @@ const records = Array.from({ length: N }, (_, j) => ({
 }));
 const decoder = new UsageEventDecoder(createRegistry(urls.registryUrl));
 
-const admin = createRedis(urls.redisUrl);
 const cpuMicros = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
 
-const prefixes: string[] = [];
-const rounds: { collect: number; count: number; redis: number }[] = [];
-for (let round = 0; round < ROUNDS; round++) {
-  const keyPrefix = `bench-hot:${randomBytes(4).toString('hex')}:`;
-  prefixes.push(keyPrefix);
-  const redis = createRedis(urls.redisUrl, { keyPrefix });
-  const counters = new CounterStore(redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
-  await counters.setGeneration(1);
-  let collectMicros = 0;
-  let countMicros = 0;
-  const redis0 = await redisCpuSeconds(admin);
-  for (let from = 0; from < N; from += BATCH) {
-    const batch = records.slice(from, from + BATCH);
-    const c0 = cpuMicros();
-    const byResource = await collectUsageEvents(batch, decoder, now, defaultValidation, (_, why) => {
-      throw new Error(`a benchmark record was refused: ${why.error}`);
+interface Round {
+  collect: number;
+  count: number;
+  redis: number;
+  /** events counted per second of wall time (countMany only) */
+  rate: number;
+}
+
+/** ROUNDS rounds against one Redis (a server or a Cluster), each into fresh keys, which go after. */
+async function measure(address: RedisAddress): Promise<Round[]> {
+  const admin = createRedis(address);
+  const prefixes: string[] = [];
+  const rounds: Round[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const keyPrefix = `bench-hot:${randomBytes(4).toString('hex')}:`;
+    prefixes.push(keyPrefix);
+    const redis = createRedis(address, { keyPrefix });
+    const counters = new CounterStore(redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
+    await counters.setGeneration(1);
+    let collectMicros = 0;
+    let countMicros = 0;
+    let countWallMs = 0;
+    const redis0 = await redisCpuSeconds(admin);
+    for (let from = 0; from < N; from += BATCH) {
+      const batch = records.slice(from, from + BATCH);
+      const c0 = cpuMicros();
+      const byResource = await collectUsageEvents(batch, decoder, now, defaultValidation, (_, why) => {
+        throw new Error(`a benchmark record was refused: ${why.error}`);
+      });
+      const c1 = cpuMicros();
+      const w1 = performance.now();
+      const work = [...byResource].map(([resourceId, events]) => ({ resourceId, events }));
+      await counters.countMany('bench:0', work, now);
+      countWallMs += performance.now() - w1;
+      collectMicros += c1 - c0;
+      countMicros += cpuMicros() - c1;
+    }
+    const redisSeconds = (await redisCpuSeconds(admin)) - redis0;
+    await redis.quit();
+    rounds.push({
+      collect: (collectMicros * 1000) / N,
+      count: (countMicros * 1000) / N,
+      redis: (redisSeconds * 1e9) / N,
+      rate: (N * 1000) / countWallMs,
     });
-    const c1 = cpuMicros();
-    const work = [...byResource].map(([resourceId, events]) => ({ resourceId, events }));
-    await counters.countMany('bench:0', work, now);
-    collectMicros += c1 - c0;
-    countMicros += cpuMicros() - c1;
   }
-  const redisSeconds = (await redisCpuSeconds(admin)) - redis0;
-  await redis.quit();
-  rounds.push({
-    collect: (collectMicros * 1000) / N,
-    count: (countMicros * 1000) / N,
-    redis: (redisSeconds * 1e9) / N,
-  });
+  // The rounds' keys go (they would expire on their own in hours).
+  for (const prefix of prefixes)
+    for await (const found of scanKeys(admin, `${prefix}*`))
+      await Promise.all(found.map((key) => admin.unlink(key)));
+  await admin.quit();
+  return rounds;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 // The first round warms the JIT; the median of the rest is reported.
-const measured = rounds.slice(1);
+const summary = (rounds: Round[]) => {
+  const measured = rounds.slice(1);
+  return {
+    rounds: measured.length,
+    nsPerEvent: {
+      collect: Math.round(median(measured.map((r) => r.collect))),
+      countClient: Math.round(median(measured.map((r) => r.count))),
+      countRedis: Math.round(median(measured.map((r) => r.redis))),
+    },
+    countEventsPerSecond: Math.round(median(measured.map((r) => r.rate))),
+    perRound: measured.map((r) => ({
+      collect: Math.round(r.collect),
+      countClient: Math.round(r.count),
+      countRedis: Math.round(r.redis),
+      countEventsPerSecond: Math.round(r.rate),
+    })),
+  };
+};
+
+// Side by side with the Cluster, the single server is one of this run's own (like each Cluster node:
+// fresh, no other clients), not the shared one.
+const own = process.env.HOT_CLUSTER === '1' ? await startOwnRedisServer() : null;
+const single = summary(await measure(own?.url ?? urls.redisUrl));
+await own?.close();
+let cluster: ReturnType<typeof summary> | null = null;
+if (process.env.HOT_CLUSTER === '1') {
+  const nodes = urls.redisClusterNodes;
+  if (!nodes)
+    throw new Error('HOT_CLUSTER=1 needs REDIS_CLUSTER_LOCAL_NODES: run `bash infra/up.sh --redis-cluster`');
+  cluster = summary(await measure({ clusterNodes: nodes }));
+}
 const result = {
   events: N,
   resources: R,
   batch: BATCH,
-  rounds: measured.length,
-  nsPerEvent: {
-    collect: Math.round(median(measured.map((r) => r.collect))),
-    countClient: Math.round(median(measured.map((r) => r.count))),
-    countRedis: Math.round(median(measured.map((r) => r.redis))),
-  },
-  perRound: measured.map((r) => ({
-    collect: Math.round(r.collect),
-    countClient: Math.round(r.count),
-    countRedis: Math.round(r.redis),
-  })),
+  ...single,
+  ...(cluster ? { cluster } : {}),
   at: new Date().toISOString(),
 };
 out(
-  `${N.toLocaleString('en-US')} events over ${R.toLocaleString('en-US')} resources, batches of ${BATCH.toLocaleString('en-US')}, median of ${measured.length} rounds (CPU time per event):`,
+  `${N.toLocaleString('en-US')} events over ${R.toLocaleString('en-US')} resources, batches of ${BATCH.toLocaleString('en-US')}, median of ${single.rounds} rounds (CPU time per event):`,
 );
-out(`  decode + validate + columns (collectUsageEvents): ${result.nsPerEvent.collect} ns`);
-out(`  count, this process (CounterStore.countMany):    ${result.nsPerEvent.countClient} ns`);
-out(`  count, Redis:                                     ${result.nsPerEvent.countRedis} ns`);
-out(`  per round: ${result.perRound.map((r) => `${r.collect}/${r.countClient}/${r.countRedis}`).join('  ')}`);
+for (const [name, r] of [
+  ['one Redis server', single],
+  ['Redis Cluster, 3 masters', cluster],
+] as const) {
+  if (!r) continue;
+  out(`${name}:`);
+  out(`  decode + validate + columns (collectUsageEvents): ${r.nsPerEvent.collect} ns`);
+  out(`  count, this process (CounterStore.countMany):    ${r.nsPerEvent.countClient} ns`);
+  out(`  count, Redis:                                     ${r.nsPerEvent.countRedis} ns`);
+  out(
+    `  count throughput (wall):                          ${r.countEventsPerSecond.toLocaleString('en-US')} events/s`,
+  );
+  out(`  per round: ${r.perRound.map((p) => `${p.collect}/${p.countClient}/${p.countRedis}`).join('  ')}`);
+}
 const file = new URL(`./results/hot-path${process.env.BENCH_RESULT_SUFFIX ?? ''}.json`, import.meta.url);
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 out(`results written to ${file.pathname}`);
-
-// The rounds' keys go (they would expire on their own in hours).
-for (const prefix of prefixes)
-  for await (const found of admin.scanStream({ match: `${prefix}*`, count: 1000 }))
-    if ((found as string[]).length > 0) await admin.unlink(...(found as string[]));
-await admin.quit();

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { createRegistry } from '@meterline/kafka';
-import type { Redis } from '@meterline/redis';
+import { masters, type Redis } from '@meterline/redis';
 import { avroSchema, type UsageEvent } from '@meterline/schemas';
 import { readProcStat, TICKS_PER_SECOND } from '@meterline/test/support';
 
@@ -40,10 +40,16 @@ export function benchEvent(j: number, resources: readonly string[], n: number, n
   };
 }
 
-/** CPU seconds Redis has used since it started (INFO cpu, user + system). */
+/** CPU seconds Redis has used since it started (INFO cpu, user + system), summed over a Cluster's
+ * masters. */
 export async function redisCpuSeconds(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+  let seconds = 0;
+  for (const node of masters(redis)) {
+    const info = await node.info('cpu');
+    seconds +=
+      Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+  }
+  return seconds;
 }
 
 /** A snapshot of where this machine's CPU time has gone (Linux /proc), in seconds: the whole machine

@@ -7,8 +7,11 @@
 # Every port can be moved by its variable (KAFKA_PORT, KAFKA_SASL_PORT, REGISTRY_PORT, ...; infra/lib/common.sh).
 # `--kafka-only` starts only Kafka and writes only its settings: a second broker from another checkout, e.g.
 #   KAFKA_PORT=29092 bash infra/up.sh --kafka-only   (then `bash infra/down.sh` in that checkout)
+# `--redis-cluster` also starts a local 3-master Redis Cluster (ADR 0020); `--redis-cluster-only` starts
+# only that and adds its line to the env file, leaving every other part alone.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/redis-cluster.sh"
 
 KAFKA_POM=$INFRA_DIR/kafka/pom.xml
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")
@@ -326,13 +329,37 @@ settings() {
   env_line SMTP_URL "smtp://127.0.0.1:$SMTP_PORT"
   env_line EMAIL_FROM "Meterline <alerts@meterline.local>"
   env_line MAILDEV_URL "http://127.0.0.1:$MAILDEV_WEB_PORT"
+  cluster_settings
+}
+
+# The local Redis Cluster's line, whenever it is ours and whole (a later run without the flag keeps it).
+cluster_settings() {
+  local port
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do redis_cluster_pid "$port" >/dev/null || return 0; done
+  redis_cluster_ok && env_line REDIS_CLUSTER_LOCAL_NODES "$(redis_cluster_nodes)"
+  return 0
 }
 
 # ---------------------------------------------------------------- main
 
 main() {
+  local cluster=false only=false
+  case ${1:-} in
+    --redis-cluster) cluster=true ;;
+    --redis-cluster-only) cluster=true only=true ;;
+    --kafka-only | '') ;;
+    *) die "unknown option $1 (expected --redis-cluster, --redis-cluster-only or --kafka-only)" ;;
+  esac
   take_lock
   mkdir -p "$LOG_DIR" "$RUN_DIR" "$CACHE_DIR"
+  if $only; then
+    start_redis_cluster
+    # The env file's other lines stay; the cluster's line is replaced.
+    { grep -v '^REDIS_CLUSTER_LOCAL_NODES=' "$STATE_DIR/env" 2>/dev/null || true; cluster_settings; } >"$STATE_DIR/env.tmp"
+    mv "$STATE_DIR/env.tmp" "$STATE_DIR/env"
+    cat "$STATE_DIR/env"
+    return 0
+  fi
   ensure_tools
 
   if [[ ${1:-} == --kafka-only ]]; then
@@ -349,6 +376,7 @@ main() {
   ensure_postgres
   ensure_database
   ensure_redis
+  if $cluster; then start_redis_cluster; fi
 
   start_kafka
   start_registry

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createPool, migrate, type Pool } from '@meterline/db';
 import { createKafka, defaultTopics, ensureTopics, type Topics, topicLayout } from '@meterline/kafka';
-import { createRedis, type Redis } from '@meterline/redis';
+import { createRedis, type Redis, scanKeys } from '@meterline/redis';
 import { createLogger } from '@meterline/runtime';
 import { serviceUrls } from './services.ts';
 
@@ -37,7 +37,7 @@ export async function createTestWorld(name: string, opts: { partitions?: number 
   ) as unknown as Topics;
   const pool = createPool(urls.databaseUrl, { schema, max: 5 });
   await migrate(pool, { schema });
-  const redis = createRedis(urls.redisUrl, { keyPrefix });
+  const redis = createRedis(urls.redisAddress, { keyPrefix });
   const log = createLogger('test', { level: 'warn' });
   const kafka = createKafka({ brokers: urls.kafkaBrokers, clientId: `test-${id}` }, log);
   const admin = kafka.admin();
@@ -47,7 +47,10 @@ export async function createTestWorld(name: string, opts: { partitions?: number 
   const env: Record<string, string> = {
     KAFKA_BROKERS: urls.kafkaBrokers.join(','),
     SCHEMA_REGISTRY_URL: urls.registryUrl,
-    REDIS_URL: urls.redisUrl,
+    // One of the two (a blank one counts as unset, over whatever the parent's environment holds).
+    REDIS_URL: typeof urls.redisAddress === 'string' ? urls.redisAddress : '',
+    REDIS_CLUSTER_NODES:
+      typeof urls.redisAddress === 'string' ? '' : urls.redisAddress.clusterNodes.join(','),
     REDIS_KEY_PREFIX: keyPrefix,
     DATABASE_URL: urls.databaseUrl,
     DATABASE_SCHEMA: schema,
@@ -63,12 +66,13 @@ export async function createTestWorld(name: string, opts: { partitions?: number 
     KAFKA_CLIENT: process.env.KAFKA_CLIENT ?? 'kafkajs',
   };
   const flushRedis = async () => {
-    // SCAN and UNLINK on full key names: ioredis does not prefix SCAN patterns.
-    const raw = createRedis(urls.redisUrl);
+    // SCAN and UNLINK on full key names: ioredis does not prefix SCAN patterns. One UNLINK per key: on
+    // a Cluster one of keys in several slots is refused (autopipelining batches them).
+    const raw = createRedis(urls.redisAddress);
     let deleted = 0;
     try {
-      for await (const batch of raw.scanStream({ match: `${keyPrefix}*`, count: 1000 })) {
-        if ((batch as string[]).length > 0) deleted += await raw.unlink(...(batch as string[]));
+      for await (const batch of scanKeys(raw, `${keyPrefix}*`)) {
+        for (const n of await Promise.all(batch.map((key) => raw.unlink(key)))) deleted += n;
       }
     } finally {
       raw.disconnect();

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import type { RedisAddress } from '@meterline/redis';
 
 /** Where the real services are. Order: the environment; the settings `pnpm infra:up` wrote to
  * .infra/env; containers started with testcontainers when Docker is there. A missing service is
@@ -6,7 +7,13 @@ import { existsSync, readFileSync } from 'node:fs';
 export interface ServiceUrls {
   kafkaBrokers: string[];
   registryUrl: string;
+  /** the single Redis server (REDIS_URL) */
   redisUrl: string;
+  /** the Redis the tests count into: the single server, or with METERLINE_REDIS=cluster the local
+   * Redis Cluster (REDIS_CLUSTER_LOCAL_NODES, started by `infra/up.sh --redis-cluster`; ADR 0020) */
+  redisAddress: RedisAddress;
+  /** the local Redis Cluster's nodes (REDIS_CLUSTER_LOCAL_NODES), null when it is not up */
+  redisClusterNodes: string[] | null;
   databaseUrl: string;
   smtpUrl: string;
 }
@@ -56,10 +63,25 @@ async function discover(): Promise<ServiceUrls> {
         'run `pnpm infra:up` (or export the variables, or start Docker for testcontainers)',
     );
   }
+  let redisAddress: RedisAddress = found.REDIS_URL!;
+  const nodes = pick('REDIS_CLUSTER_LOCAL_NODES');
+  if (process.env.METERLINE_REDIS === 'cluster') {
+    if (!nodes)
+      throw new Error(
+        'METERLINE_REDIS=cluster but REDIS_CLUSTER_LOCAL_NODES is not set: run `bash infra/up.sh --redis-cluster`',
+      );
+    redisAddress = { clusterNodes: nodes.split(',') };
+  } else if (process.env.METERLINE_REDIS) {
+    throw new Error(
+      `METERLINE_REDIS must be unset or cluster, got ${JSON.stringify(process.env.METERLINE_REDIS)}`,
+    );
+  }
   return {
     kafkaBrokers: found.KAFKA_BROKERS!.split(','),
     registryUrl: found.SCHEMA_REGISTRY_URL!,
     redisUrl: found.REDIS_URL!,
+    redisAddress,
+    redisClusterNodes: nodes ? nodes.split(',') : null,
     databaseUrl: found.DATABASE_URL!,
     smtpUrl: found.SMTP_URL!,
   };

@@ -14,7 +14,7 @@ describe('CounterStore.count on the real Redis', () => {
   let redis: Redis;
   let counters: CounterStore;
   beforeAll(async () => {
-    redis = createRedis((await serviceUrls()).redisUrl, {
+    redis = createRedis((await serviceUrls()).redisAddress, {
       keyPrefix: `t:counters_${randomBytes(4).toString('hex')}:`,
     });
     counters = new CounterStore(redis, { dedupeWindowSeconds: WINDOW_S, periodRetentionDays: 62 });

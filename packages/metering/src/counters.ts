@@ -1,5 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { groupByShard, REDIS_SHARDS, type Redis, redisRunId, shardOfKey } from '@meterline/redis';
+import {
+  defineVariadicScript,
+  groupByShard,
+  keyPrefixOf,
+  REDIS_SHARDS,
+  type Redis,
+  redisRunId,
+  scanKeys,
+  shardOfKey,
+} from '@meterline/redis';
 import { DAY, type Period, periodOf } from '@meterline/rules';
 import { generationKey, keys, resourceKeys } from './keys.ts';
 import { bucketStart, COARSE_BUCKET, COARSE_KEEP, FINE_BUCKET, FINE_KEEP, hourOf } from './period.ts';
@@ -138,7 +147,7 @@ export class CounterStore {
     private readonly redis: Redis,
     private readonly settings: CounterSettings,
   ) {
-    redis.defineCommand('meterlineCount', { lua: countScript });
+    defineVariadicScript(redis, 'meterlineCount', countScript);
     this.slotMs = settings.dedupeWindowSeconds * 1000;
   }
 
@@ -168,18 +177,20 @@ export class CounterStore {
    * missing may still hold some of them (an evicted marker), and offsets or ids it remembers for counts
    * the rebuild replaced would make a retried batch count nothing. Returns how many keys went. */
   async wipeShards(shards: Set<number>): Promise<number> {
-    const prefix = this.redis.options.keyPrefix ?? '';
+    const prefix = keyPrefixOf(this.redis);
     let deleted = 0;
     // SCAN patterns and answers carry the full key name: ioredis prefixes neither. The pattern keeps the
-    // resources' keys (not the shards' generation markers).
-    for await (const found of this.redis.scanStream({ match: `${prefix}{s*}:r:*`, count: 1000 })) {
+    // resources' keys (not the shards' generation markers). On a Cluster every master is scanned, and
+    // keys go one DEL each (one DEL of keys in several slots is refused; autopipelining batches them).
+    for await (const found of scanKeys(this.redis, `${prefix}{s*}:r:*`)) {
       const doomed: string[] = [];
-      for (const full of found as string[]) {
+      for (const full of found) {
         const key = full.slice(prefix.length);
         const shard = shardOfKey(key);
         if (shard !== null && shards.has(shard) && !key.endsWith(':f')) doomed.push(key);
       }
-      if (doomed.length > 0) deleted += await this.redis.del(...doomed);
+      const gone = await Promise.all(doomed.map((key) => this.redis.del(key)));
+      for (const n of gone) deleted += n;
     }
     return deleted;
   }

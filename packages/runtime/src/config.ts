@@ -89,6 +89,10 @@ export const env = {
       }),
     );
   },
+  /** Like url, but undefined when unset. */
+  optionalUrl(protocols: string[], opts: { secret?: boolean } = {}) {
+    return z.preprocess(present, env.url(protocols, opts).optional());
+  },
   int(opts: Range & { default?: number } = {}) {
     return numeric('an integer', opts);
   },

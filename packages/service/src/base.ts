@@ -1,7 +1,7 @@
 import { loadCatalog } from '@meterline/catalog';
 import { createPool, migrate, type Pool } from '@meterline/db';
 import { connectKafka, type Kafka, type KafkaServiceSettings } from '@meterline/kafka';
-import { createRedis, type Redis } from '@meterline/redis';
+import { createRedis, type Redis, type RedisAddress } from '@meterline/redis';
 import type { PlanCatalog } from '@meterline/rules';
 import {
   createMetricsRegistry,
@@ -20,7 +20,7 @@ export interface ServiceParts {
   database: { databaseUrl: string; databaseSchema: string | undefined; poolMax?: number };
   /** Loads (and stores) the plan catalog named by PLANS_FILE (given but unset: stops naming PLANS_FILE). */
   plansFile?: string | undefined;
-  redis?: { redisUrl: string; redisKeyPrefix: string };
+  redis?: { redisAddress: RedisAddress; redisKeyPrefix: string };
   /** Connects to Kafka, creating the service's topics that are missing. */
   kafka?: Pick<KafkaServiceSettings, 'kafkaBrokers' | 'kafkaSecurity' | 'topics'> &
     Partial<Pick<KafkaServiceSettings, 'client'>>;
@@ -59,7 +59,10 @@ export async function startServiceBase<P extends ServiceParts>(parts: P): Promis
   await migrate(pool, { schema: database.databaseSchema });
   const catalog = 'plansFile' in parts ? await loadCatalog(pool, parts.plansFile) : undefined;
   const redis = parts.redis
-    ? createRedis(parts.redis.redisUrl, { keyPrefix: parts.redis.redisKeyPrefix, name: `meterline-${name}` })
+    ? createRedis(parts.redis.redisAddress, {
+        keyPrefix: parts.redis.redisKeyPrefix,
+        name: `meterline-${name}`,
+      })
     : undefined;
   const kafka = parts.kafka ? await connectKafka(parts.kafka, `meterline-${name}`, log) : undefined;
   const registry = createMetricsRegistry(name);

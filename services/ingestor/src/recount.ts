@@ -43,7 +43,7 @@ function readConfig() {
 }
 const config = readConfig();
 const { databaseUrl, databaseSchema: schema } = config.database;
-const { redisUrl, redisKeyPrefix: keyPrefix } = config.redis;
+const { redisAddress, redisKeyPrefix: keyPrefix } = config.redis;
 const { group, brokers } = config.recount;
 // The ingestor writes Redis before the ledger: a recount while it runs could overwrite counts whose
 // ledger rows are not committed yet. With KAFKA_BROKERS set, refuse while the group has members.
@@ -66,7 +66,7 @@ if (brokers && !values.force) {
 const now = Date.now();
 const period = arg ? periodOf(Date.parse(`${arg}-01T00:00:00Z`)) : periodOf(now);
 const pool = createPool(databaseUrl, { schema });
-const redis = createRedis(redisUrl, { keyPrefix });
+const redis = createRedis(redisAddress, { keyPrefix });
 const counters = new CounterStore(redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
 const diffs = await recount(new UsageLedger(pool, group), counters, period, now);
 for (const d of diffs) {
