@@ -26,14 +26,15 @@ import { usageEventEncoder } from './load.ts';
 // ones (`pnpm infra:up`); Redis and SMTP are the soak's own, so that Redis's memory is the pipeline's
 // alone and nothing else's mail is caught.
 const usage = `usage: pnpm soak [--minutes 30] [--rate 5000] [--resources 10000] [--sample-seconds 30]
-                 [--dedupe-window 300] [--out bench/results/soak.json]
+                 [--dedupe-window 300] [--out bench/results/soak.json] [--note TEXT]
   --minutes          how long the load runs
   --rate             events per second, spread evenly over the resources
   --resources        resources on a plan whose limits the load never reaches
   --sample-seconds   how often RSS, Redis memory and Postgres size are sampled
   --dedupe-window    the ingestor's DEDUPE_WINDOW_SECONDS: its dedupe sets grow for two windows, then
                      stay level; a window much longer than a third of the run looks like growth
-  --out              where the samples and the verdict are written`;
+  --out              where the samples and the verdict are written
+  --note             what else ran on the machine meanwhile (kept in the file's metadata)`;
 const { values: flags } = parseCommandLine(
   {
     options: {
@@ -43,6 +44,7 @@ const { values: flags } = parseCommandLine(
       'sample-seconds': { type: 'string', default: '30' },
       'dedupe-window': { type: 'string', default: '300' },
       out: { type: 'string', default: new URL('./results/soak.json', import.meta.url).pathname },
+      note: { type: 'string', default: 'nothing said about what else ran on the machine' },
     },
   },
   usage,
@@ -379,8 +381,7 @@ const result = {
     cpus: cpus().length,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
-    shared:
-      'a shared 2-core development machine: other engineers ran builds, tests and benchmarks on it during the soak, and Kafka, the registry and Postgres were shared with them',
+    note: flags.note,
   },
   settings: {
     minutes: MINUTES,
