@@ -211,14 +211,20 @@ export class SteadyLoad {
   connect() {
     return this.producer.connect();
   }
+  /** Sends in requests of at most 500 events, each retried until the broker takes it. The events owed
+   * after an outage are many: in one request they would make record batches over the broker's size
+   * limit, refused for ever (ADR 0012). */
   async send(messages: Message[]): Promise<void> {
-    for (;;) {
-      try {
-        await this.producer.send({ topic: this.world.topics.usageEvents, messages });
-        return;
-      } catch {
-        this.sendRetries++;
-        await sleep(250);
+    for (let i = 0; i < messages.length; i += 500) {
+      const chunk = messages.slice(i, i + 500);
+      for (;;) {
+        try {
+          await this.producer.send({ topic: this.world.topics.usageEvents, messages: chunk });
+          break;
+        } catch {
+          this.sendRetries++;
+          await sleep(250);
+        }
       }
     }
   }
