@@ -142,7 +142,10 @@ async function startAll(opts: PipelineOptions, started: (() => Promise<unknown>)
   const startService = async (name: ServiceName) => {
     const proc = startServiceProcess(`services/${name}/src/main.ts`, env);
     instances[name].push(proc);
-    proc.exited.then(() => {
+    proc.exited.then((code) => {
+      // A service that stops by itself with an error is a finding: its last words go to the test log.
+      if (code !== null && code !== 0)
+        console.error(`${name} exited ${code}:\n${proc.output().slice(-4000)}`);
       const i = instances[name].indexOf(proc);
       if (i >= 0) instances[name].splice(i, 1);
     });
