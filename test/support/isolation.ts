@@ -3,7 +3,7 @@ import { createPool, migrate, type Pool } from '@meterline/db';
 import { createKafka, defaultTopics, ensureTopics, type Topics, topicLayout } from '@meterline/kafka';
 import { createRedis, type Redis, scanKeys } from '@meterline/redis';
 import { createLogger } from '@meterline/runtime';
-import { serviceUrls } from './services.ts';
+import { type ServiceUrls, serviceUrls } from './services.ts';
 
 /** One isolated world per test file: its own Postgres schema, Redis key prefix, topics and
  * consumer groups, so test files run in parallel and in any order without colliding. */
@@ -24,8 +24,12 @@ export interface TestWorld {
   close(): Promise<void>;
 }
 
-export async function createTestWorld(name: string, opts: { partitions?: number } = {}): Promise<TestWorld> {
-  const urls = await serviceUrls();
+/** `urls` puts the world on other servers than the shared ones (the fault suite's own, which it restarts). */
+export async function createTestWorld(
+  name: string,
+  opts: { partitions?: number; urls?: ServiceUrls } = {},
+): Promise<TestWorld> {
+  const urls = opts.urls ?? (await serviceUrls());
   const id = `${name
     .replace(/[^a-z0-9]/gi, '')
     .toLowerCase()

@@ -55,7 +55,7 @@ export async function startOwnRedisServer(): Promise<OwnRedisServer> {
       }
     };
     await Promise.race([
-      eventually(answers, { timeoutMs: 10_000, intervalMs: 50, what: `redis-server on ${url}` }).catch(
+      eventually(answers, { timeoutMs: 30_000, intervalMs: 50, what: `redis-server on ${url}` }).catch(
         (err: Error) => {
           throw new Error(`${err.message}\n${output}`);
         },

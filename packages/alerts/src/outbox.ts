@@ -1,4 +1,4 @@
-import type { Pool } from '@meterline/db';
+import { inTransaction, type Pool } from '@meterline/db';
 import type { ContractCodec, Producer } from '@meterline/kafka';
 import type { AlertDecision, Period } from '@meterline/rules';
 import type { UsageAlert } from '@meterline/schemas';
@@ -90,27 +90,36 @@ export class AlertOutbox {
   }
 
   /** Publishes every unpublished alert in decision order, then marks them. A crash after the send
-   * and before the mark republishes the same alert (same id) once: consumers dedupe by id. */
+   * and before the mark republishes the same alert (same id) once: consumers dedupe by id.
+   * Evaluator processes sharing one database take turns: a transaction-level advisory lock (per
+   * schema) is held from the read to the mark, and a process that does not get it publishes nothing
+   * this round, so two evaluators never send the same pending alert both, and the order stays one. */
   async publishPending(
     producer: Producer,
     codec: ContractCodec<UsageAlert>,
     topic: string,
     limit = 500,
   ): Promise<UsageAlert[]> {
-    const { rows } = await this.pool.query<AlertRow>(
-      `SELECT ${ALERT_COLUMNS} FROM alerts WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
-      [limit],
-    );
-    if (rows.length === 0) return [];
-    const alerts = rows.map(toUsageAlert);
-    const messages = await Promise.all(
-      alerts.map(async (a) => ({ key: a.resourceId, value: await codec.encode(a) })),
-    );
-    await producer.send({ topic, messages, acks: -1 });
-    await this.pool.query('UPDATE alerts SET published_at = now() WHERE id = ANY($1::uuid[])', [
-      alerts.map((a) => a.id),
-    ]);
-    return alerts;
+    return inTransaction(this.pool, async (client) => {
+      const { rows: lock } = await client.query<{ ok: boolean }>(
+        "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.alerts-outbox')) AS ok",
+      );
+      if (!lock[0]?.ok) return [];
+      const { rows } = await client.query<AlertRow>(
+        `SELECT ${ALERT_COLUMNS} FROM alerts WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
+        [limit],
+      );
+      if (rows.length === 0) return [];
+      const alerts = rows.map(toUsageAlert);
+      const messages = await Promise.all(
+        alerts.map(async (a) => ({ key: a.resourceId, value: await codec.encode(a) })),
+      );
+      await producer.send({ topic, messages, acks: -1 });
+      await client.query('UPDATE alerts SET published_at = now() WHERE id = ANY($1::uuid[])', [
+        alerts.map((a) => a.id),
+      ]);
+      return alerts;
+    });
   }
 }
 
