@@ -83,6 +83,8 @@ async function startAll(opts: PipelineOptions, started: (() => Promise<unknown>)
       kafkaBrokers: kafka.brokers,
       registryUrl,
       redisUrl: redis.url,
+      redisAddress: redis.url,
+      redisClusterNodes: null,
       databaseUrl: postgres.url,
       smtpUrl: smtp.url,
     },
