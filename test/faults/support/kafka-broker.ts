@@ -79,6 +79,8 @@ export async function startOwnKafkaBroker(): Promise<OwnKafkaBroker> {
   const dir = mkdtempSync(join(tmpdir(), 'meterline-kafka-'));
   const port = await freePort();
   const controllerPort = await freePort();
+  // The template's SASL listener (infra/up.sh's, ADR 0023) gets a port too; the suite does not use it.
+  const saslPort = await freePort();
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir);
   const template = readFileSync(join(repoRoot, 'infra/kafka/server.properties'), 'utf8');
@@ -88,6 +90,9 @@ export async function startOwnKafkaBroker(): Promise<OwnKafkaBroker> {
     template
       .replaceAll('@KAFKA_PORT@', String(port))
       .replaceAll('@KAFKA_CONTROLLER_PORT@', String(controllerPort))
+      .replaceAll('@KAFKA_SASL_PORT@', String(saslPort))
+      .replaceAll('@KAFKA_SASL_USERNAME@', 'faults')
+      .replaceAll('@KAFKA_SASL_PASSWORD@', randomBytes(12).toString('hex'))
       .replaceAll('@DATA_DIR@', dataDir),
   );
   const jvm = [

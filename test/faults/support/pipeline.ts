@@ -113,6 +113,7 @@ async function startAll(opts: PipelineOptions, started: (() => Promise<unknown>)
     LOG_LEVEL: 'info',
     PLANS_FILE: plansFile,
     PORT: '0',
+    API_OPS_PORT: '0',
     INGESTOR_PORT: '0',
     EVALUATOR_PORT: '0',
     NOTIFIER_PORT: '0',
