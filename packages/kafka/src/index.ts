@@ -1,4 +1,4 @@
-export type { Batch, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+export type { Batch, Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 export { createKafka, createRegistry, type KafkaSettings } from './client.ts';
 export { ContractCodec, subjectFor } from './codec.ts';
 export {

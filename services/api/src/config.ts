@@ -1,6 +1,7 @@
 import { downgradeRuleEnv, paceGuardsEnv } from '@meterline/catalog';
 import { type DatabaseSettings, databaseEnv } from '@meterline/db';
 import { type ProvisionPolicy, policyFromEnv } from '@meterline/heroku';
+import { type KafkaServiceSettings, kafkaEnv } from '@meterline/kafka';
 import { type RedisSettings, redisEnv } from '@meterline/redis';
 import type { DowngradeRule, PaceGuards } from '@meterline/rules';
 import { env, envSchema, readEnv } from '@meterline/runtime';
@@ -46,6 +47,8 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   /** Console sign-in attempts per 15 minutes per email and per address. */
   signInAttemptsPerEmail: number;
   signInAttemptsPerIp: number;
+  /** The live page's topics (ADR 0019); null without KAFKA_BROKERS: the page says it is off. */
+  live: KafkaServiceSettings | null;
 }
 
 /** The provision policy keeps its own parser (packages/heroku); its first problem joins the others. */
@@ -141,6 +144,7 @@ export function readApiConfig(source: Record<string, string | undefined> = proce
       downgradeRule: downgradeRuleEnv,
       paceGuards: paceGuardsEnv,
       provisionPolicy: policyEnv,
+      ...(source.KAFKA_BROKERS ? { live: kafkaEnv('api-live') } : {}),
     },
     source,
   );
@@ -151,5 +155,6 @@ export function readApiConfig(source: Record<string, string | undefined> = proce
     downgradeRule: c.downgradeRule,
     paceGuards: c.paceGuards,
     provisionPolicy: c.provisionPolicy,
+    live: 'live' in c ? (c.live as KafkaServiceSettings) : null,
   };
 }

@@ -7,6 +7,7 @@ import type { AccessStore, PlatformJobs, ResourceStore, Sealer, TokenVault } fro
 import type { PlanCatalog } from '@meterline/rules';
 import type { Logger } from '@meterline/runtime';
 import type { ApiConfig } from './config.ts';
+import type { LiveFeed } from './live/feed.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { TokenBuckets } from './rate-limit.ts';
 
@@ -34,6 +35,8 @@ export interface ApiDeps {
   sealer: Sealer;
   platform: HerokuPlatform;
   metrics: ApiMetrics;
+  /** The live page's reader of the alert topics; null when Kafka is not configured (ADR 0019). */
+  live: LiveFeed | null;
   /** Rate limits, per instance (ADR 0017). */
   limits: {
     /** Partner API, per authenticated client */

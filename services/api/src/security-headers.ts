@@ -17,6 +17,9 @@ const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   `style-src ${sha256(STYLE)} ${sha256(CONSOLE_STYLE)}`,
   "img-src 'self'",
+  // The live page's script file and its event stream (ADR 0019); still no inline script.
+  "script-src 'self'",
+  "connect-src 'self'",
   "form-action 'self'",
   "frame-ancestors 'none'",
   "base-uri 'none'",

@@ -8,6 +8,7 @@ import { startServiceBase } from '@meterline/service';
 import type { ApiConfig } from './config.ts';
 import type { ApiDeps } from './deps.ts';
 import { buildHttp } from './http.ts';
+import { LiveFeed } from './live/feed.ts';
 import { apiMetrics } from './metrics.ts';
 import { PlatformWorker } from './platform-worker.ts';
 import { TokenBuckets } from './rate-limit.ts';
@@ -81,6 +82,8 @@ export async function startApi(
         clientSecret: config.oauthClientSecret,
       }),
     metrics: apiMetrics(registry),
+    // Joins its group on the first live subscriber only.
+    live: config.live ? new LiveFeed(config.live, log.child({ component: 'live' })) : null,
     limits: {
       partner: new TokenBuckets({ capacity: config.partnerRatePerMinute, windowMs: MINUTE }),
       partnerAuthFailures: new TokenBuckets({ capacity: config.partnerRatePerMinute, windowMs: MINUTE }),
@@ -100,6 +103,7 @@ export async function startApi(
     ['stop accepting and finish requests', () => app.close()],
     ['stop platform worker', () => worker.stop()],
     ['close the reports pool', () => reports.end()],
+    ['stop the live feed', async () => deps.live?.stop()],
   ]);
 
   log.info(

@@ -62,6 +62,7 @@ export function consolePage(
   const links: string[] = [];
   if (viewer) {
     links.push('<a href="/console/clients">Clients</a>');
+    links.push('<a href="/console/live">Live</a>');
     if (can(viewer, 'manage_users')) links.push('<a href="/console/people">People</a>');
     if (can(viewer, 'manage_users')) links.push('<a href="/console/audit">Audit log</a>');
     if (can(viewer, 'api_keys')) links.push('<a href="/console/keys">API keys</a>');

@@ -32,6 +32,7 @@ import type { ApiDeps } from '../deps.ts';
 import { type Taken, tooManyRequests } from '../rate-limit.ts';
 import { usageReport } from '../usage-report.ts';
 import { advisorRoutes } from './advisor.ts';
+import { liveRoutes } from './live.ts';
 
 export const CONSOLE_COOKIE = 'meterline_console';
 
@@ -516,4 +517,5 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps): Promis
   );
 
   advisorRoutes({ deps, page, needs, view, html, field });
+  liveRoutes(app, { deps, page, needs, view, html, field });
 }
