@@ -112,7 +112,10 @@ describe('the live page in headless Chromium, fed by the real ingestor and evalu
     expect(await page.locator('tbody tr:not([data-type=dlq])').count()).toBe(0);
 
     // A reload renders what was seen and resumes the stream: every row once.
-    await page.goto(`${api.url}/console/live`);
+    const reloaded = await page.goto(`${api.url}/console/live`);
+    const policy = reloaded?.headers()['content-security-policy'] ?? '';
+    expect(policy).toContain("script-src 'self'");
+    expect(policy).not.toContain('unsafe-inline');
     await page.waitForSelector('#live-state[data-state=live]');
     const keys = await page
       .locator('tbody tr')

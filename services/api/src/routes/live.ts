@@ -19,6 +19,7 @@ import {
 } from '../console/live.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { LiveFeed, LiveRecord } from '../live/feed.ts';
+import { CONTENT_SECURITY_POLICY } from '../security-headers.ts';
 import type { ConsolePages } from './console.ts';
 
 const SCRIPT = readFileSync(new URL('../../static/live.js', import.meta.url), 'utf8');
@@ -27,6 +28,8 @@ const DAY = 86_400_000;
  * rows it has): publish times of different api and Postgres clocks are close, not equal. */
 const RESUME_OVERLAP_MS = 5_000;
 const HEARTBEAT_MS = 15_000;
+/** Only the live page runs a script: its own file, with its own event stream (no inline script). */
+const LIVE_POLICY = `${CONTENT_SECURITY_POLICY}; script-src 'self'; connect-src 'self'`;
 
 export function liveRoutes(app: FastifyInstance, { deps, page, view, html }: ConsolePages): void {
   app.get('/console/live.js', async (_request, reply) =>
@@ -74,6 +77,7 @@ export function liveRoutes(app: FastifyInstance, { deps, page, view, html }: Con
       ...new Set(buffered.flatMap((r) => (r.type === 'dlq' ? [r.reason] : []))),
     ];
     const sorted = [...rows.values()].sort((a, b) => b.at - a.at).slice(0, 500);
+    reply.header('content-security-policy', LIVE_POLICY);
     return html(reply, 200, livePage(view(s, flash), { rows: sorted, filter, streamUrl, kinds }));
   });
 
