@@ -123,6 +123,21 @@ describe('the live page in headless Chromium, fed by the real ingestor and evalu
     expect(keys).toContain(`alert:${alert.id}`);
     expect(keys.filter((k) => k?.startsWith('dlq:')).length).toBe(1);
     expect(new Set(keys).size).toBe(keys.length);
+
+    // The client's page: the metric against its limit, drawn; the alert; the downgrade refused and why.
+    await page.click(`tr[data-key="alert:${alert.id}"] a[href="/console/clients/team-acme"]`);
+    const section = page.locator(`section[data-usage="${resourceId}"]`);
+    await section.waitFor();
+    expect(await section.locator('tr[data-metric=api_calls] td.used').textContent()).toBe('60,000');
+    const chart = section.locator('svg.usage-chart[data-metric=api_calls]');
+    expect(await chart.locator('line.tier').count()).toBe(5);
+    expect(await chart.locator('line.pace').count()).toBe(1);
+    expect((await chart.locator('polyline.used').getAttribute('points'))?.split(' ').length).toBeGreaterThan(
+      1,
+    );
+    expect(await section.locator(`tr[data-alert="${alert.id}"]`).count()).toBe(1);
+    expect(await section.locator('p.downgrade').getAttribute('data-blocked')).toBe('true');
+    expect(await section.locator('li[data-plan=hobby]').textContent()).toContain('Hobby');
     await context.close();
     expect(violations).toEqual([]);
   });

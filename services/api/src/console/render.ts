@@ -143,6 +143,7 @@ export function clientPage(
   client: Client,
   resources: Resource[],
   assignments: ClientAssignment[] | null,
+  usage = '',
 ): string {
   const rows = resources
     .map(
@@ -170,7 +171,7 @@ export function clientPage(
   return consolePage(
     view,
     client.name,
-    `<section class="card"><h2>Add-ons</h2>${rows ? `<table class="resources"><thead><tr><th>Add-on</th><th>App</th><th>Plan</th><th>State</th></tr></thead><tbody>${rows}</tbody></table>` : '<p class="muted">None.</p>'}</section>${people}`,
+    `<section class="card"><h2>Add-ons</h2>${rows ? `<table class="resources"><thead><tr><th>Add-on</th><th>App</th><th>Plan</th><th>State</th></tr></thead><tbody>${rows}</tbody></table>` : '<p class="muted">None.</p>'}</section>${usage}${people}`,
   );
 }
 
