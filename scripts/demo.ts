@@ -275,7 +275,7 @@ say(
 say('\nCtrl-C stops the services and the fake Platform API (pnpm infra:down stops the infrastructure).');
 
 // The demo provider keeps going, so the live page moves: Initech's reports climb from 12% of pro's API
-// calls through every tier (2% every 2 s), and every 15 s an event with a negative quantity goes to
+// calls through every tier (2% every 2 s), and every 14 s an event with a negative quantity goes to
 // the DLQ (quantity-out-of-range).
 const busier = resources.find((r) => r.plan === 'pro')!;
 const trickle = await UsageClient.connect({

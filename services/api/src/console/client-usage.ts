@@ -14,7 +14,7 @@ const COLORS = { used: '#4b2ea3', pace: '#9aa3b5', tier: '#d08a2c' };
  * period end (the expected daily average, summed), and a line per threshold tier. Presentation
  * attributes only: the page's Content-Security-Policy needs no inline style for it.
  */
-export function usageChartSvg(m: MetricReport, report: UsageReport, days: readonly LedgerDay[]): string {
+function usageChartSvg(m: MetricReport, report: UsageReport, days: readonly LedgerDay[]): string {
   if (m.limit === null) return '';
   const W = 520;
   const H = 180;
