@@ -27,6 +27,24 @@ function messages(env: Record<string, string>): string[] {
 const problems = (env: Record<string, string>) => messages(env).map((m) => m.split(':')[0]);
 
 describe('readApiConfig', () => {
+  it('reads the live feed settings only with KAFKA_BROKERS, and names a bad one', () => {
+    expect(readApiConfig(base).live).toBeNull();
+    const live = readApiConfig({
+      ...base,
+      KAFKA_BROKERS: '127.0.0.1:9092',
+      SCHEMA_REGISTRY_URL: 'http://registry:8081',
+      TOPIC_USAGE_ALERTS: 'alerts.x',
+    }).live;
+    expect(live).toMatchObject({
+      kafkaBrokers: ['127.0.0.1:9092'],
+      groupId: 'meterline-api-live',
+      topics: { alerts: 'alerts.x', flags: 'plan.flags.v1', dlq: 'usage.events.dlq.v1' },
+    });
+    expect(problems({ ...base, KAFKA_BROKERS: 'not a broker list' })).toEqual(
+      expect.arrayContaining(['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL']),
+    );
+  });
+
   it('applies the documented defaults', () => {
     const c = readApiConfig(base);
     expect(c).toMatchObject({
