@@ -21,9 +21,9 @@ interface SseEvent {
 }
 
 /** A signed-in reader of /console/live/stream: every event it got, until closed. */
-async function openStream(api: RunningApi, cookie: string, lastEventId?: string) {
+async function openStream(api: RunningApi, cookie: string, lastEventId?: string, query = '') {
   const abort = new AbortController();
-  const res = await fetch(`${api.url}/console/live/stream`, {
+  const res = await fetch(`${api.url}/console/live/stream${query}`, {
     headers: { cookie, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
     signal: abort.signal,
   });
@@ -161,7 +161,16 @@ describe('the live stream and its backfill show a partner employee only their cl
     const foreignId = `deadbeef.7.${before}`;
     const admin = await openStream(api, cookies['admin@provider.test']!, foreignId);
     const pete = await openStream(api, cookies['pete@northwind.test']!, foreignId);
-    await Promise.all([admin.ready(), pete.ready()]);
+    // The company user searching by the start of acme's resource id, warnings only.
+    const searched = await openStream(
+      api,
+      cookies['admin@provider.test']!,
+      foreignId,
+      `?q=${acme.slice(0, 8)}&severity=warning&kind=THRESHOLD`,
+    );
+    await Promise.all([admin.ready(), pete.ready(), searched.ready()]);
+    expect(searched.keys()).toEqual([`alert:${oldAcme}`]);
+    await searched.close();
     expect(admin.keys()).toEqual(expect.arrayContaining([`alert:${oldAcme}`, `alert:${oldBeta}`]));
     expect(pete.keys()).toEqual([`alert:${oldAcme}`]);
 
