@@ -5,7 +5,9 @@ import { ALL_PERMISSIONS, TeamAccess } from '@meterline/access';
 import { createPool } from '@meterline/db';
 import { basicAuthHeader, ssoLoginFields } from '@meterline/heroku';
 import { startFakePlatform } from '@meterline/heroku/fake';
+import { createKafka } from '@meterline/kafka';
 import { ResourceStore } from '@meterline/resources';
+import { createLogger } from '@meterline/runtime';
 import { UsageClient } from '@meterline/usage-client';
 import { seedDemoHistory } from './demo-history.ts';
 import { repoRoot, settings } from './env.ts';
@@ -261,6 +263,7 @@ say(`  provider console:                ${apiUrl}/console`);
 say(
   `    as admin@provider.test (every client) or pat@northwind.test (Acme only), password ${consolePassword}`,
 );
+say(`  live alerts, flags and DLQ:      ${apiUrl}/console/live (moves as the demo provider emits, below)`);
 say(`  plan advisor (back-test a catalog): ${apiUrl}/console/advisor, or`);
 say('    pnpm backtest --catalog docs/examples/plans-proposed.yaml');
 say(`  emails sent to customers:        ${env.MAILDEV_URL ?? 'http://127.0.0.1:1080'}`);
@@ -274,3 +277,43 @@ say(
 );
 say('    Prometheus and Grafana: infra/observability/prometheus.yml, grafana-dashboard.json');
 say('\nCtrl-C stops the services and the fake Platform API (pnpm infra:down stops the infrastructure).');
+
+// The demo provider keeps going, so the live page moves: Initech's reports climb from 12% of pro's API
+// calls through every tier (2% every 2 s), and every 14 s an event with a negative quantity goes to
+// the DLQ (quantity-out-of-range).
+const busier = resources.find((r) => r.plan === 'pro')!;
+const trickle = await UsageClient.connect({
+  brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','),
+  registryUrl: env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+  source: 'demo-provider',
+});
+const raw = createKafka(
+  { brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','), clientId: 'demo-provider' },
+  createLogger('demo', { level: 'warn' }),
+).producer();
+await raw.connect();
+let used = limits.pro! * busier.apiShare;
+let tick = 0;
+setInterval(() => {
+  tick += 1;
+  if (used < limits.pro! * 1.6) {
+    used += limits.pro! * 0.02;
+    void trickle.emit({ resourceId: busier.id, metric: 'api_calls', quantity: limits.pro! * 0.02 });
+  }
+  if (tick % 7 === 0)
+    void raw.send({
+      topic: env.TOPIC_USAGE_EVENTS ?? 'usage.events.v1',
+      messages: [
+        {
+          key: busier.id,
+          value: JSON.stringify({
+            id: randomUUID(),
+            resourceId: busier.id,
+            metric: 'api_calls',
+            quantity: -1,
+            timestamp: Date.now(),
+          }),
+        },
+      ],
+    });
+}, 2000).unref();

@@ -5,6 +5,7 @@ export {
   AlertOutbox,
   type DecidedAlert,
   listAlerts,
+  publishedAlertsSince,
   type RecordedAlert,
   recordedAlerts,
   type StoredAlert,

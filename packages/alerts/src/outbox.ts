@@ -231,3 +231,24 @@ function toUsageAlert(r: AlertRow): UsageAlert {
     occurredAt: r.occurred_at.getTime(),
   };
 }
+
+/** The alerts published after `since` (ms, by published_at), oldest first, of these resources (null:
+ * every resource): what a live view missed while it was away. At most `limit`, the newest of them. */
+export async function publishedAlertsSince(
+  pool: Pool,
+  opts: { since: number; resourceIds: readonly string[] | null; limit?: number },
+): Promise<StoredAlert[]> {
+  const { rows } = await pool.query<AlertRow & { period_key: string; published_at: Date }>(
+    `SELECT * FROM (
+       SELECT ${ALERT_COLUMNS}, period_key, published_at, seq FROM alerts
+       WHERE published_at > $1 AND ($2::uuid[] IS NULL OR resource_id = ANY($2::uuid[]))
+       ORDER BY published_at DESC, seq DESC LIMIT $3) newest
+     ORDER BY published_at, seq`,
+    [new Date(opts.since).toISOString(), opts.resourceIds, opts.limit ?? 500],
+  );
+  return rows.map((r) => ({
+    ...toUsageAlert(r),
+    periodKey: r.period_key,
+    publishedAt: r.published_at.getTime(),
+  }));
+}

@@ -1,4 +1,4 @@
-export type { Admin, Batch, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+export type { Admin, Batch, Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 export { createKafka, createRegistry, type KafkaSettings } from './client.ts';
 export { createKafkaClient, type KafkaClientName, kafkaClients } from './client-choice.ts';
 export { ContractCodec, subjectFor } from './codec.ts';

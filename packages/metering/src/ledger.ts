@@ -255,21 +255,22 @@ export interface LedgerDay {
 }
 
 /**
- * The ledger summed per UTC day over the hours in [start, end), of every resource: resourceId -> its
+ * The ledger summed per UTC day over the hours in [start, end), of every resource (or of `resourceIds`): resourceId -> its
  * days, ordered by metric and day. One pass of Postgres over the window (parallel where it can), a
  * 24th of the hourly rows, and one row per resource and metric on the wire.
  */
 export async function ledgerDays(
   db: Db,
-  opts: { start: number; end: number },
+  opts: { start: number; end: number; resourceIds?: readonly string[] },
 ): Promise<Map<string, LedgerDay[]>> {
   const { rows } = await db.query<[string, string, number[], number[], number[]]>({
     text: `SELECT resource_id, metric, array_agg(day ORDER BY day), array_agg(quantity ORDER BY day), array_agg(hours ORDER BY day)
            FROM (SELECT resource_id, metric, (extract(epoch FROM hour)::bigint / 86400) * 86400000 AS day,
                         sum(quantity) AS quantity, count(*)::int AS hours
-                 FROM usage_ledger WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2, 3) d
+                 FROM usage_ledger WHERE hour >= $1 AND hour < $2
+                   AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) GROUP BY 1, 2, 3) d
            GROUP BY 1, 2 ORDER BY 1, 2`,
-    values: [new Date(opts.start).toISOString(), new Date(opts.end).toISOString()],
+    values: [new Date(opts.start).toISOString(), new Date(opts.end).toISOString(), opts.resourceIds ?? null],
     rowMode: 'array',
   });
   const out = new Map<string, LedgerDay[]>();

@@ -27,6 +27,24 @@ function messages(env: Record<string, string>): string[] {
 const problems = (env: Record<string, string>) => messages(env).map((m) => m.split(':')[0]);
 
 describe('readApiConfig', () => {
+  it('reads the live feed settings only with KAFKA_BROKERS, and names a bad one', () => {
+    expect(readApiConfig(base).live).toBeNull();
+    const live = readApiConfig({
+      ...base,
+      KAFKA_BROKERS: '127.0.0.1:9092',
+      SCHEMA_REGISTRY_URL: 'http://registry:8081',
+      TOPIC_USAGE_ALERTS: 'alerts.x',
+    }).live;
+    expect(live).toMatchObject({
+      kafkaBrokers: ['127.0.0.1:9092'],
+      groupId: 'meterline-api-live',
+      topics: { alerts: 'alerts.x', flags: 'plan.flags.v1', dlq: 'usage.events.dlq.v1' },
+    });
+    expect(problems({ ...base, KAFKA_BROKERS: 'not a broker list' })).toEqual(
+      expect.arrayContaining(['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL']),
+    );
+  });
+
   it('applies the documented defaults', () => {
     const c = readApiConfig(base);
     expect(c).toMatchObject({
@@ -104,11 +122,17 @@ describe('readApiConfig', () => {
   });
 
   it('takes Kafka for pipeline health when KAFKA_BROKERS is set, and names a bad one', () => {
-    expect(readApiConfig({ ...base, KAFKA_BROKERS: '127.0.0.1:19092', API_OPS_PORT: '0' })).toMatchObject({
+    // With Kafka the live page decodes the alert topics too: the registry comes with it (ADR 0019).
+    const registry = { SCHEMA_REGISTRY_URL: 'http://127.0.0.1:18081/apis/ccompat/v7' };
+    expect(
+      readApiConfig({ ...base, ...registry, KAFKA_BROKERS: '127.0.0.1:19092', API_OPS_PORT: '0' }),
+    ).toMatchObject({
       opsPort: 0,
       pipelineKafka: { kafkaBrokers: ['127.0.0.1:19092'], groupPrefix: 'meterline-' },
     });
-    expect(messages({ ...base, KAFKA_BROKERS: 'not a broker list', API_OPS_PORT: '70000' })).toEqual([
+    expect(
+      messages({ ...base, ...registry, KAFKA_BROKERS: 'not a broker list', API_OPS_PORT: '70000' }),
+    ).toEqual([
       'API_OPS_PORT: expected an integer 0-65535, got 70000',
       'KAFKA_BROKERS: expected host:port[,host:port...], got "not a broker list"',
     ]);

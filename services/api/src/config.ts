@@ -2,7 +2,12 @@ import { isIP } from 'node:net';
 import { downgradeRuleEnv, paceGuardsEnv } from '@meterline/catalog';
 import { type DatabaseSettings, databaseEnv } from '@meterline/db';
 import { type ProvisionPolicy, policyFromEnv } from '@meterline/heroku';
-import { type PipelineKafkaSettings, pipelineKafkaEnv } from '@meterline/kafka';
+import {
+  type KafkaServiceSettings,
+  kafkaEnv,
+  type PipelineKafkaSettings,
+  pipelineKafkaEnv,
+} from '@meterline/kafka';
 import { type RedisSettings, redisEnv } from '@meterline/redis';
 import type { DowngradeRule, PaceGuards } from '@meterline/rules';
 import { env, envSchema, readEnv } from '@meterline/runtime';
@@ -53,6 +58,8 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   /** Console sign-in attempts per 15 minutes per email and per address. */
   signInAttemptsPerEmail: number;
   signInAttemptsPerIp: number;
+  /** The live page's topics (ADR 0019); null without KAFKA_BROKERS: the page says it is off. */
+  live: KafkaServiceSettings | null;
 }
 
 /** The provision policy keeps its own parser (packages/heroku); its first problem joins the others. */
@@ -192,6 +199,7 @@ export function readApiConfig(source: Record<string, string | undefined> = proce
       paceGuards: paceGuardsEnv,
       provisionPolicy: policyEnv,
       pipelineKafka: pipelineKafkaEnv,
+      ...(source.KAFKA_BROKERS ? { live: kafkaEnv('api-live') } : {}),
     },
     source,
   );
@@ -203,5 +211,6 @@ export function readApiConfig(source: Record<string, string | undefined> = proce
     paceGuards: c.paceGuards,
     provisionPolicy: c.provisionPolicy,
     pipelineKafka: c.pipelineKafka,
+    live: 'live' in c ? (c.live as KafkaServiceSettings) : null,
   };
 }

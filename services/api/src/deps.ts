@@ -7,6 +7,7 @@ import { AccessStore, PlatformJobs, ResourceStore, Sealer, TokenVault } from '@m
 import type { PlanCatalog } from '@meterline/rules';
 import type { Logger, Registry } from '@meterline/runtime';
 import type { ApiConfig } from './config.ts';
+import { LiveFeed } from './live/feed.ts';
 import { type ApiMetrics, apiMetrics, healthMetrics } from './metrics.ts';
 import { PipelineHealth } from './pipeline-health.ts';
 import { TokenBuckets } from './rate-limit.ts';
@@ -40,6 +41,8 @@ export interface ApiDeps {
   metrics: ApiMetrics;
   /** The console's pipeline health figures, also the health gauges of /metrics (ADR 0018). */
   health: PipelineHealth;
+  /** The live page's reader of the alert topics; null when Kafka is not configured (ADR 0019). */
+  live: LiveFeed | null;
   /** Rate limits, per instance (ADR 0017). */
   limits: {
     /** Partner API, per authenticated client */
@@ -108,6 +111,8 @@ export function buildApiDeps(
       }),
     metrics: apiMetrics(base.registry),
     health,
+    // Joins its group on the first live subscriber only.
+    live: config.live ? new LiveFeed(config.live, log.child({ component: 'live' })) : null,
     limits: {
       partner: perMinute(config.partnerRatePerMinute),
       partnerAuthFailures: perMinute(config.partnerRatePerMinute),

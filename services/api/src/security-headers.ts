@@ -7,13 +7,14 @@ import { STYLE } from './dashboard/render.ts';
 const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
 /**
- * The pages are rendered on the server and run no script, so nothing may run (default-src 'none'). The
+ * The pages are rendered on the server and run no script, so nothing may run (default-src 'none'; the
+ * live page alone adds its own script file and event stream, routes/live.ts). The
  * only inline styles are the two stylesheets, fixed at build time: allowed by their hashes, so markup
  * slipped into a page can neither run script nor bring a style, and no 'unsafe-inline' is needed.
  * Forms post to this origin only; no other site may frame a page (clickjacking of the partner-access
  * and console forms), nor set a base URL.
  */
-const CONTENT_SECURITY_POLICY = [
+export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   `style-src ${sha256(STYLE)} ${sha256(CONSOLE_STYLE)}`,
   "img-src 'self'",

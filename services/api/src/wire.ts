@@ -39,6 +39,7 @@ export async function startApi(
     ['stop platform worker', () => worker.stop()],
     ['close the reports pool', () => deps.reports.end()],
     ['stop reading pipeline health', () => deps.health.stop()],
+    ['stop the live feed', async () => deps.live?.stop()],
   ]);
   const { catalog } = base;
   const plans = catalog.plans.map((p) => p.name);

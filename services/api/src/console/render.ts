@@ -62,6 +62,7 @@ export function consolePage(
   const links: string[] = [];
   if (viewer) {
     links.push('<a href="/console/clients">Clients</a>');
+    links.push('<a href="/console/live">Live</a>');
     if (can(viewer, 'manage_users')) links.push('<a href="/console/people">People</a>');
     if (can(viewer, 'manage_users')) links.push('<a href="/console/audit">Audit log</a>');
     if (can(viewer, 'api_keys')) links.push('<a href="/console/keys">API keys</a>');
@@ -143,6 +144,7 @@ export function clientPage(
   client: Client,
   resources: Resource[],
   assignments: ClientAssignment[] | null,
+  usage = '',
 ): string {
   const rows = resources
     .map(
@@ -170,7 +172,7 @@ export function clientPage(
   return consolePage(
     view,
     client.name,
-    `<section class="card"><h2>Add-ons</h2>${rows ? `<table class="resources"><thead><tr><th>Add-on</th><th>App</th><th>Plan</th><th>State</th></tr></thead><tbody>${rows}</tbody></table>` : '<p class="muted">None.</p>'}</section>${people}`,
+    `<section class="card"><h2>Add-ons</h2>${rows ? `<table class="resources"><thead><tr><th>Add-on</th><th>App</th><th>Plan</th><th>State</th></tr></thead><tbody>${rows}</tbody></table>` : '<p class="muted">None.</p>'}</section>${usage}${people}`,
   );
 }
 

@@ -15,6 +15,8 @@ import { listAlerts } from '@meterline/alerts';
 import { listNotifications } from '@meterline/deliveries';
 import type { Client } from '@meterline/resources';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clientUsage } from '../client-usage.ts';
+import { clientUsageSection } from '../console/client-usage.ts';
 import {
   auditPage,
   clientPage,
@@ -33,6 +35,7 @@ import { type Taken, tooManyRequests } from '../rate-limit.ts';
 import { usageReport } from '../usage-report.ts';
 import { advisorRoutes } from './advisor.ts';
 import { healthRoutes } from './health.ts';
+import { liveRoutes } from './live.ts';
 
 export const CONSOLE_COOKIE = 'meterline_console';
 
@@ -292,7 +295,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       deps.resources.ofClient(id, scopeOf(s.viewer)),
       seesAssignments(s.viewer) ? deps.team.assignmentsOf(id) : Promise.resolve(null),
     ]);
-    return html(reply, status, clientPage(view(s, flash), client, resources, assignments));
+    const usage = clientUsageSection(await clientUsage(deps, resources));
+    return html(reply, status, clientPage(view(s, flash), client, resources, assignments, usage));
   }
   page('/console/clients/:id', (s, request, reply) => showClient(s, reply, request.params.id ?? ''));
 
@@ -518,4 +522,5 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps): Promis
 
   advisorRoutes({ deps, page, needs, view, html, field });
   healthRoutes({ deps, page, needs, view, html, field });
+  liveRoutes(app, { deps, page, needs, view, html, field });
 }
