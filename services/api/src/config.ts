@@ -58,7 +58,8 @@ export interface ApiConfig extends DatabaseSettings, RedisSettings {
   /** Console sign-in attempts per 15 minutes per email and per address. */
   signInAttemptsPerEmail: number;
   signInAttemptsPerIp: number;
-  /** The live page's topics (ADR 0019); null without KAFKA_BROKERS: the page says it is off. */
+  /** The live page's topics (ADR 0019); null without KAFKA_BROKERS and SCHEMA_REGISTRY_URL: the page
+   * says it is off. */
   live: KafkaServiceSettings | null;
 }
 
@@ -199,7 +200,8 @@ export function readApiConfig(source: Record<string, string | undefined> = proce
       paceGuards: paceGuardsEnv,
       provisionPolicy: policyEnv,
       pipelineKafka: pipelineKafkaEnv,
-      ...(source.KAFKA_BROKERS ? { live: kafkaEnv('api-live') } : {}),
+      // The live page decodes Avro: it needs the registry too; pipeline health alone does not.
+      ...(source.KAFKA_BROKERS && source.SCHEMA_REGISTRY_URL ? { live: kafkaEnv('api-live') } : {}),
     },
     source,
   );

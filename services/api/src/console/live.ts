@@ -102,7 +102,7 @@ ${input('q', 'Resource id')}
 <button type="submit">Filter</button></form>`;
   const state = o.streamUrl
     ? '<p id="live-state" data-state="connecting" class="muted">Connecting…</p>'
-    : '<p id="live-state" data-state="off" class="muted">The live feed is off: this api has no KAFKA_BROKERS.</p>';
+    : '<p id="live-state" data-state="off" class="muted">The live feed is off: this api has no KAFKA_BROKERS and SCHEMA_REGISTRY_URL.</p>';
   const table = `<table id="live-rows"${o.streamUrl ? ` data-stream="${h(o.streamUrl)}"` : ''}>
 <thead><tr><th>Published (UTC)</th><th>What</th><th>Kind</th><th>Severity</th><th>Client</th><th>Resource</th><th>Plan</th><th>Metric</th><th>Detail</th></tr></thead>
 <tbody>${o.rows.map(liveRowHtml).join('')}</tbody></table>`;

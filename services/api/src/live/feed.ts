@@ -63,12 +63,12 @@ export class LiveFeed {
   }
 
   private async join(): Promise<void> {
-    const { topics, kafkaBrokers, registryUrl, groupId } = this.settings;
+    const { topics, kafkaBrokers, kafkaSecurity, registryUrl, registrySecurity, groupId } = this.settings;
     const kafka = createKafka(
-      { brokers: kafkaBrokers, clientId: `meterline-api-live-${this.epoch}` },
+      { brokers: kafkaBrokers, clientId: `meterline-api-live-${this.epoch}`, security: kafkaSecurity },
       this.log,
     );
-    const registry = createRegistry(registryUrl, 'meterline-api-live');
+    const registry = createRegistry(registryUrl, 'meterline-api-live', registrySecurity);
     const alerts = new ContractCodec<UsageAlert>(registry, subjectFor(topics.alerts), 'UsageAlert');
     const flags = new ContractCodec<PlanFlag>(registry, subjectFor(topics.flags), 'PlanFlag');
     const watched = [topics.alerts, topics.flags, topics.dlq];

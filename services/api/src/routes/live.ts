@@ -90,7 +90,9 @@ export function liveRoutes(app: FastifyInstance, { deps, page, view, html }: Con
   page('/console/live/stream', async (s, request, reply) => {
     const feed = deps.live;
     if (!feed)
-      return reply.code(404).send({ message: 'The live feed is off: this api has no KAFKA_BROKERS.' });
+      return reply
+        .code(404)
+        .send({ message: 'The live feed is off: this api has no KAFKA_BROKERS and SCHEMA_REGISTRY_URL.' });
     try {
       await feed.start();
     } catch (err) {
