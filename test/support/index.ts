@@ -3,7 +3,7 @@ export { worldTest } from './fixtures.ts';
 export { createTestWorld, type TestWorld } from './isolation.ts';
 export { childrenOf, isRunning, type ProcStat, readProcStat, TICKS_PER_SECOND } from './proc.ts';
 export { type ServiceProcess, startServiceProcess } from './process.ts';
-export { type OwnRedisServer, startOwnRedisServer } from './redis-server.ts';
+export { freePort, type OwnRedisServer, startOwnRedisServer } from './redis-server.ts';
 export { seedResource } from './resources.ts';
 export { type SaslListener, type ServiceUrls, saslListener, serviceUrls } from './services.ts';
 export { type CaughtMail, type SmtpCatcher, startSmtpCatcher } from './smtp.ts';

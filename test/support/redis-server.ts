@@ -94,7 +94,8 @@ export async function startOwnRedisServer(): Promise<OwnRedisServer> {
   };
 }
 
-function freePort(): Promise<number> {
+/** A loopback port nobody listens on right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

@@ -14,8 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createKafka } from '@meterline/kafka';
 import { createLogger } from '@meterline/runtime';
-import { eventually } from '@meterline/test/support';
-import { freePort } from './ports.ts';
+import { eventually, freePort } from '@meterline/test/support';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
