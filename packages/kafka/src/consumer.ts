@@ -43,30 +43,6 @@ export const batchFetchSettings = {
   maxWaitTimeInMs: 100,
 } as const;
 
-/** Handles one batch, retrying with backoff while a dependency fails (`betweenAttempts` runs after each
- * wait, e.g. a heartbeat). false: it was given up (stopping, or the partition was taken back) and nothing
- * may be committed at or after it. Shared by both clients' consumers. */
-export async function handleBatchWithRetry(
-  handle: BatchConsumerOptions['handle'],
-  batch: Batch,
-  ctx: BatchContext,
-  o: { stopping: () => boolean; log: Logger; betweenAttempts?: () => Promise<void> },
-): Promise<boolean> {
-  for (let attempt = 0; ; attempt++) {
-    if (!ctx.isCurrent() || (attempt > 0 && o.stopping())) return false;
-    try {
-      await handle(batch, ctx);
-      return ctx.isCurrent();
-    } catch (err) {
-      if (o.stopping()) return false;
-      const wait = backoffMs(attempt, 200, 10_000);
-      o.log.warn({ err, partition: batch.partition, attempt, retryInMs: wait }, 'batch failed; retrying');
-      await sleep(wait);
-      await o.betweenAttempts?.().catch(() => {});
-    }
-  }
-}
-
 /** A consumer that commits offsets only after the work they cover is done, in order.
  *
  * kafkajs fetches, hands the batches out, and fetches again only when every handler returned. With
@@ -96,12 +72,23 @@ export async function startBatchConsumer(opts: BatchConsumerOptions): Promise<Ru
   });
   consumer.on(consumer.events.GROUP_JOIN, () => markJoined());
 
-  const handleWithRetry = (batch: Batch, ctx: BatchContext, heartbeat: () => Promise<void>) =>
-    handleBatchWithRetry(opts.handle, batch, ctx, {
-      stopping: () => stopping,
-      log,
-      betweenAttempts: heartbeat,
-    });
+  /** Handles one batch, retrying while a dependency fails. false: it was given up (stopping, or the
+   * partition was taken back) and nothing may be committed at or after it. */
+  const handleWithRetry = async (batch: Batch, ctx: BatchContext, heartbeat: () => Promise<void>) => {
+    for (let attempt = 0; ; attempt++) {
+      if (!ctx.isCurrent() || (attempt > 0 && stopping)) return false;
+      try {
+        await opts.handle(batch, ctx);
+        return ctx.isCurrent();
+      } catch (err) {
+        if (stopping) return false;
+        const wait = backoffMs(attempt, 200, 10_000);
+        log.warn({ err, partition: batch.partition, attempt, retryInMs: wait }, 'batch failed; retrying');
+        await sleep(wait);
+        await heartbeat().catch(() => {});
+      }
+    }
+  };
   const nextOffset = (batch: Batch) => (BigInt(batch.lastOffset()) + 1n).toString();
 
   /** Per partition: the batch being handled in the background (overlapFetch only). */

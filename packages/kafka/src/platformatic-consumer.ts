@@ -1,12 +1,8 @@
 import { EventEmitter } from 'node:events';
+import { backoffMs, sleep } from '@meterline/runtime';
 import type { Message as PlatformaticMessage } from '@platformatic/kafka';
 import type { Batch, Consumer, IHeaders, KafkaMessage } from 'kafkajs';
-import {
-  type BatchConsumerOptions,
-  type BatchContext,
-  handleBatchWithRetry,
-  type RunningConsumer,
-} from './consumer.ts';
+import type { BatchConsumerOptions, BatchContext, RunningConsumer } from './consumer.ts';
 import { type PlatformaticClientSettings, platformatic } from './platformatic.ts';
 
 // `startBatchConsumer` on @platformatic/kafka (KAFKA_CLIENT=platformatic, ADR 0021), with the same
@@ -115,8 +111,20 @@ export async function startPlatformaticBatchConsumer(
     else stream.resume();
   };
 
-  const handleWithRetry = (batch: Batch, ctx: BatchContext) =>
-    handleBatchWithRetry(opts.handle, batch, ctx, { stopping: () => stopping, log });
+  const handleWithRetry = async (batch: Batch, ctx: BatchContext) => {
+    for (let attempt = 0; ; attempt++) {
+      if (!ctx.isCurrent() || (attempt > 0 && stopping)) return false;
+      try {
+        await opts.handle(batch, ctx);
+        return ctx.isCurrent();
+      } catch (err) {
+        if (stopping) return false;
+        const wait = backoffMs(attempt, 200, 10_000);
+        log.warn({ err, partition: batch.partition, attempt, retryInMs: wait }, 'batch failed; retrying');
+        await sleep(wait);
+      }
+    }
+  };
 
   const enqueue = (partition: number, records: PlatformaticMessage[]) => {
     const generation = consumer.generationId;
