@@ -1,7 +1,8 @@
-import { backoffMs, type Logger, sleep } from '@meterline/runtime';
+import type { Logger } from '@meterline/runtime';
 import type { Batch, Consumer, ConsumerConfig, Kafka } from 'kafkajs';
 import { platformaticSettings } from './platformatic.ts';
 import { startPlatformaticBatchConsumer } from './platformatic-consumer.ts';
+import { handleBatchWithRetry } from './retry.ts';
 
 export interface BatchContext {
   /** false once the batch is no longer this consumer's to finish (its kafkajs runner stopped, or the
@@ -72,23 +73,12 @@ export async function startBatchConsumer(opts: BatchConsumerOptions): Promise<Ru
   });
   consumer.on(consumer.events.GROUP_JOIN, () => markJoined());
 
-  /** Handles one batch, retrying while a dependency fails. false: it was given up (stopping, or the
-   * partition was taken back) and nothing may be committed at or after it. */
-  const handleWithRetry = async (batch: Batch, ctx: BatchContext, heartbeat: () => Promise<void>) => {
-    for (let attempt = 0; ; attempt++) {
-      if (!ctx.isCurrent() || (attempt > 0 && stopping)) return false;
-      try {
-        await opts.handle(batch, ctx);
-        return ctx.isCurrent();
-      } catch (err) {
-        if (stopping) return false;
-        const wait = backoffMs(attempt, 200, 10_000);
-        log.warn({ err, partition: batch.partition, attempt, retryInMs: wait }, 'batch failed; retrying');
-        await sleep(wait);
-        await heartbeat().catch(() => {});
-      }
-    }
-  };
+  const handleWithRetry = (batch: Batch, ctx: BatchContext, heartbeat: () => Promise<void>) =>
+    handleBatchWithRetry(opts.handle, batch, ctx, {
+      stopping: () => stopping,
+      log,
+      betweenAttempts: heartbeat,
+    });
   const nextOffset = (batch: Batch) => (BigInt(batch.lastOffset()) + 1n).toString();
 
   /** Per partition: the batch being handled in the background (overlapFetch only). */

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { backoffMs, sleep } from '@meterline/runtime';
 import type { Message as PlatformaticMessage } from '@platformatic/kafka';
 import type { Batch, Consumer, IHeaders, KafkaMessage } from 'kafkajs';
 import type { BatchConsumerOptions, BatchContext, RunningConsumer } from './consumer.ts';
 import { type PlatformaticClientSettings, platformatic } from './platformatic.ts';
+import { handleBatchWithRetry } from './retry.ts';
 
 // `startBatchConsumer` on @platformatic/kafka (KAFKA_CLIENT=platformatic, ADR 0021), with the same
 // contract as on kafkajs: a partition's batches are handled one after another, in order; each commits
@@ -111,26 +111,16 @@ export async function startPlatformaticBatchConsumer(
     else stream.resume();
   };
 
-  const handleWithRetry = async (batch: Batch, ctx: BatchContext) => {
-    for (let attempt = 0; ; attempt++) {
-      if (!ctx.isCurrent() || (attempt > 0 && stopping)) return false;
-      try {
-        await opts.handle(batch, ctx);
-        return ctx.isCurrent();
-      } catch (err) {
-        if (stopping) return false;
-        const wait = backoffMs(attempt, 200, 10_000);
-        log.warn({ err, partition: batch.partition, attempt, retryInMs: wait }, 'batch failed; retrying');
-        await sleep(wait);
-      }
-    }
-  };
+  const handleWithRetry = (batch: Batch, ctx: BatchContext) =>
+    handleBatchWithRetry(opts.handle, batch, ctx, { stopping: () => stopping, log });
 
   const enqueue = (partition: number, records: PlatformaticMessage[]) => {
     const generation = consumer.generationId;
+    // Current while the group generation it was fetched in lasts. A stop is not a loss of the
+    // partition: the batch in hand finishes and commits, as on kafkajs (whose isRunning() stays true
+    // until the stop has waited for it); the batches not yet started are dropped below.
     const ctx: BatchContext = {
-      isCurrent: () =>
-        !stopping && consumer.generationId === generation && abandoned.get(partition) !== generation,
+      isCurrent: () => consumer.generationId === generation && abandoned.get(partition) !== generation,
     };
     const lag = () => String(lags.get(partition) ?? 0n);
     const last = records[records.length - 1]!;
@@ -139,7 +129,7 @@ export async function startPlatformaticBatchConsumer(
     const work = before.then(async () => {
       waiting.set(partition, waiting.get(partition)! - 1);
       throttle();
-      if (!ctx.isCurrent()) return;
+      if (stopping || !ctx.isCurrent()) return;
       const batch = batchOf(opts.topic, partition, records, lag);
       if (!(await handleWithRetry(batch, ctx))) {
         abandoned.set(partition, generation);
