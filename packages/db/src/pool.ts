@@ -28,6 +28,13 @@ export function createPool(
   });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  // Nor a checked-out client's: its connection can drop between two queries (a Postgres restart while
+  // a transaction waits on Kafka), and pg then emits 'error' on the client, which the pool listens to
+  // only while it is idle; an 'error' nobody listens to ends the process. The query in flight or the
+  // next one fails instead, and release() drops the broken client.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 
