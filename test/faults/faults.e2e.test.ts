@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { listAlerts } from '@meterline/alerts';
 import { createKafka } from '@meterline/kafka';
 import { createLogger, sleep } from '@meterline/runtime';
 import { eventually } from '@meterline/test/support';
@@ -203,6 +204,23 @@ async function phase(
   };
   rows.push(row);
   console.log(`${fault}: ${JSON.stringify(row)}`);
+  // Where a missing alert stopped: not decided (no row), or decided and marked published but not on
+  // the topic, or still pending.
+  for (const r of resources) {
+    if (alerts.filter((a) => a.resourceId === r).length >= 2) continue;
+    const stored = await listAlerts(world.pool, r);
+    console.error(
+      `${fault}: resource ${r} has ${alerts.filter((a) => a.resourceId === r).length} alert(s) on the topic; stored: ${JSON.stringify(
+        stored.map((a) => ({
+          id: a.id,
+          tier: a.threshold,
+          used: a.used,
+          occurredAt: a.occurredAt,
+          publishedAt: a.publishedAt,
+        })),
+      )}`,
+    );
+  }
 
   expect(counts.redis, 'Redis counters').toEqual(expected);
   expect(counts.ledger, 'ledger').toEqual(expected);

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serviceNodeArgs } from '@meterline/runtime';
 
@@ -41,11 +43,21 @@ export function startServiceProcess(entry: string, env: Record<string, string>):
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  // SERVICE_LOG_DIR keeps each process's whole output (output() keeps only its last part), e.g. for
+  // reading a fault suite's run afterwards.
+  const logDir = process.env.SERVICE_LOG_DIR;
+  const logFile = logDir ? join(logDir, `${service || 'service'}-${child.pid}.log`) : undefined;
+  if (logDir) mkdirSync(logDir, { recursive: true });
+  const keep = (d: Buffer) => {
+    if (logFile) appendFileSync(logFile, d);
+  };
   child.stdout?.on('data', (d: Buffer) => {
+    keep(d);
     out += d.toString();
     if (out.length > 200_000) out = out.slice(-100_000);
   });
   child.stderr?.on('data', (d: Buffer) => {
+    keep(d);
     out += d.toString();
   });
   running.add(child);

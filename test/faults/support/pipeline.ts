@@ -110,7 +110,7 @@ async function startAll(opts: PipelineOptions, started: (() => Promise<unknown>)
   );
   const env: Record<string, string> = {
     ...world.env,
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: process.env.FAULTS_LOG_LEVEL === 'debug' ? 'debug' : 'info',
     PLANS_FILE: plansFile,
     PORT: '0',
     API_OPS_PORT: '0',
