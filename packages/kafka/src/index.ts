@@ -18,7 +18,14 @@ export {
   startDlqTally,
 } from './dlq-window.ts';
 export { consumerLag, type GroupLag, type PartitionLag, partitionLag } from './lag.ts';
-export { chunkMessages, defaultSendLimits, messageBytes, type SendLimits, sendAll } from './produce.ts';
+export {
+  chunkMessages,
+  createPipelineProducer,
+  defaultSendLimits,
+  messageBytes,
+  type SendLimits,
+  sendAll,
+} from './produce.ts';
 export {
   type KafkaSecurity,
   kafkajsSecurity,

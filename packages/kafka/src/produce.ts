@@ -1,4 +1,17 @@
-import type { IHeaders, Message, Producer } from 'kafkajs';
+import type { IHeaders, Kafka, Message, Producer } from 'kafkajs';
+
+/** The services' producer: every send waits for all in-sync replicas (`acks: -1` at each send) and a
+ * failed one is retried, so a record may reach the topic twice but is never dropped. Deliberately not
+ * kafkajs's idempotent producer (ADR 0024): after a produce request failed for some of its partitions
+ * (a leader moving while a broker restarts) it takes back the sequence numbers of every partition of
+ * the request, including those the broker had written, and gives them to the next records sent there;
+ * the broker takes those for a retry of what it has and acknowledges them without writing them. What
+ * the pipeline sends is safe to receive twice: alerts carry their id, counter changes are totals
+ * (the evaluator keeps the highest), flags and DLQ records are keyed. `ordered`: one request in flight,
+ * so a retry cannot overtake the next send (alerts leave in decision order, flags in change order). */
+export function createPipelineProducer(kafka: Kafka, opts: { ordered: boolean }): Producer {
+  return kafka.producer({ idempotent: false, maxInFlightRequests: opts.ordered ? 1 : 5 });
+}
 
 /** How much one produce request carries at most (`sendAll`). */
 export interface SendLimits {

@@ -40,7 +40,8 @@ export interface EmitInput {
 const MAX_BATCH = 2_000;
 
 /** Emits UsageEvents (Avro, Confluent wire format) keyed by resource id, batched with a linger,
- * through an idempotent producer. `emit` resolves once the broker has the event. */
+ * waiting for every in-sync replica. `emit` resolves once the broker has the event; a retried send may
+ * deliver it twice, and the pipeline counts it once by its id. */
 export class UsageClient {
   private queue: { message: Message; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -84,8 +85,11 @@ export class UsageClient {
       ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
       ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
     });
+    // Not kafkajs's idempotent producer: after a partly failed request it can reuse sequence numbers
+    // the broker has written, which then acknowledges new events without writing them (ADR 0024). A
+    // retried event may arrive twice instead, and is counted once by its id (ADR 0007).
     const producer = kafka.producer({
-      idempotent: true,
+      idempotent: false,
       maxInFlightRequests: 5,
       allowAutoTopicCreation: false,
     });

@@ -1,6 +1,6 @@
 import { OutboxPublisher } from '@meterline/alerts';
 import type { Pool } from '@meterline/db';
-import type { Kafka, Producer } from '@meterline/kafka';
+import { createPipelineProducer, type Kafka, type Producer } from '@meterline/kafka';
 import { CounterStore, ResourceDirectory } from '@meterline/metering';
 import type { Redis } from '@meterline/redis';
 import type { PlanCatalog } from '@meterline/rules';
@@ -36,7 +36,7 @@ export async function buildEvaluatorDeps(
 ): Promise<EvaluatorParts> {
   const { pool, redis, kafka, catalog, log } = base;
   const metrics = evaluatorMetrics(base.registry);
-  const producer = kafka.producer({ idempotent: true });
+  const producer = createPipelineProducer(kafka, { ordered: true });
   await producer.connect();
   const publisher = await OutboxPublisher.open({
     ...{ pool, redis, producer, log, registryUrl: config.registryUrl, topics: config.topics },

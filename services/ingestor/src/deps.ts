@@ -1,5 +1,5 @@
 import type { Pool } from '@meterline/db';
-import { createRegistry, type Kafka } from '@meterline/kafka';
+import { createPipelineProducer, createRegistry, type Kafka } from '@meterline/kafka';
 import {
   CounterRebuilder,
   CounterStore,
@@ -21,7 +21,7 @@ export async function buildIngestorDeps(
 ): Promise<UsageBatchDeps> {
   const { pool, redis, kafka, registry, log } = base;
   const metrics = ingestorMetrics(registry);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
+  const producer = createPipelineProducer(kafka, { ordered: false });
   await producer.connect();
   const directory = await ResourceDirectory.listening(pool, log, config);
   resourceCacheGauge(registry, () => directory.cached);
