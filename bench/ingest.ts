@@ -1,11 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createKafka, createRegistry, type Message } from '@meterline/kafka';
+import { createKafka, createRegistry, type KafkaClientName, type Message } from '@meterline/kafka';
 import {
   CounterStore,
   clearLedger,
@@ -15,7 +12,7 @@ import {
   UsageLedger,
 } from '@meterline/metering';
 import { seedResources } from '@meterline/resources/fixtures';
-import { createLogger, sleep } from '@meterline/runtime';
+import { createLogger, sleep, usageError } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
 import {
   createTestWorld,
@@ -25,10 +22,29 @@ import {
   startServiceProcess,
   tailTopic,
 } from '@meterline/test/support';
-import { benchEvent, benchId, cpuSnapshot, cpuSpent, redisCpuSeconds, usageEventEncoder } from './load.ts';
+import {
+  benchClients,
+  benchEvent,
+  benchId,
+  cpuSnapshot,
+  cpuSpent,
+  redisCpuSeconds,
+  usageEventEncoder,
+  writeBenchPlans,
+} from './load.ts';
 
 // `pnpm bench`: the ingest and alert benchmark on the real stack (run `pnpm infra:up` first).
 // BENCH_EVENTS (default 1,000,000) events over BENCH_RESOURCES (default 10,000) resources.
+// BENCH_CLIENTS (default KAFKA_CLIENT, else kafkajs), e.g. kafkajs,platformatic: the Kafka clients to
+// compare on the same backlog in one run, the ingestor and the bare consumer both on each in turn. The
+// first is the one whose figures head the results file and on which the later stages run (Redis bytes,
+// the loss of Redis, latency with the evaluator); the others' are under `byClient`.
+const usage =
+  'usage: [BENCH_CLIENTS=kafkajs[,platformatic]] [BENCH_EVENTS=1000000] [BENCH_RESOURCES=10000] [BENCH_ROUNDS=1] pnpm bench';
+const CLIENTS = benchClients(process.env.BENCH_CLIENTS ?? process.env.KAFKA_CLIENT ?? 'kafkajs', (problem) =>
+  usageError(`BENCH_CLIENTS: ${problem}`, usage),
+);
+const PRIMARY = CLIENTS[0]!;
 const N = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const R = Number(process.env.BENCH_RESOURCES ?? 10_000);
 const LATENCY_EVENTS = Number(process.env.BENCH_LATENCY_EVENTS ?? Math.min(100_000, N));
@@ -37,26 +53,12 @@ const ALERT_PROBES = Number(process.env.BENCH_ALERT_PROBES ?? 200);
 const log = createLogger('bench', { level: 'warn' });
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
-const plansFile = join(tmpdir(), `bench-plans-${process.pid}.yaml`);
-writeFileSync(
-  plansFile,
-  `plans:
-  - name: bench
-    rank: 1
-    limits: { api_calls: 1000000000, storage_gb: 1000000000 }
-    thresholds: [50, 75, 90, 100]
-    overLimit: Nothing happens in a benchmark.
-  - name: probe
-    rank: 2
-    limits: { api_calls: 100 }
-    thresholds: [50]
-    overLimit: Nothing happens in a benchmark.
-`,
-);
+const plansFile = writeBenchPlans('bench', ['api_calls', 'storage_gb']);
 
 const world = await createTestWorld('bench', { partitions: 6 });
 const env = {
   ...world.env,
+  KAFKA_CLIENT: PRIMARY,
   PLANS_FILE: plansFile,
   INGESTOR_PORT: '0',
   EVALUATOR_PORT: '0',
@@ -98,7 +100,7 @@ out(
   `  produced in ${produceSeconds.toFixed(1)} s (${Math.round(N / produceSeconds).toLocaleString('en-US')} events/s)`,
 );
 
-// 2. The bare kafkajs consumer: no work at all, same topic, same machine, as many processes as the
+// 2. The bare consumer of a client: no work at all, same topic, same machine, as many processes as the
 // ingestor gets (BENCH_INGESTORS). Timed from the first fetch request: kafkajs decodes a whole fetch
 // before the first batch reaches eachBatch, so timing from the first batch would leave out the decoding
 // of up to 64 MB of records. A first, untimed read warms the broker (a freshly started broker serves
@@ -108,7 +110,10 @@ const PROCESSES = Number(process.env.BENCH_INGESTORS ?? 1);
 const processCpuSeconds = (pid: number | undefined) => readProcStat(pid!).cpuSeconds;
 const servicesCpuSeconds = (services: ServiceProcess[]) =>
   services.reduce((sum, s) => sum + processCpuSeconds(s.child.pid), 0);
-async function runBareConsumers(group: string): Promise<{ rate: number; cpuSeconds: number }> {
+async function runBareConsumers(
+  group: string,
+  client: KafkaClientName,
+): Promise<{ rate: number; cpuSeconds: number }> {
   const counts = new Array<number>(PROCESSES).fill(0);
   let start = Number.POSITIVE_INFINITY;
   let cpuAtStart = 0;
@@ -125,6 +130,7 @@ async function runBareConsumers(group: string): Promise<{ rate: number; cpuSecon
       {
         env: {
           ...process.env,
+          BARE_CLIENT: client,
           BARE_BROKERS: world.urls.kafkaBrokers.join(','),
           BARE_TOPIC: world.topics.usageEvents,
           BARE_GROUP: `${world.groupPrefix}${group}`,
@@ -157,13 +163,15 @@ async function runBareConsumers(group: string): Promise<{ rate: number; cpuSecon
   await Promise.all(children.map((c) => new Promise((resolve) => c.once('exit', resolve).kill('SIGTERM'))));
   return { rate, cpuSeconds };
 }
-if (process.env.BENCH_WARMUP !== '0') await runBareConsumers('warmup');
+if (process.env.BENCH_WARMUP !== '0') await runBareConsumers('warmup', PRIMARY);
 
 // 3. The ingestor (its own process) on the same backlog, in BENCH_ROUNDS rounds (default 1), each right
 // after a bare consumer's read: this machine's speed swings by a third within minutes (its neighbours),
 // so a ratio is only worth something between two runs side by side, and the median of a few rounds
-// more. Each round starts from nothing: the ledger and Redis emptied, the ingestors' consumer group
-// deleted (the same group name throughout: the evaluator finds the counters' generation under it).
+// more. A round runs each client in turn, the ingestor and its bare consumer both on it, the first of
+// BENCH_CLIENTS last (the later stages use its ingestors and counters). Each run starts from nothing:
+// the ledger and Redis emptied, the ingestors' consumer group deleted (the same group name throughout:
+// the evaluator finds the counters' generation under it).
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const counted = () => ledgerEventCount(world.pool);
 const changeAdmin = kafka.admin();
@@ -183,11 +191,11 @@ async function startFromNothing() {
   await clearLedger(world.pool);
   await world.flushRedis();
 }
-async function runIngestors() {
+async function runIngestors(client: KafkaClientName) {
   const changes0 = await changesSoFar();
   // BENCH_INGESTORS processes share the partitions in one consumer group (scale-out on one machine).
   const started = Array.from({ length: PROCESSES }, () =>
-    startServiceProcess('services/ingestor/src/main.ts', env),
+    startServiceProcess('services/ingestor/src/main.ts', { ...env, KAFKA_CLIENT: client }),
   );
   // Timed like the bare consumer: from the moment the first ingestor has joined its group and starts
   // fetching (it logs "ingestor started" then) to the last event in the ledger.
@@ -226,58 +234,112 @@ async function runIngestors() {
   };
 }
 
-const rounds: {
+type Run = {
+  client: KafkaClientName;
   bare: Awaited<ReturnType<typeof runBareConsumers>>;
   ingest: Awaited<ReturnType<typeof runIngestors>>;
-}[] = [];
+};
+const runs: Run[] = [];
+const order = [...CLIENTS.slice(1), PRIMARY];
 for (let round = 0; round < ROUNDS; round++) {
-  if (round > 0) {
-    await Promise.all(rounds[round - 1]!.ingest.ingestors.map((i) => i.kill('SIGTERM')));
-    await startFromNothing();
+  for (const client of order) {
+    const previous = runs.at(-1);
+    if (previous) {
+      await Promise.all(previous.ingest.ingestors.map((i) => i.kill('SIGTERM')));
+      await startFromNothing();
+    }
+    const bare = await runBareConsumers(`bare${runs.length}`, client);
+    out(
+      `${ROUNDS > 1 ? `round ${round + 1}: ` : ''}bare ${client} consumer: ${Math.round(bare.rate).toLocaleString('en-US')} events/s (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''}; ${bare.cpuSeconds.toFixed(1)} s CPU from its first fetch)`,
+    );
+    const ingest = await runIngestors(client);
+    runs.push({ client, bare, ingest });
+    out(
+      `ingestor${CLIENTS.length > 1 ? ` on ${client}` : ''}: ${Math.round(ingest.rate).toLocaleString('en-US')} events/s sustained (${(ingest.rate / bare.rate).toFixed(2)} of the bare consumer)`,
+    );
+    out(
+      `  in ${ingest.seconds.toFixed(1)} s: ingestor CPU ${ingest.ingestorCpu.toFixed(1)} s (${(ingest.ingestorCpu / ingest.seconds).toFixed(2)} cores), Redis CPU ${ingest.redisCpu.toFixed(1)} s (${(ingest.redisCpu / ingest.seconds).toFixed(2)} cores)`,
+    );
+    out(
+      `  the machine meanwhile: ${ingest.machine.busyCores} cores busy, ${ingest.machine.idleCores} idle, ${ingest.machine.stolenCores} stolen by the hypervisor; ${Object.entries(
+        ingest.machine.byKind,
+      )
+        .map(([kind, c]) => `${kind} ${c}`)
+        .join(', ')}`,
+    );
+    out(
+      `  ${ingest.counterChangeMessages.toLocaleString('en-US')} counter-change messages to the evaluator (one per Redis shard a batch touched, each with the changes of its resources)`,
+    );
   }
-  const bare = await runBareConsumers(`bare${round}`);
-  out(
-    `${ROUNDS > 1 ? `round ${round + 1}: ` : ''}bare kafkajs consumer: ${Math.round(bare.rate).toLocaleString('en-US')} events/s (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''}; ${bare.cpuSeconds.toFixed(1)} s CPU from its first fetch)`,
-  );
-  const ingest = await runIngestors();
-  rounds.push({ bare, ingest });
-  out(
-    `ingestor: ${Math.round(ingest.rate).toLocaleString('en-US')} events/s sustained (${(ingest.rate / bare.rate).toFixed(2)} of the bare consumer)`,
-  );
-  out(
-    `  in ${ingest.seconds.toFixed(1)} s: ingestor CPU ${ingest.ingestorCpu.toFixed(1)} s (${(ingest.ingestorCpu / ingest.seconds).toFixed(2)} cores), Redis CPU ${ingest.redisCpu.toFixed(1)} s (${(ingest.redisCpu / ingest.seconds).toFixed(2)} cores)`,
-  );
-  out(
-    `  the machine meanwhile: ${ingest.machine.busyCores} cores busy, ${ingest.machine.idleCores} idle, ${ingest.machine.stolenCores} stolen by the hypervisor; ${Object.entries(
-      ingest.machine.byKind,
-    )
-      .map(([kind, c]) => `${kind} ${c}`)
-      .join(', ')}`,
-  );
-  out(
-    `  ${ingest.counterChangeMessages.toLocaleString('en-US')} counter-change messages to the evaluator (one per Redis shard a batch touched, each with the changes of its resources)`,
-  );
 }
 await changeAdmin.disconnect();
-// The round whose ratio is the median stands for the run (its numbers go together); every round is in
-// the results file.
-const ratioOf = (r: (typeof rounds)[number]) => r.ingest.rate / r.bare.rate;
-const median = [...rounds].sort((a, b) => ratioOf(a) - ratioOf(b))[Math.floor((rounds.length - 1) / 2)]!;
-if (ROUNDS > 1)
-  out(
-    `median of ${ROUNDS} rounds: ${ratioOf(median).toFixed(2)} of the bare consumer (rounds: ${rounds.map((r) => ratioOf(r).toFixed(2)).join(', ')})`,
-  );
-const { ingestors } = rounds[rounds.length - 1]!.ingest;
-const bare = median.bare;
-const bareRate = bare.rate;
-const {
-  rate: ingestRate,
-  seconds: ingestSeconds,
-  ingestorCpu,
-  redisCpu,
-  machine: machineDuringIngest,
-  counterChangeMessages,
-} = median.ingest;
+// Per client, the round whose ratio is the median stands for the run (its numbers go together); every
+// round is in the results file.
+const ratioOf = (r: Run) => r.ingest.rate / r.bare.rate;
+const usPerEvent = (cpuSeconds: number) => Number(((cpuSeconds * 1e6) / N).toFixed(2));
+const byClient = CLIENTS.map((client) => {
+  const rounds = runs.filter((r) => r.client === client);
+  const median = [...rounds].sort((a, b) => ratioOf(a) - ratioOf(b))[Math.floor((rounds.length - 1) / 2)]!;
+  if (ROUNDS > 1)
+    out(
+      `${client}: median of ${ROUNDS} rounds: ${ratioOf(median).toFixed(2)} of the bare consumer (rounds: ${rounds.map((r) => ratioOf(r).toFixed(2)).join(', ')})`,
+    );
+  const { bare, ingest } = median;
+  return {
+    client,
+    bareConsumerEventsPerSecond: Math.round(bare.rate),
+    bareConsumerCpuSeconds: Number(bare.cpuSeconds.toFixed(1)),
+    ingestorEventsPerSecond: Math.round(ingest.rate),
+    ratioToBareConsumer: Number(ratioOf(median).toFixed(2)),
+    rounds: rounds.map((r) => ({
+      bareConsumerEventsPerSecond: Math.round(r.bare.rate),
+      ingestorEventsPerSecond: Math.round(r.ingest.rate),
+      ratioToBareConsumer: Number(ratioOf(r).toFixed(2)),
+      ingestorCpuSeconds: Number(r.ingest.ingestorCpu.toFixed(1)),
+      bareConsumerCpuSeconds: Number(r.bare.cpuSeconds.toFixed(1)),
+    })),
+    counterChangeMessages: ingest.counterChangeMessages,
+    ingestSeconds: Number(ingest.seconds.toFixed(1)),
+    ingestorCpuSeconds: Number(ingest.ingestorCpu.toFixed(1)),
+    redisCpuSeconds: Number(ingest.redisCpu.toFixed(1)),
+    machineDuringIngest: ingest.machine,
+    /** CPU per event (all ingestor processes, over the whole backlog), and the bare consumer's. */
+    cpuUsPerEvent: usPerEvent(ingest.ingestorCpu),
+    bareCpuUsPerEvent: usPerEvent(bare.cpuSeconds),
+    cpuRatioToBareConsumer: Number((ingest.ingestorCpu / bare.cpuSeconds).toFixed(2)),
+    redisCpuUsPerEvent: usPerEvent(ingest.redisCpu),
+  };
+});
+if (CLIENTS.length > 1) {
+  const table = [
+    [
+      'client',
+      'ingestor events/s',
+      'bare events/s',
+      'ratio',
+      'ingestor µs CPU/event',
+      'bare µs CPU/event',
+      'CPU ratio',
+    ],
+    ...byClient.map((c) => [
+      c.client,
+      c.ingestorEventsPerSecond.toLocaleString('en-US'),
+      c.bareConsumerEventsPerSecond.toLocaleString('en-US'),
+      c.ratioToBareConsumer.toFixed(2),
+      c.cpuUsPerEvent.toFixed(2),
+      c.bareCpuUsPerEvent.toFixed(2),
+      c.cpuRatioToBareConsumer.toFixed(2),
+    ]),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  out(`the clients side by side (${ROUNDS > 1 ? `median of ${ROUNDS} rounds each` : 'one round each'}):`);
+  for (const row of table)
+    out(
+      `  ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')}`,
+    );
+}
+const { ingestors } = runs.at(-1)!.ingest;
+const primary = byClient[0]!;
 
 // 4. Redis bytes: per resource-metric counter (period hash field + window buckets) and per dedupe entry.
 const redis = world.redis;
@@ -461,27 +523,19 @@ const alertLatencies = alerts.messages
   .map(({ m, a }) => Number(m.timestamp) - probeSentAt.get(a.resourceId)!);
 const result = {
   date: new Date().toISOString(),
-  machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+  machine: {
+    cpus: (await import('node:os')).cpus().length,
+    node: process.version,
+    note: 'compare only within one run (ratios, CPU per event): the machine may be shared',
+  },
   events: N,
   resources: R,
   ingestorProcesses: ingestors.length,
   produceEventsPerSecond: Math.round(N / produceSeconds),
   brokerWarmedUp: process.env.BENCH_WARMUP !== '0',
-  bareConsumerEventsPerSecond: Math.round(bareRate),
-  bareConsumerCpuSeconds: Number(bare.cpuSeconds.toFixed(1)),
-  ingestorEventsPerSecond: Math.round(ingestRate),
-  ratioToBareConsumer: Number((ingestRate / bareRate).toFixed(2)),
-  rounds: rounds.map((r) => ({
-    bareConsumerEventsPerSecond: Math.round(r.bare.rate),
-    ingestorEventsPerSecond: Math.round(r.ingest.rate),
-    ratioToBareConsumer: Number(ratioOf(r).toFixed(2)),
-    ingestorCpuSeconds: Number(r.ingest.ingestorCpu.toFixed(1)),
-  })),
-  counterChangeMessages,
-  ingestSeconds: Number(ingestSeconds.toFixed(1)),
-  ingestorCpuSeconds: Number(ingestorCpu.toFixed(1)),
-  redisCpuSeconds: Number(redisCpu.toFixed(1)),
-  machineDuringIngest,
+  // The first client's figures (its `client` among them): it is also the client of the stages below.
+  ...primary,
+  ...(CLIENTS.length > 1 ? { byClient: Object.fromEntries(byClient.map((c) => [c.client, c])) } : {}),
   redisBytesPerResourceMetric: Math.round(bytesPerCounter),
   redisBytesPerDedupeEntry: Math.round(bytesPerDedupe),
   redisBytesPerDedupeEntryBusyResource: Math.round(bytesPerBusyDedupe),

@@ -1,11 +1,47 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { createRegistry } from '@meterline/kafka';
+import { type createRegistry, type KafkaClientName, kafkaClients } from '@meterline/kafka';
 import { masters, type Redis } from '@meterline/redis';
 import { avroSchema, type UsageEvent } from '@meterline/schemas';
 import { readProcStat, TICKS_PER_SECOND } from '@meterline/test/support';
 
-// What the benchmarks share: the events they load, their encoding, and Redis's CPU time.
+// What the benchmarks share: their plans and Kafka clients, the events they load, their encoding, and
+// Redis's and the machine's CPU time.
+
+/** Writes a benchmark's plans file to the temp directory and returns its path. Two plans: `name`, the
+ * load's, whose limits (a billion of each of `metrics`) no run reaches, with four tiers; and `probe`,
+ * 100 api_calls with one tier at 50%, which one event of quantity 60 crosses (the alert probes). */
+export function writeBenchPlans(name: string, metrics: readonly string[]): string {
+  const file = join(tmpdir(), `bench-${name}-plans-${process.pid}.yaml`);
+  writeFileSync(
+    file,
+    `plans:
+  - name: ${name}
+    rank: 1
+    limits: { ${metrics.map((m) => `${m}: 1000000000`).join(', ')} }
+    thresholds: [50, 75, 90, 100]
+    overLimit: Nothing happens in a benchmark.
+  - name: probe
+    rank: 2
+    limits: { api_calls: 100 }
+    thresholds: [50]
+    overLimit: Nothing happens in a benchmark.
+`,
+  );
+  return file;
+}
+
+/** The Kafka clients of a comma-separated list (`kafkajs,platformatic`), in its order, each once;
+ * `fail` is called with the problem if one is not a client the services can run on. */
+export function benchClients(list: string, fail: (problem: string) => never): KafkaClientName[] {
+  const clients = [...new Set(list.split(',').map((c) => c.trim()))];
+  for (const c of clients)
+    if (!(kafkaClients as readonly string[]).includes(c))
+      fail(`unknown Kafka client "${c}": one of ${kafkaClients.join(', ')}`);
+  return clients as KafkaClientName[];
+}
 
 /** Registers UsageEvent under `subject` and returns its encoder to the Confluent wire format. */
 export async function usageEventEncoder(

@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { unlinkSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createKafka, createRegistry, sendAll } from '@meterline/kafka';
 import { ledgerEventCount, ledgerEventsByMetric } from '@meterline/metering';
@@ -22,12 +21,14 @@ import {
   tailTopic,
 } from '@meterline/test/support';
 import {
+  benchClients,
   cpuSnapshot,
   cpuSpent,
   redisCpuSeconds,
   STEADY_METRICS,
   steadyResources,
   usageEventEncoder,
+  writeBenchPlans,
 } from './load.ts';
 
 // `pnpm bench:load`: a steady load through the whole pipeline (ingestor, evaluator, notifier, each its
@@ -58,9 +59,7 @@ const positive = (name: string, text: string) => {
 const RATE = positive('rate', flags.rate);
 const SECONDS = positive('minutes', flags.minutes) * 60;
 const R = Math.round(positive('resources', flags.resources));
-const CLIENTS = flags.clients.split(',').map((c) => c.trim());
-for (const c of CLIENTS)
-  if (c !== 'kafkajs' && c !== 'platformatic') usageError(`--clients: unknown client "${c}"`, usage);
+const CLIENTS = benchClients(flags.clients, (problem) => usageError(`--clients: ${problem}`, usage));
 /** Latencies of the first seconds (JIT warm-up, the consumers' first fetches) are left out. */
 const WARMUP_MS = Math.min(10_000, (SECONDS * 1000) / 10);
 /** One alert probe a second: a resource of a small plan that one event takes over its 50% tier. */
@@ -76,22 +75,7 @@ const log = createLogger('bench', { level: 'warn' });
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-const plansFile = join(tmpdir(), `bench-load-plans-${process.pid}.yaml`);
-writeFileSync(
-  plansFile,
-  `plans:
-  - name: load
-    rank: 1
-    limits: { ${STEADY_METRICS.map((m) => `${m}: 1000000000`).join(', ')} }
-    thresholds: [50, 75, 90, 100]
-    overLimit: Nothing happens in a benchmark.
-  - name: probe
-    rank: 2
-    limits: { api_calls: 100 }
-    thresholds: [50]
-    overLimit: Nothing happens in a benchmark.
-`,
-);
+const plansFile = writeBenchPlans('load', STEADY_METRICS);
 
 const percentile = (xs: number[], p: number) => {
   if (xs.length === 0) return Number.NaN;
