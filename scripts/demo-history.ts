@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from '@meterline/db';
 import { type LedgerHour, ledgerTotals } from '@meterline/metering';
-import { seedLedgerHours } from '@meterline/metering/fixtures';
+import { seededRandom, seedLedgerHours } from '@meterline/metering/fixtures';
 import { backdateResources, seedResources } from '@meterline/resources/fixtures';
 import { DAY, HOUR } from '@meterline/rules';
 
@@ -12,17 +12,6 @@ const PLANS = [
   { plan: 'basic', count: 45, apiCalls: 100_000, webhooks: 10_000, share: 0.45 },
   { plan: 'pro', count: 15, apiCalls: 1_000_000, webhooks: 100_000, share: 0.3 },
 ] as const;
-
-/** A small seeded PRNG (mulberry32): the same history on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A stable uuid for a name (version 8 layout), so re-running the demo overwrites the same customers. */
 function uuidOf(name: string): string {
@@ -45,7 +34,8 @@ export async function seedDemoHistory(
   const d = new Date(now);
   const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 2, 1);
   const end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
-  const rand = random(20261207);
+  // Seeded: the same history on every run.
+  const rand = seededRandom(20261207);
   const customers: { id: string; plan: (typeof PLANS)[number]; share: number }[] = [];
   for (const plan of PLANS)
     for (let i = 0; i < plan.count; i++)

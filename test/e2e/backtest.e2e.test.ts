@@ -16,15 +16,14 @@ import { seedResources } from '@meterline/resources/fixtures';
 import { parsePlanCatalog, periodOf } from '@meterline/rules';
 import { createLogger } from '@meterline/runtime';
 import {
-  createTestWorld,
   eventually,
   type SmtpCatcher,
   schemaFingerprint,
   startSmtpCatcher,
-  type TestWorld,
+  worldTest,
 } from '@meterline/test/support';
 import { UsageClient } from '@meterline/usage-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const log = createLogger('e2e', { level: 'warn' });
@@ -42,8 +41,9 @@ const guards = { minElapsedHours: 0, minLimit: 10 };
  * The plan advisor against a period the pipeline itself produced: usage events through the ingestor and
  * the evaluator (alerts recorded and published, emails sent), then the back-test over the same period.
  */
+const it = worldTest('backtest');
+
 describe('the back-test replays what the pipeline did, and changes nothing', () => {
-  let world: TestWorld;
   let smtp: SmtpCatcher;
   let ingestor: RunningIngestor;
   let evaluator: RunningEvaluator;
@@ -52,8 +52,7 @@ describe('the back-test replays what the pipeline did, and changes nothing', () 
   const monthStart = new Date(periodOf(Date.now()).start);
   let ids: string[];
 
-  beforeAll(async () => {
-    world = await createTestWorld('backtest');
+  it.beforeAll(async ({ world }) => {
     smtp = await startSmtpCatcher();
     // Customers since the 1st, so the pace rules judge the month so far as they do in production.
     ids = await seedResources(world.pool, [
@@ -119,16 +118,17 @@ describe('the back-test replays what the pipeline did, and changes nothing', () 
     // Settled: nothing more in flight.
     await new Promise((r) => setTimeout(r, 3000));
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await reports?.end();
     await notifier?.stop();
     await evaluator?.stop();
     await ingestor?.stop();
     await smtp?.close();
-    await world?.close();
   });
 
-  it('reproduces the alerts the evaluator recorded for the period, the same ids and no others', async () => {
+  it('reproduces the alerts the evaluator recorded for the period, the same ids and no others', async ({
+    world,
+  }) => {
     const catalog = readCatalogFile(plansFile);
     const recorded = await recordedAlerts(world.pool, [periodOf(Date.now()).key]);
     expect(recorded.map((a) => a.kind)).toContain('PACE');
@@ -146,7 +146,7 @@ describe('the back-test replays what the pipeline did, and changes nothing', () 
     expect(report.resources).toBe(4);
   });
 
-  it('never writes to Postgres, Redis or Kafka, and sends no email', async () => {
+  it('never writes to Postgres, Redis or Kafka, and sends no email', async ({ world }) => {
     const kafka = createKafka({ brokers: world.urls.kafkaBrokers, clientId: `check-${world.id}` }, log);
     const admin = kafka.admin();
     await admin.connect();

@@ -12,29 +12,28 @@ import { AccessStore } from '@meterline/resources';
 import { createLogger } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
 import {
-  createTestWorld,
   eventually,
   type SmtpCatcher,
   seedResource,
   startSmtpCatcher,
-  type TestWorld,
+  worldTest,
 } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const log = createLogger('test', { level: process.env.LOG_LEVEL ?? 'warn' });
 const PASSWORD = 'correct horse battery';
 
+const it = worldTest('health');
+
 describe('pipeline health of a real pipeline', () => {
-  let world: TestWorld;
   let smtp: SmtpCatcher;
   let api: RunningApi;
   let ingestor: RunningIngestor;
   let notifier: RunningNotifier | null = null;
   let env: Record<string, string>;
 
-  beforeAll(async () => {
-    world = await createTestWorld('health');
+  it.beforeAll(async ({ world }) => {
     smtp = await startSmtpCatcher();
     env = {
       ...world.env,
@@ -66,12 +65,11 @@ describe('pipeline health of a real pipeline', () => {
     await team.createAccount({ email: 'ops@provider.test', name: 'Olga Ops', password: PASSWORD }, script);
     await team.addCompanyUser({ email: 'ops@provider.test', permissions: ALL_PERMISSIONS }, script);
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await notifier?.stop();
     await ingestor?.stop();
     await api?.stop();
     await smtp?.close();
-    await world?.close();
   });
 
   async function consoleCookie(): Promise<string> {
@@ -85,7 +83,9 @@ describe('pipeline health of a real pipeline', () => {
     return res.headers.get('set-cookie')!.split(';')[0]!;
   }
 
-  it('shows the DLQ record, the failed delivery and the stopped group lag, on the page and in metrics', async () => {
+  it('shows the DLQ record, the failed delivery and the stopped group lag, on the page and in metrics', async ({
+    world,
+  }) => {
     const kafka = createKafka({ brokers: world.urls.kafkaBrokers, clientId: `health-${world.id}` }, log);
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();

@@ -8,15 +8,9 @@ import { type RunningIngestor, readIngestorConfig, startIngestor } from '@meterl
 import { type RunningNotifier, readNotifierConfig, startNotifier } from '@meterline/notifier';
 import { AccessStore } from '@meterline/resources';
 import { createLogger } from '@meterline/runtime';
-import {
-  createTestWorld,
-  eventually,
-  type SmtpCatcher,
-  startSmtpCatcher,
-  type TestWorld,
-} from '@meterline/test/support';
+import { eventually, type SmtpCatcher, startSmtpCatcher, worldTest } from '@meterline/test/support';
 import { UsageClient } from '@meterline/usage-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const log = createLogger('e2e', { level: 'warn' });
@@ -30,8 +24,9 @@ const resetsOn = nextMonthStart.toLocaleDateString('en-US', {
   timeZone: 'UTC',
 });
 
+const it = worldTest('pipeline');
+
 describe('the whole pipeline: provision, usage, tiered emails, a refused downgrade', () => {
-  let world: TestWorld;
   let smtp: SmtpCatcher;
   let fake: FakePlatform;
   let api: RunningApi;
@@ -40,8 +35,7 @@ describe('the whole pipeline: provision, usage, tiered emails, a refused downgra
   let notifier: RunningNotifier;
   const addon = { id: 'meterline', password: 'e2e-password' };
 
-  beforeAll(async () => {
-    world = await createTestWorld('pipeline');
+  it.beforeAll(async ({ world }) => {
     smtp = await startSmtpCatcher();
     fake = await startFakePlatform({ clientSecret: 'e2e-oauth-secret' });
     const env = {
@@ -71,17 +65,18 @@ describe('the whole pipeline: provision, usage, tiered emails, a refused downgra
     notifier = await startNotifier(readNotifierConfig({ ...env, DASHBOARD_URL: api.url }), log);
     await Promise.all([ingestor.joined, evaluator.joined, notifier.joined]);
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await notifier?.stop();
     await evaluator?.stop();
     await ingestor?.stop();
     await api?.stop();
     await fake?.close();
     await smtp?.close();
-    await world?.close();
   });
 
-  it('emails the owner at 50, 75, 90 and 100% and refuses the downgrade with its reason', async () => {
+  it('emails the owner at 50, 75, 90 and 100% and refuses the downgrade with its reason', async ({
+    world,
+  }) => {
     const resourceId = randomUUID();
     const appId = randomUUID();
     fake.state.addApp({

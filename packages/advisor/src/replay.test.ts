@@ -1,3 +1,4 @@
+import { seededRandom } from '@meterline/metering/fixtures';
 import { alertId, DAY, HOUR, parsePlanCatalog, periodOf } from '@meterline/rules';
 import { describe, expect, it } from 'vitest';
 import { AbuseDetector } from './abuse.ts';
@@ -251,23 +252,13 @@ describe('abuse signals', () => {
 });
 
 describe('day-level reading (daysToDrill + replayRows)', () => {
-  /** A seeded PRNG, so a failure reproduces. */
-  function random(seed: number) {
-    let a = seed;
-    return () => {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   it('decides the same alerts, on the same days, as replaying every hour', () => {
     const guards = { minElapsedHours: 24, minLimit: 10 };
     const asOf = Date.UTC(2026, 11, 9, 13, 30);
     const kinds = new Set<string>();
     for (let seed = 1; seed <= 40; seed++) {
-      const rand = random(seed);
+      // Seeded, so a failure reproduces.
+      const rand = seededRandom(seed);
       const changes =
         rand() < 0.4
           ? [{ at: nov + Math.floor(rand() * 40) * DAY + Math.floor(rand() * 24) * HOUR, plan: 'big' }]

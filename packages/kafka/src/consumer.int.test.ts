@@ -1,7 +1,7 @@
 import { createLogger } from '@meterline/runtime';
-import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
+import { eventually, worldTest } from '@meterline/test/support';
 import type { Batch } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { createKafka } from './client.ts';
 import { createKafkaClient, kafkaClients } from './client-choice.ts';
 import { type RunningConsumer, startBatchConsumer } from './consumer.ts';
@@ -9,10 +9,13 @@ import { type RunningConsumer, startBatchConsumer } from './consumer.ts';
 const log = createLogger('test', { level: 'error' });
 const RECORDS = 3000;
 
-describe.each(kafkaClients)('startBatchConsumer with overlapFetch on the real broker, %s', (client) => {
-  let world: TestWorld;
-  beforeAll(async () => {
-    world = await createTestWorld('consumer', { partitions: 3 });
+// A world per client: each variant fills its own topic and commits in its own group. vitest defines
+// file-scoped fixtures at the top level only, so each variant's worldTest is made here.
+const variants = kafkaClients.map((client) => ({ client, it: worldTest('consumer', { partitions: 3 }) }));
+
+describe.each(variants)('startBatchConsumer with overlapFetch on the real broker, $client', (variant) => {
+  const { client, it } = variant;
+  it.beforeAll(async ({ world }) => {
     const producer = createKafka({ brokers: world.urls.kafkaBrokers, clientId: 'test' }, log).producer();
     await producer.connect();
     for (let i = 0; i < RECORDS; i += 500)
@@ -22,9 +25,10 @@ describe.each(kafkaClients)('startBatchConsumer with overlapFetch on the real br
       });
     await producer.disconnect();
   });
-  afterAll(async () => world?.close());
 
-  it('hands each partition its batches one at a time, in order, and commits only what was handled', async () => {
+  it('hands each partition its batches one at a time, in order, and commits only what was handled', async ({
+    world,
+  }) => {
     const kafka = await createKafkaClient(
       { brokers: world.urls.kafkaBrokers, clientId: 'test', client },
       log,

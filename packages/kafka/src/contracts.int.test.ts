@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '@meterline/runtime';
 import type { PlanFlag, UsageAlert, UsageEvent } from '@meterline/schemas';
-import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, type TestWorld, worldTest } from '@meterline/test/support';
+import { describe, expect } from 'vitest';
 import { createRegistry } from './client.ts';
 import { createKafkaClient, kafkaClients } from './client-choice.ts';
 import { ContractCodec, subjectFor } from './codec.ts';
@@ -10,16 +10,12 @@ import { startBatchConsumer } from './consumer.ts';
 
 const log = createLogger('test', { level: 'warn' });
 
-describe('the three contracts through the real registry and broker', () => {
-  let world: TestWorld;
-  beforeAll(async () => {
-    world = await createTestWorld('contracts');
-  });
-  afterAll(async () => world?.close());
+const it = worldTest('contracts');
 
+describe('the three contracts through the real registry and broker', () => {
   const samples = {
     UsageEvent: {
-      topic: () => world.topics.usageEvents,
+      topic: (world: TestWorld) => world.topics.usageEvents,
       value: {
         id: 'e-1',
         resourceId: '7e5d8a3c-1f0b-4c1e-9d55-0a6f2b9e4c11',
@@ -30,7 +26,7 @@ describe('the three contracts through the real registry and broker', () => {
       } satisfies UsageEvent,
     },
     UsageAlert: {
-      topic: () => world.topics.alerts,
+      topic: (world: TestWorld) => world.topics.alerts,
       value: {
         id: '0f8fad5b-d9cb-469f-a165-70867728950e',
         resourceId: '7e5d8a3c-1f0b-4c1e-9d55-0a6f2b9e4c11',
@@ -49,7 +45,7 @@ describe('the three contracts through the real registry and broker', () => {
       } satisfies UsageAlert,
     },
     PlanFlag: {
-      topic: () => world.topics.flags,
+      topic: (world: TestWorld) => world.topics.flags,
       value: {
         resourceId: '7e5d8a3c-1f0b-4c1e-9d55-0a6f2b9e4c11',
         downgradeBlocked: true,
@@ -66,9 +62,11 @@ describe('the three contracts through the real registry and broker', () => {
       keyof typeof samples,
       (typeof samples)[keyof typeof samples],
     ][]) {
-      it(`${contract} on ${client}: registered under <topic>-value, produced, consumed and decoded unchanged`, async () => {
+      it(`${contract} on ${client}: registered under <topic>-value, produced, consumed and decoded unchanged`, async ({
+        world,
+      }) => {
         const registry = createRegistry(world.urls.registryUrl);
-        const topic = sample.topic();
+        const topic = sample.topic(world);
         const codec = new ContractCodec(registry, subjectFor(topic), contract);
         const id = await codec.schemaId();
         // Registering the same schema again gives the same id; the registry knows the subject.

@@ -39,17 +39,25 @@ function readSecretFile(variable: string, path: string | undefined, ctx: Report)
   }
 }
 
-/** A secret given as VARIABLE or VARIABLE_FILE (not both); the file's trailing newline is dropped. */
-function secret(variable: string, value: string | undefined, file: string | undefined, ctx: Report) {
+/** A secret given as VARIABLE or VARIABLE_FILE (not both; the file's trailing newline is dropped):
+ * whether either is set, and the secret when it could be read. */
+function secret<V extends string>(
+  variable: V,
+  e: { [K in V | `${V}_FILE`]?: string | undefined },
+  ctx: Report,
+): { given: boolean; value: string | undefined } {
+  const value = e[variable];
+  const file = e[`${variable}_FILE`];
+  const given = value !== undefined || file !== undefined;
   if (value !== undefined && file !== undefined) {
     ctx.addIssue({
       code: 'custom',
       path: [variable],
       message: `set either ${variable} or ${variable}_FILE, not both`,
     });
-    return undefined;
+    return { given, value: undefined };
   }
-  return value ?? readSecretFile(`${variable}_FILE`, file, ctx)?.replace(/\r?\n$/, '');
+  return { given, value: value ?? readSecretFile(`${variable}_FILE`, file, ctx)?.replace(/\r?\n$/, '') };
 }
 
 const PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
@@ -98,18 +106,14 @@ export function kafkaSecurityOf(e: Values<typeof kafkaSecurityVariables>, c: Rep
         `expected one of ${MECHANISMS.join(', ')}, got ${JSON.stringify(e.KAFKA_SASL_MECHANISM)}`,
       );
     if (e.KAFKA_SASL_USERNAME === undefined) problem('KAFKA_SASL_USERNAME', `is required with ${protocol}`);
-    const password = secret('KAFKA_SASL_PASSWORD', e.KAFKA_SASL_PASSWORD, e.KAFKA_SASL_PASSWORD_FILE, c);
-    if (
-      password === undefined &&
-      e.KAFKA_SASL_PASSWORD_FILE === undefined &&
-      e.KAFKA_SASL_PASSWORD === undefined
-    )
+    const password = secret('KAFKA_SASL_PASSWORD', e, c);
+    if (!password.given)
       problem('KAFKA_SASL_PASSWORD', `is required with ${protocol} (or KAFKA_SASL_PASSWORD_FILE)`);
-    if (mechanism && e.KAFKA_SASL_USERNAME !== undefined && password !== undefined)
+    if (mechanism && e.KAFKA_SASL_USERNAME !== undefined && password.value !== undefined)
       out.sasl = {
         mechanism: mechanism as (typeof MECHANISMS)[number],
         username: e.KAFKA_SASL_USERNAME,
-        password,
+        password: password.value,
       };
   }
 
@@ -154,28 +158,21 @@ export const registrySecurityVariables = {
 
 export function registrySecurityOf(e: Values<typeof registrySecurityVariables>, c: Report): RegistrySecurity {
   const out: RegistrySecurity = {};
-  const password = secret(
-    'SCHEMA_REGISTRY_PASSWORD',
-    e.SCHEMA_REGISTRY_PASSWORD,
-    e.SCHEMA_REGISTRY_PASSWORD_FILE,
-    c,
-  );
-  const hasPassword =
-    e.SCHEMA_REGISTRY_PASSWORD !== undefined || e.SCHEMA_REGISTRY_PASSWORD_FILE !== undefined;
-  if (e.SCHEMA_REGISTRY_USERNAME !== undefined && !hasPassword)
+  const password = secret('SCHEMA_REGISTRY_PASSWORD', e, c);
+  if (e.SCHEMA_REGISTRY_USERNAME !== undefined && !password.given)
     c.addIssue({
       code: 'custom',
       path: ['SCHEMA_REGISTRY_PASSWORD'],
       message: 'is required with SCHEMA_REGISTRY_USERNAME (or SCHEMA_REGISTRY_PASSWORD_FILE)',
     });
-  if (e.SCHEMA_REGISTRY_USERNAME === undefined && hasPassword)
+  if (e.SCHEMA_REGISTRY_USERNAME === undefined && password.given)
     c.addIssue({
       code: 'custom',
       path: ['SCHEMA_REGISTRY_USERNAME'],
       message: 'is required with SCHEMA_REGISTRY_PASSWORD',
     });
-  if (e.SCHEMA_REGISTRY_USERNAME !== undefined && password !== undefined)
-    out.auth = { username: e.SCHEMA_REGISTRY_USERNAME, password };
+  if (e.SCHEMA_REGISTRY_USERNAME !== undefined && password.value !== undefined)
+    out.auth = { username: e.SCHEMA_REGISTRY_USERNAME, password: password.value };
   const ca = readSecretFile('SCHEMA_REGISTRY_CA_FILE', e.SCHEMA_REGISTRY_CA_FILE, c);
   if (ca !== undefined) out.ca = ca;
   return out;

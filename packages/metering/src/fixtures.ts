@@ -6,6 +6,18 @@ import type { LedgerHour } from './ledger.ts';
  * path does (history that predates the pipeline). Not for the services: they record through UsageLedger.
  */
 
+/** A small seeded PRNG (mulberry32), for the generated usage of tests and the demo: the same seed gives
+ * the same numbers, so a run reproduces. */
+export function seededRandom(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Adds hours to the ledger (summed into an existing row of the same resource, metric and hour). */
 export async function seedLedgerHours(pool: Pool, rows: readonly LedgerHour[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 20_000) {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createRedis, shardOf } from '@meterline/redis';
 import { periodOf } from '@meterline/rules';
-import { createTestWorld, eventually, startOwnRedisServer, type TestWorld } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startOwnRedisServer, worldTest } from '@meterline/test/support';
+import { describe, expect } from 'vitest';
 import { CounterStore, CountersLostError, ResourceEvents } from './counters.ts';
 import { generationKey, keys } from './keys.ts';
 import { GenerationMismatchError, type LedgerRow, UsageLedger } from './ledger.ts';
@@ -12,16 +12,15 @@ import { CounterRebuilder, rebuildLostCounters } from './rebuild.ts';
 // The counter generations of ADR 0011 on the real Redis and Postgres.
 const FIELD = 'usage.events.v1:0';
 
+const it = worldTest('rebuild');
+
 describe('rebuilding lost counters from the ledger', () => {
-  let world: TestWorld;
   let counters: CounterStore;
   let ledger: UsageLedger;
-  beforeAll(async () => {
-    world = await createTestWorld('rebuild');
+  it.beforeAll(async ({ world }) => {
     counters = new CounterStore(world.redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
     ledger = new UsageLedger(world.pool, 'rebuild-test');
   });
-  afterAll(async () => world?.close());
 
   const now = Date.now();
   const events = (from: number, to: number) => {
@@ -64,7 +63,9 @@ describe('rebuilding lost counters from the ledger', () => {
     expect(await rebuildLostCounters(ledger, counters, { retentionDays: 62 })).toBeNull();
   });
 
-  it('rebuilds a shard whose marker went missing, and a batch counted before it counts again, once', async () => {
+  it('rebuilds a shard whose marker went missing, and a batch counted before it counts again, once', async ({
+    world,
+  }) => {
     const r = randomUUID();
     await (await countBatch(r, 10, 12)).record();
     // A batch is counted into Redis, and before it reaches the ledger the shard's marker is evicted.
@@ -89,7 +90,9 @@ describe('rebuilding lost counters from the ledger', () => {
     expect(Number(await world.redis.get(keys.bucket(r, 'api_calls', 'h', hour)))).toBe(5);
   });
 
-  it('rebuilds every counter when Redis restarts holding less than the ledger, and only then', async () => {
+  it('rebuilds every counter when Redis restarts holding less than the ledger, and only then', async ({
+    world,
+  }) => {
     // A Redis of this test's own: restarted from an older snapshot, as after a restore or a failover to
     // a replica that had not received every write. Its markers survive: only the restart tells.
     const server = await startOwnRedisServer();

@@ -6,9 +6,9 @@ import { seedLedgerHours } from '@meterline/metering/fixtures';
 import { ResourceStore } from '@meterline/resources';
 import { backdateResources, seedResources } from '@meterline/resources/fixtures';
 import { DAY, HOUR } from '@meterline/rules';
-import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
+import { eventually, worldTest } from '@meterline/test/support';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   CONSOLE_PASSWORD,
   heroku,
@@ -27,16 +27,16 @@ const now = new Date();
 const lastMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1);
 const twoMonthsAgo = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 2, 1);
 
+const it = worldTest('apiadvisor');
+
 describe('the plan advisor in headless Chromium', () => {
-  let world: TestWorld;
   let api: RunningApi;
   let fake: FakePlatform;
   let browser: Browser;
   let abuser: string;
   const script = { accountId: null, email: 'test setup', ip: null };
 
-  beforeAll(async () => {
-    world = await createTestWorld('apiadvisor');
+  it.beforeAll(async ({ world }) => {
     fake = await startFakePlatform({ clientSecret: OAUTH_SECRET });
     api = await startTestApi(
       world,
@@ -109,16 +109,17 @@ describe('the plan advisor in headless Chromium', () => {
     );
     browser = await launchChromium();
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await browser?.close();
     await api?.stop();
     await fake?.close();
-    await world?.close();
   });
 
   const signIn = (page: Page, email: string) => signInToConsole(page, api.url, email);
 
-  it('back-tests a proposed catalog, draws the histograms, and disables an abuser with a reason', async () => {
+  it('back-tests a proposed catalog, draws the histograms, and disables an abuser with a reason', async ({
+    world,
+  }) => {
     const { context, violations } = await watchedContext(browser);
     const page = await context.newPage();
     await signIn(page, 'admin@provider.test');

@@ -3,8 +3,8 @@ import { TeamAccess } from '@meterline/access';
 import { type FakePlatform, startFakePlatform } from '@meterline/heroku/fake';
 import { AccessStore, PlatformJobs, ResourceStore } from '@meterline/resources';
 import { ageAccessList, seedResources, storedTokens } from '@meterline/resources/fixtures';
-import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, type TestWorld, worldTest } from '@meterline/test/support';
+import { describe, expect } from 'vitest';
 import { heroku, OAUTH_SECRET, provisionBody, startTestApi, testClock } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
@@ -26,8 +26,9 @@ async function refusalOf(world: TestWorld, id: string) {
   return events.find((e) => e.kind === 'provision_refused')?.detail as { code: string; message: string };
 }
 
+const it = worldTest('apiasync');
+
 describe('Partner API, asynchronous provisioning through the Platform API', () => {
-  let world: TestWorld;
   let api: RunningApi;
   let fake: FakePlatform;
   const clock = testClock(NOW);
@@ -46,8 +47,7 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
     return body;
   }
 
-  beforeAll(async () => {
-    world = await createTestWorld('apiasync');
+  it.beforeAll(async ({ world }) => {
     fake = await startFakePlatform({ clientSecret: OAUTH_SECRET });
     api = await startTestApi(
       world,
@@ -103,13 +103,14 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
       owner: { id: 'u-support', email: 'support@meterline.test' },
     });
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await api?.stop();
     await fake?.close();
-    await world?.close();
   });
 
-  it('answers 202, then sets the config, marks it provisioned and stores the access list', async () => {
+  it('answers 202, then sets the config, marks it provisioned and stores the access list', async ({
+    world,
+  }) => {
     const body = asyncRequest('app-team');
     const id = body.uuid as string;
     const res = await heroku(api, 'POST', '/heroku/resources', body);
@@ -150,7 +151,9 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
     expect(fake.state.requests.filter((r) => r === 'POST /id/oauth/token').length).toBe(exchanges);
   });
 
-  it('refuses through the Platform API an app that provisions and deprovisions too often', async () => {
+  it('refuses through the Platform API an app that provisions and deprovisions too often', async ({
+    world,
+  }) => {
     // Two completed cycles of this app within the week; the policy allows one.
     await seedResources(
       world.pool,
@@ -189,7 +192,9 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
     expect((await new ResourceStore(world.pool).get(id))?.appName).toBe('churny');
   });
 
-  it('lets a company user with the permission install a hidden plan, asked by them; revoking keeps it', async () => {
+  it('lets a company user with the permission install a hidden plan, asked by them; revoking keeps it', async ({
+    world,
+  }) => {
     const team = new TeamAccess(world.pool);
     const script = { accountId: null, email: 'test-setup', ip: null };
     for (const email of ['staff@meterline.test', 'support@meterline.test'])
@@ -238,7 +243,7 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
     ]);
   });
 
-  it('retries when the Platform API fails, and refreshes expired tokens', async () => {
+  it('retries when the Platform API fails, and refreshes expired tokens', async ({ world }) => {
     fake.state.failNext(2, 503);
     const body = asyncRequest('app-plain', 'hobby');
     const id = body.uuid as string;
@@ -267,7 +272,7 @@ describe('Partner API, asynchronous provisioning through the Platform API', () =
     expect(res.body.message).toContain('platinum');
   });
 
-  it('stops an async provision that Heroku deprovisions before it completed', async () => {
+  it('stops an async provision that Heroku deprovisions before it completed', async ({ world }) => {
     const body = provisionBody({ plan: 'basic', oauth_grant: { code: `grant-${randomUUID()}` } });
     // The fake does not know this grant: the exchange fails for good, and the resource stays provisioning.
     const id = body.uuid as string;

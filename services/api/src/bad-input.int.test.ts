@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { basicAuthHeader, ssoLoginFields } from '@meterline/heroku';
 import { ResourceStore, UUID } from '@meterline/resources';
-import { createTestWorld, schemaFingerprint, type TestWorld } from '@meterline/test/support';
+import { schemaFingerprint, type TestWorld, worldTest } from '@meterline/test/support';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   ADDON_ID,
   ADDON_PASSWORD,
@@ -30,21 +30,20 @@ const HOSTILE = [
   'x'.repeat(10_000),
 ];
 
+const it = worldTest('apibadinput');
+
 describe('the api refuses bad input clearly and changes nothing', () => {
-  let world: TestWorld;
   let api: RunningApi;
   let live: string;
 
-  beforeAll(async () => {
-    world = await createTestWorld('apibadinput');
+  it.beforeAll(async ({ world }) => {
     api = await startTestApi(world, { PROVISIONING_MODE: 'sync' }, Date.now);
     const body = provisionBody({ plan: 'basic' });
     live = body.uuid as string;
     expect((await heroku(api, 'POST', '/heroku/resources', body)).status).toBe(200);
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await api?.stop();
-    await world?.close();
   });
 
   /** Sends a raw request. */
@@ -76,18 +75,20 @@ describe('the api refuses bad input clearly and changes nothing', () => {
   }
 
   /** The tables that legitimately record refusals (the audit log of sign-ins) are left out. */
-  const store = async () => {
+  const store = async (world: TestWorld) => {
     const all = await schemaFingerprint(world.pool, world.schema);
     delete all.audit_log;
     return all;
   };
 
-  it('empty bodies with a JSON content type: refused where a body is needed, and DELETE still deprovisions', async () => {
-    const before = await store();
+  it('empty bodies with a JSON content type: refused where a body is needed, and DELETE still deprovisions', async ({
+    world,
+  }) => {
+    const before = await store(world);
     const json = { 'content-type': 'application/json' };
     refused(await send('POST', '/heroku/resources', { headers: json, body: '' }));
     refused(await send('PUT', `/heroku/resources/${live}`, { headers: json, body: '' }));
-    expect(await store()).toEqual(before);
+    expect(await store(world)).toEqual(before);
 
     const gone = provisionBody({ plan: 'basic' });
     expect((await heroku(api, 'POST', '/heroku/resources', gone)).status).toBe(200);
@@ -96,8 +97,10 @@ describe('the api refuses bad input clearly and changes nothing', () => {
     expect((await new ResourceStore(world.pool).get(gone.uuid as string))?.state).toBe('deprovisioned');
   });
 
-  it('malformed, deeply nested and oversized JSON, wrong auth, wrong ids: 4xx with a message', async () => {
-    const before = await store();
+  it('malformed, deeply nested and oversized JSON, wrong auth, wrong ids: 4xx with a message', async ({
+    world,
+  }) => {
+    const before = await store(world);
     const json = { 'content-type': 'application/json' };
     const cases: [
       string,
@@ -145,11 +148,11 @@ describe('the api refuses bad input clearly and changes nothing', () => {
     }
     // A deprovision is never refused (DESIGN rule 8): an id that is not a uuid was never ours, so it is gone.
     expect((await send('DELETE', '/heroku/resources/not-a-uuid')).status).toBe(204);
-    expect(await store()).toEqual(before);
+    expect(await store(world)).toEqual(before);
   });
 
-  it('hostile strings in every field of a provision: refused, nothing stored', async () => {
-    const before = await store();
+  it('hostile strings in every field of a provision: refused, nothing stored', async ({ world }) => {
+    const before = await store(world);
     for (const bad of HOSTILE) {
       for (const field of ['uuid', 'plan', 'region'] as const) {
         const r = await send('POST', '/heroku/resources', {
@@ -164,10 +167,10 @@ describe('the api refuses bad input clearly and changes nothing', () => {
       });
       refused(plan);
     }
-    expect(await store()).toEqual(before);
+    expect(await store(world)).toEqual(before);
   });
 
-  it('SSO: a swapped email is not shown, a replay, stale or broken form is refused', async () => {
+  it('SSO: a swapped email is not shown, a replay, stale or broken form is refused', async ({ world }) => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const post = (fields: Record<string, string>) =>
       send('POST', '/sso/login', { headers: form, body: new URLSearchParams(fields).toString(), auth: null });
@@ -199,10 +202,10 @@ describe('the api refuses bad input clearly and changes nothing', () => {
     expect(page).toContain('Usage'); // the dashboard itself, not a refusal
     expect(page).not.toContain('attacker@evil.test');
 
-    const before = await store();
+    const before = await store(world);
     const used = fields();
     expect((await post(used)).status).toBeLessThan(400);
-    const after = await store();
+    const after = await store(world);
     const cases: Record<string, string>[] = [
       used, // a replay
       fields({ timestamp: String(Math.floor(Date.now() / 1000) - 3600) }),
@@ -223,12 +226,12 @@ describe('the api refuses bad input clearly and changes nothing', () => {
       expect(r.status).toBeLessThan(500);
       expect(r.text).not.toMatch(/\n\s+at [^\n]+\(/);
     }
-    expect(await store()).toEqual(after);
+    expect(await store(world)).toEqual(after);
     expect(after).not.toEqual(before); // the one good form did open a session
   });
 
-  it('console sign-in and sign-up with hostile or unicode input: a 4xx page, no stack', async () => {
-    const before = await store();
+  it('console sign-in and sign-up with hostile or unicode input: a 4xx page, no stack', async ({ world }) => {
+    const before = await store(world);
     for (const bad of [...HOSTILE, '']) {
       for (const path of ['/console/login', '/console/signup']) {
         const r = await send('POST', path, {
@@ -240,7 +243,7 @@ describe('the api refuses bad input clearly and changes nothing', () => {
         expect(r.text).not.toContain('<script>alert(1)</script>');
       }
     }
-    expect(await store()).toEqual(before);
+    expect(await store(world)).toEqual(before);
     // A unicode address is an address: signing up with one works, and signing in with it too.
     const unicode = { email: 'zoë@exämple.test', password: 'a long enough password', name: 'Zoë' };
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -258,7 +261,7 @@ describe('the api refuses bad input clearly and changes nothing', () => {
     expect(login.status).toBeLessThan(500);
   });
 
-  it('generated provision bodies never get a 5xx; a malformed one stores nothing', async () => {
+  it('generated provision bodies never get a 5xx; a malformed one stores nothing', async ({ world }) => {
     const value = fc.oneof(
       fc.string(),
       fc.constantFrom(...HOSTILE),
@@ -281,7 +284,7 @@ describe('the api refuses bad input clearly and changes nothing', () => {
     );
     await fc.assert(
       fc.asyncProperty(body, async (b) => {
-        const before = await store();
+        const before = await store(world);
         const r = await send('POST', '/heroku/resources', {
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(b),
@@ -295,7 +298,7 @@ describe('the api refuses bad input clearly and changes nothing', () => {
             typeof b.uuid === 'string' && UUID.test(b.uuid)
               ? await new ResourceStore(world.pool).get(b.uuid)
               : null;
-          if (kept?.state !== 'refused') expect(await store()).toEqual(before);
+          if (kept?.state !== 'refused') expect(await store(world)).toEqual(before);
         }
       }),
       { numRuns: 60, seed: 20261207 },

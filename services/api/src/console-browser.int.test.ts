@@ -1,8 +1,8 @@
 import { ALL_PERMISSIONS, TeamAccess } from '@meterline/access';
 import { seedResources } from '@meterline/resources/fixtures';
-import { createTestWorld, type TestWorld } from '@meterline/test/support';
+import { worldTest } from '@meterline/test/support';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   CONSOLE_PASSWORD,
   launchChromium,
@@ -14,14 +14,14 @@ import type { RunningApi } from './wire.ts';
 
 const PASSWORD = CONSOLE_PASSWORD;
 
+const it = worldTest('apiconsolebrowser');
+
 describe('the console in headless Chromium', () => {
-  let world: TestWorld;
   let api: RunningApi;
   let browser: Browser;
   const script = { accountId: null, email: 'test setup', ip: null };
 
-  beforeAll(async () => {
-    world = await createTestWorld('apiconsolebrowser');
+  it.beforeAll(async ({ world }) => {
     api = await startTestApi(world, { PROVISIONING_MODE: 'sync' }, Date.now);
     await seedResources(world.pool, [
       { name: 'acme-meter', appName: 'acme-api', ownerId: 'team-acme', ownerEmail: 'boss@acme.test' },
@@ -35,15 +35,16 @@ describe('the console in headless Chromium', () => {
     );
     browser = await launchChromium();
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await browser?.close();
     await api?.stop();
-    await world?.close();
   });
 
   const signIn = (page: Page, email: string) => signInToConsole(page, api.url, email);
 
-  it('adds people, assigns a partner employee to one client, and takes the access away', async () => {
+  it('adds people, assigns a partner employee to one client, and takes the access away', async ({
+    world,
+  }) => {
     const { context: adminContext, violations } = await watchedContext(browser);
     const admin = await adminContext.newPage();
     await signIn(admin, 'admin@provider.test');

@@ -2,8 +2,8 @@ import { ALL_PERMISSIONS, CONFLICT_MESSAGE, NO_ACCOUNT_MESSAGE, TeamAccess } fro
 import { ssoLoginFields } from '@meterline/heroku';
 import { AccessStore } from '@meterline/resources';
 import { seedResources } from '@meterline/resources/fixtures';
-import { createTestWorld, type TestWorld } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { worldTest } from '@meterline/test/support';
+import { describe, expect } from 'vitest';
 import { CONSOLE_COOKIE } from './routes/console.ts';
 import { CONSOLE_PASSWORD, OAUTH_SECRET, SSO_SALT, startTestApi, testClock } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
@@ -54,8 +54,9 @@ function browserOf(api: RunningApi) {
   };
 }
 
+const it = worldTest('apiconsole');
+
 describe('the console: people, permissions, partner employees scoped to clients', () => {
-  let world: TestWorld;
   let api: RunningApi;
   let team: TeamAccess;
   const clock = testClock(NOV_20);
@@ -66,8 +67,7 @@ describe('the console: people, permissions, partner employees scoped to clients'
   let beta1: string;
   const script = { accountId: null, email: 'test setup', ip: null };
 
-  beforeAll(async () => {
-    world = await createTestWorld('apiconsole');
+  it.beforeAll(async ({ world }) => {
     api = await startTestApi(
       world,
       { PROVISIONING_MODE: 'sync', CONSOLE_SESSION_TTL_MINUTES: '30' },
@@ -95,9 +95,8 @@ describe('the console: people, permissions, partner employees scoped to clients'
       script,
     );
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await api?.stop();
-    await world?.close();
   });
 
   it('signs in with a short, HttpOnly, SameSite=Strict session; a wrong password is refused and audited', async () => {

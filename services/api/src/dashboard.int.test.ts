@@ -5,9 +5,9 @@ import { ssoLoginFields } from '@meterline/heroku';
 import { AccessStore } from '@meterline/resources';
 import { backdateResources } from '@meterline/resources/fixtures';
 import { daysLeft, formatQuantity, periodOf } from '@meterline/rules';
-import { createTestWorld, type TestWorld } from '@meterline/test/support';
+import { worldTest } from '@meterline/test/support';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   API_TOKEN,
   heroku,
@@ -30,8 +30,9 @@ interface DomLike {
 }
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
+const it = worldTest('apidash');
+
 describe('SSO, the usage JSON and the dashboard in a real browser', () => {
-  let world: TestWorld;
   let api: RunningApi;
   let browser: Browser | undefined;
   const clock = testClock(NOV_20);
@@ -73,8 +74,7 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
     return cookie!.split(';')[0]!;
   }
 
-  beforeAll(async () => {
-    world = await createTestWorld('apidash');
+  it.beforeAll(async ({ world }) => {
     // As behind Heroku's router, which sets X-Forwarded-Proto.
     api = await startTestApi(world, { PROVISIONING_MODE: 'sync', TRUST_PROXY: 'loopback' }, clock.now);
     seed = usageSeeder(world);
@@ -121,10 +121,9 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
       sentAt: new Date(Date.UTC(2026, 10, 19, 8, 1)),
     });
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await browser?.close();
     await api?.stop();
-    await world?.close();
   });
 
   it('opens a session for a good login: HttpOnly, SameSite, Secure behind TLS, nav-data kept', async () => {
@@ -144,7 +143,7 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
     expect(tls.headers.getSetCookie().find((c) => c.startsWith('meterline_session='))).toMatch(/Secure/i);
   });
 
-  it('ignores X-Forwarded-Proto unless TRUST_PROXY is set', async () => {
+  it('ignores X-Forwarded-Proto unless TRUST_PROXY is set', async ({ world }) => {
     const direct = await startTestApi(world, { PROVISIONING_MODE: 'sync' }, clock.now);
     try {
       clock.set(clock.now() + 1000);
@@ -336,7 +335,7 @@ describe('SSO, the usage JSON and the dashboard in a real browser', () => {
     );
   });
 
-  it('ends a session once its person has left the app access list', async () => {
+  it('ends a session once its person has left the app access list', async ({ world }) => {
     const access = new AccessStore(world.pool);
     const cookie = await sessionCookie();
     const dash = () => fetch(`${api.url}/dashboard`, { headers: { cookie } });

@@ -1,23 +1,23 @@
 import { TeamAccess } from '@meterline/access';
 import { createKafka } from '@meterline/kafka';
 import { seedResources } from '@meterline/resources/fixtures';
-import { createTestWorld, type TestWorld } from '@meterline/test/support';
+import { worldTest } from '@meterline/test/support';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { launchChromium, log, startTestApi, watchedContext } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
 const PASSWORD = 'correct horse battery';
 
+const it = worldTest('apihealthbrowser');
+
 describe('the pipeline health page in headless Chromium', () => {
-  let world: TestWorld;
   let api: RunningApi;
   let noKafka: RunningApi;
   let browser: Browser;
   const script = { accountId: null, email: 'test setup', ip: null };
 
-  beforeAll(async () => {
-    world = await createTestWorld('apihealthbrowser');
+  it.beforeAll(async ({ world }) => {
     api = await startTestApi(world, { PROVISIONING_MODE: 'sync' }, Date.now);
     noKafka = await startTestApi(world, { PROVISIONING_MODE: 'sync', KAFKA_BROKERS: '' }, Date.now);
     await seedResources(world.pool, [{ ownerId: 'team-acme', ownerEmail: 'boss@acme.test' }]);
@@ -62,11 +62,10 @@ describe('the pipeline health page in headless Chromium', () => {
     await admin.disconnect();
     browser = await launchChromium();
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await browser?.close();
     await noKafka?.stop();
     await api?.stop();
-    await world?.close();
   });
 
   async function signIn(page: Page, base: RunningApi, email: string) {
@@ -77,7 +76,9 @@ describe('the pipeline health page in headless Chromium', () => {
     await page.waitForURL('**/console/clients');
   }
 
-  it('draws lag per partition, the DLQ by reason, deliveries and Redis for a company user', async () => {
+  it('draws lag per partition, the DLQ by reason, deliveries and Redis for a company user', async ({
+    world,
+  }) => {
     const { context, violations } = await watchedContext(browser);
     const page = await context.newPage();
     await signIn(page, api, 'ops@provider.test');

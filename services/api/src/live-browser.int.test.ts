@@ -4,29 +4,29 @@ import { listAlerts } from '@meterline/alerts';
 import { createKafka, type Producer } from '@meterline/kafka';
 import { seedResources } from '@meterline/resources/fixtures';
 import {
-  createTestWorld,
   eventually,
   type ServiceProcess,
   startServiceProcess,
   type TestWorld,
+  worldTest,
 } from '@meterline/test/support';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { launchChromium, log, PLANS_FILE, startTestApi, watchedContext } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
 const PASSWORD = 'correct horse battery';
 
+const it = worldTest('apilivebrowser');
+
 describe('the live page in headless Chromium, fed by the real ingestor and evaluator', () => {
-  let world: TestWorld;
   let api: RunningApi;
   let browser: Browser;
   let producer: Producer;
   const services: ServiceProcess[] = [];
   let resourceId: string;
 
-  beforeAll(async () => {
-    world = await createTestWorld('apilivebrowser');
+  it.beforeAll(async ({ world }) => {
     api = await startTestApi(world, { PROVISIONING_MODE: 'sync' }, Date.now);
     [resourceId] = (await seedResources(world.pool, [
       { plan: 'basic', appName: 'acme-api', ownerId: 'team-acme', ownerEmail: 'boss@acme.test' },
@@ -49,12 +49,11 @@ describe('the live page in headless Chromium, fed by the real ingestor and evalu
     await producer.connect();
     browser = await launchChromium();
   }, 120_000);
-  afterAll(async () => {
+  it.afterAll(async () => {
     await browser?.close();
     await producer?.disconnect();
     await Promise.all(services.map((s) => s.kill()));
     await api?.stop();
-    await world?.close();
   });
 
   async function openLive(page: Page) {
@@ -67,16 +66,19 @@ describe('the live page in headless Chromium, fed by the real ingestor and evalu
     await page.waitForSelector('#live-state[data-state=live]', { timeout: 30_000 });
   }
 
-  const usage = (value: string) =>
+  const usage = (world: TestWorld, value: string) =>
     producer.send({ topic: world.topics.usageEvents, messages: [{ key: resourceId, value }] });
 
-  it('shows a tier crossing within 2 s of its publication, a DLQ record under its reason, and no duplicates on reload', async () => {
+  it('shows a tier crossing within 2 s of its publication, a DLQ record under its reason, and no duplicates on reload', async ({
+    world,
+  }) => {
     const { context, violations } = await watchedContext(browser);
     const page = await context.newPage();
     await openLive(page);
 
     // 60% of basic's 100000 api_calls: the 50% tier, through the ingestor and the evaluator.
     await usage(
+      world,
       JSON.stringify({
         id: randomUUID(),
         resourceId,
@@ -99,7 +101,7 @@ describe('the live page in headless Chromium, fed by the real ingestor and evalu
     expect(await row.textContent()).toContain('team-acme');
 
     // Not JSON: the ingestor sends it to the DLQ as `undecodable`.
-    await usage('{ not json');
+    await usage(world, '{ not json');
     const dlq = page.locator('tr[data-type=dlq][data-kind=undecodable]');
     await dlq.first().waitFor({ timeout: 30_000 });
     expect(await dlq.first().getAttribute('data-resource')).toBe(resourceId);

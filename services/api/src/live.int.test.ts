@@ -6,8 +6,8 @@ import { ResourceStore } from '@meterline/resources';
 import { seedResources } from '@meterline/resources/fixtures';
 import { periodOf } from '@meterline/rules';
 import type { UsageAlert } from '@meterline/schemas';
-import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, type TestWorld, worldTest } from '@meterline/test/support';
+import { describe, expect } from 'vitest';
 import { CONSOLE_COOKIE } from './routes/console.ts';
 import { log, startTestApi } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
@@ -64,8 +64,9 @@ async function openStream(api: RunningApi, cookie: string, lastEventId?: string,
   };
 }
 
+const it = worldTest('apilive');
+
 describe('the live stream and its backfill show a partner employee only their clients', () => {
-  let world: TestWorld;
   let api: RunningApi;
   let producer: Producer;
   let outbox: AlertOutbox;
@@ -74,8 +75,7 @@ describe('the live stream and its backfill show a partner employee only their cl
   let beta: string;
   const cookies: Record<string, string> = {};
 
-  beforeAll(async () => {
-    world = await createTestWorld('apilive');
+  it.beforeAll(async ({ world }) => {
     api = await startTestApi(world, { PROVISIONING_MODE: 'sync' }, Date.now);
     [acme, beta] = (await seedResources(world.pool, [
       { plan: 'basic', ownerId: 'team-acme', ownerEmail: 'boss@acme.test' },
@@ -122,14 +122,13 @@ describe('the live stream and its backfill show a partner employee only their cl
       'UsageAlert',
     );
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await producer?.disconnect();
     await api?.stop();
-    await world?.close();
   });
 
   /** Decides, stores and publishes one alert, as the evaluator's outbox does; returns its id. */
-  async function alertOf(resourceId: string, threshold: number): Promise<string> {
+  async function alertOf(world: TestWorld, resourceId: string, threshold: number): Promise<string> {
     const id = randomUUID();
     await outbox.record([
       {
@@ -153,11 +152,11 @@ describe('the live stream and its backfill show a partner employee only their cl
     return id;
   }
 
-  it('streams and backfills only the assigned client rows to the partner employee', async () => {
+  it('streams and backfills only the assigned client rows to the partner employee', async ({ world }) => {
     const before = Date.now() - 1000;
     // Published before anyone watched: the backfill's part (a resume from another instance's id).
-    const oldAcme = await alertOf(acme, 50);
-    const oldBeta = await alertOf(beta, 50);
+    const oldAcme = await alertOf(world, acme, 50);
+    const oldBeta = await alertOf(world, beta, 50);
     const foreignId = `deadbeef.7.${before}`;
     const admin = await openStream(api, cookies['admin@provider.test']!, foreignId);
     const pete = await openStream(api, cookies['pete@northwind.test']!, foreignId);
@@ -175,7 +174,7 @@ describe('the live stream and its backfill show a partner employee only their cl
     expect(pete.keys()).toEqual([`alert:${oldAcme}`]);
 
     // Live: beta's alert and a DLQ record keyed by beta's resource reach the company user only.
-    const newBeta = await alertOf(beta, 75);
+    const newBeta = await alertOf(world, beta, 75);
     await producer.send({
       topic: world.topics.dlq,
       messages: [
@@ -199,7 +198,7 @@ describe('the live stream and its backfill show a partner employee only their cl
       },
     );
     // Handed to every stream in order after those: once Pete has it, he was offered them before.
-    const newAcme = await alertOf(acme, 75);
+    const newAcme = await alertOf(world, acme, 75);
     await eventually(async () => pete.keys().includes(`alert:${newAcme}`), { what: "acme's alert for Pete" });
     expect(pete.keys()).toEqual([`alert:${oldAcme}`, `alert:${newAcme}`]);
     await eventually(async () => admin.keys().includes(`alert:${newAcme}`), {
@@ -209,8 +208,8 @@ describe('the live stream and its backfill show a partner employee only their cl
     // Resuming from the last id on this instance: nothing again, nothing missed.
     const lastId = pete.events.filter((e) => e.id).at(-1)!.id!;
     await pete.close();
-    const missed = await alertOf(acme, 90);
-    await alertOf(beta, 90);
+    const missed = await alertOf(world, acme, 90);
+    await alertOf(world, beta, 90);
     const again = await openStream(api, cookies['pete@northwind.test']!, lastId);
     await eventually(async () => again.keys().includes(`alert:${missed}`), { what: 'the missed alert' });
     await again.ready();

@@ -1,19 +1,18 @@
-import { createTestWorld, type TestWorld } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { worldTest } from '@meterline/test/support';
+import { describe, expect } from 'vitest';
 import { startTestApi } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
+const it = worldTest('apiopsport');
+
 describe('the ops port (ADR 0018)', () => {
-  let world: TestWorld;
   let api: RunningApi;
 
-  beforeAll(async () => {
-    world = await createTestWorld('apiopsport');
+  it.beforeAll(async ({ world }) => {
     api = await startTestApi(world, { PROVISIONING_MODE: 'sync' }, Date.now);
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await api?.stop();
-    await world?.close();
   });
 
   it('serves /readyz and /metrics on the ops port only; /healthz on both', async () => {

@@ -3,8 +3,8 @@ import { basicAuthHeader } from '@meterline/heroku';
 import { type FakePlatform, startFakePlatform } from '@meterline/heroku/fake';
 import { ResourceDirectory } from '@meterline/metering';
 import { AccessStore, ResourceStore } from '@meterline/resources';
-import { createTestWorld, eventually, type TestWorld } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, type TestWorld, worldTest } from '@meterline/test/support';
+import { describe, expect } from 'vitest';
 import {
   ADDON_ID,
   heroku,
@@ -27,14 +27,14 @@ async function resourceRow(world: TestWorld, id: string) {
   return (await new ResourceStore(world.pool).get(id)) ?? undefined;
 }
 
+const it = worldTest('apisync');
+
 describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
-  let world: TestWorld;
   let api: RunningApi;
   let fake: FakePlatform;
   const clock = testClock(NOV_20);
 
-  beforeAll(async () => {
-    world = await createTestWorld('apisync');
+  it.beforeAll(async ({ world }) => {
     fake = await startFakePlatform({ clientSecret: OAUTH_SECRET });
     api = await startTestApi(
       world,
@@ -47,13 +47,12 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
       clock.now,
     );
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await api?.stop();
     await fake?.close();
-    await world?.close();
   });
 
-  it('runs provision, repeat, upgrade, refused and accepted downgrade, deprovision', async () => {
+  it('runs provision, repeat, upgrade, refused and accepted downgrade, deprovision', async ({ world }) => {
     const seed = usageSeeder(world);
     const body = provisionBody({ plan: 'basic' });
     const id = body.uuid as string;
@@ -134,7 +133,9 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     clock.set(NOV_20);
   });
 
-  it('announces accepted changes so the ingestor and evaluator caches see them at once', async () => {
+  it('announces accepted changes so the ingestor and evaluator caches see them at once', async ({
+    world,
+  }) => {
     const changed: string[] = [];
     const directory = new ResourceDirectory(
       world.pool,
@@ -163,7 +164,9 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     expect((await heroku(api, 'DELETE', '/heroku/resources/not-a-uuid')).status).toBe(204);
   });
 
-  it('treats an empty body with a JSON content type as no body: DELETE deprovisions, POST and PUT get 400', async () => {
+  it('treats an empty body with a JSON content type as no body: DELETE deprovisions, POST and PUT get 400', async ({
+    world,
+  }) => {
     const body = provisionBody({ plan: 'basic' });
     const id = body.uuid as string;
     expect((await heroku(api, 'POST', '/heroku/resources', body)).status).toBe(200);
@@ -212,7 +215,7 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     }
   });
 
-  it('refuses wrong or missing credentials with 401 on every Partner API route', async () => {
+  it('refuses wrong or missing credentials with 401 on every Partner API route', async ({ world }) => {
     const body = provisionBody();
     const id = body.uuid as string;
     const bad = [
@@ -235,7 +238,7 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     expect(await resourceRow(world, id)).toBeUndefined();
   });
 
-  it('answers 400 with a message to malformed bodies and writes nothing', async () => {
+  it('answers 400 with a message to malformed bodies and writes nothing', async ({ world }) => {
     const before = await new ResourceStore(world.pool).count();
     const cases: { rawBody?: string; body?: unknown; says: string }[] = [
       { rawBody: '{"uuid": ', says: 'JSON' },
@@ -267,7 +270,9 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     expect(await new ResourceStore(world.pool).count()).toBe(before);
   });
 
-  it('refuses an unknown plan, a hidden plan and an unsupported region with 422 and a reason', async () => {
+  it('refuses an unknown plan, a hidden plan and an unsupported region with 422 and a reason', async ({
+    world,
+  }) => {
     const unknown = provisionBody({ plan: 'platinum' });
     const r1 = await heroku(api, 'POST', '/heroku/resources', unknown);
     expect(r1.status).toBe(422);
@@ -294,7 +299,7 @@ describe('Partner API, synchronous provisioning (kensa-style flow)', () => {
     expect(region.body.message).toContain('ap-northeast-1');
   });
 
-  it('syncs the user access list through the Platform API in sync mode too', async () => {
+  it('syncs the user access list through the Platform API in sync mode too', async ({ world }) => {
     const body = provisionBody({
       plan: 'hobby',
       oauth_grant: { code: `grant-${randomUUID()}`, type: 'authorization_code' },

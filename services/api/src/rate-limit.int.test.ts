@@ -2,19 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { TeamAccess } from '@meterline/access';
 import { basicAuthHeader } from '@meterline/heroku';
 import { ResourceStore } from '@meterline/resources';
-import { createTestWorld, type TestWorld } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { worldTest } from '@meterline/test/support';
+import { describe, expect } from 'vitest';
 import { ADDON_ID, CONSOLE_PASSWORD, heroku, provisionBody, startTestApi } from './testkit.ts';
 import type { RunningApi } from './wire.ts';
 
 const PASSWORD = CONSOLE_PASSWORD;
 
+const it = worldTest('apilimits');
+
 describe('rate limits on the Partner API and the console sign-in', () => {
-  let world: TestWorld;
   let api: RunningApi;
 
-  beforeAll(async () => {
-    world = await createTestWorld('apilimits');
+  it.beforeAll(async ({ world }) => {
     api = await startTestApi(
       world,
       {
@@ -30,9 +30,8 @@ describe('rate limits on the Partner API and the console sign-in', () => {
       { accountId: null, email: 'test setup', ip: null },
     );
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await api?.stop();
-    await world?.close();
   });
 
   function expectTooMany(res: { status: number; headers: Headers }, body: Record<string, unknown>) {
@@ -41,7 +40,9 @@ describe('rate limits on the Partner API and the console sign-in', () => {
     expect(body.message).toMatch(/Try again in \d+ s\./);
   }
 
-  it('limits the Partner API per client; guesses of the password do not spend the client bucket', async () => {
+  it('limits the Partner API per client; guesses of the password do not spend the client bucket', async ({
+    world,
+  }) => {
     // Someone who knows the add-on id guesses the password: limited per address, after 4.
     const guess = { auth: basicAuthHeader(ADDON_ID, 'guess') };
     const guesses = [];
@@ -120,7 +121,9 @@ describe('rate limits on the Partner API and the console sign-in', () => {
     });
     expectTooMany(signup, (await signup.json()) as Record<string, unknown>);
   });
-  it('behind a proxy, limits sign-in by the address the proxy saw, whatever X-Forwarded-For the client sent', async () => {
+  it('behind a proxy, limits sign-in by the address the proxy saw, whatever X-Forwarded-For the client sent', async ({
+    world,
+  }) => {
     // The test is the proxy on loopback; it appends the address it saw to X-Forwarded-For, as a router
     // does. An attacker writes a new address into the header on every attempt: only the entry after the
     // trusted proxies counts.

@@ -9,7 +9,6 @@ import { periodOf } from '@meterline/rules';
 import { createLogger } from '@meterline/runtime';
 import type { PlanFlag, UsageAlert } from '@meterline/schemas';
 import {
-  createTestWorld,
   eventually,
   type ServiceProcess,
   seedResource,
@@ -17,8 +16,9 @@ import {
   type TestWorld,
   type TopicTail,
   tailTopic,
+  worldTest,
 } from '@meterline/test/support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { readEvaluatorConfig } from './config.ts';
 import { type RunningEvaluator, startEvaluator } from './wire.ts';
 
@@ -63,14 +63,17 @@ const event = (resourceId: string, quantity: number, id: string, timestamp = Dat
   timestamp,
 });
 
+// Each describe has a world of its own.
+const withIngestorTest = worldTest('evaluate');
+const paceTest = worldTest('evalpace');
+
 describe('evaluator with the ingestor on the real stack', () => {
-  let world: TestWorld;
+  const it = withIngestorTest;
   let ingestor: ServiceProcess;
   let evaluator: RunningEvaluator;
   let alerts: TopicTail<UsageAlert>;
 
-  beforeAll(async () => {
-    world = await createTestWorld('evaluate');
+  it.beforeAll(async ({ world }) => {
     const env = {
       ...world.env,
       PLANS_FILE: plansFile,
@@ -85,16 +88,17 @@ describe('evaluator with the ingestor on the real stack', () => {
     await Promise.all([ingestor.started(), evaluator.joined]);
     alerts = await tailTopic<UsageAlert>(world, world.topics.alerts);
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await alerts?.stop();
     await evaluator?.stop();
     await ingestor?.kill();
-    await world?.close();
   });
 
   const alertsOf = (r: string) => alerts.values.filter((a) => a.resourceId === r);
 
-  it('walks through 50/75/90/100% with exactly four THRESHOLD alerts, in order, with the right fields', async () => {
+  it('walks through 50/75/90/100% with exactly four THRESHOLD alerts, in order, with the right fields', async ({
+    world,
+  }) => {
     const r = await seedResource(world.pool, { plan: 'small' });
     const steps = [500, 250, 150, 100];
     for (const [i, q] of steps.entries()) {
@@ -142,7 +146,7 @@ describe('evaluator with the ingestor on the real stack', () => {
     expect(alertsOf(r).filter((a) => a.kind === 'THRESHOLD')).toHaveLength(4);
   });
 
-  it('gives one alert per tier when one event crosses two tiers, lowest first', async () => {
+  it('gives one alert per tier when one event crosses two tiers, lowest first', async ({ world }) => {
     const r = await seedResource(world.pool, { plan: 'small' });
     await produceJson(world, world.topics.usageEvents, [event(r, 800, 'big')], () => r);
     // THRESHOLD alerts only: in the first week of a month the plan's pace rule rightly fires too.
@@ -152,7 +156,9 @@ describe('evaluator with the ingestor on the real stack', () => {
     expect(tiers().map((a) => a.threshold)).toEqual([50, 75]);
   });
 
-  it('re-arms every tier in a new period, and never alerts a metric the plan does not limit', async () => {
+  it('re-arms every tier in a new period, and never alerts a metric the plan does not limit', async ({
+    world,
+  }) => {
     const r = await seedResource(world.pool, { plan: 'small' });
     const lastMonth = periodOf(Date.now()).start - DAY;
     await produceJson(
@@ -178,7 +184,9 @@ describe('evaluator with the ingestor on the real stack', () => {
     expect(got.every((a) => a.metric === 'api_calls')).toBe(true);
   });
 
-  it('replaying the whole counter topic through a fresh evaluator publishes nothing new', async () => {
+  it('replaying the whole counter topic through a fresh evaluator publishes nothing new', async ({
+    world,
+  }) => {
     const before = alerts.values.length;
     const fresh = await startEvaluator(
       readEvaluatorConfig({
@@ -215,11 +223,7 @@ describe('evaluator with the ingestor on the real stack', () => {
 });
 
 describe('evaluator: pace, crash recovery and downgrade flags', () => {
-  let world: TestWorld;
-  beforeAll(async () => {
-    world = await createTestWorld('evalpace');
-  });
-  afterAll(async () => world?.close());
+  const it = paceTest;
 
   const change = (resourceId: string, used: number, periodKey: string, metric = 'api_calls') => ({
     resourceId,
@@ -231,7 +235,9 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
     firstEventAt: Date.now(),
   });
 
-  it('raises one PACE alert with a projection for 55% of the allowance in the first 5 days', async () => {
+  it('raises one PACE alert with a projection for 55% of the allowance in the first 5 days', async ({
+    world,
+  }) => {
     const period = periodOf(Date.now());
     let now = period.start + 5 * DAY;
     const evaluator = await startEvaluator(
@@ -264,7 +270,7 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
     }
   });
 
-  it('publishes each alert exactly once when killed between deciding and publishing', async () => {
+  it('publishes each alert exactly once when killed between deciding and publishing', async ({ world }) => {
     const period = periodOf(Date.now());
     const r = await seedResource(world.pool, { plan: 'small' });
     const env = {
@@ -305,7 +311,9 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
     }
   });
 
-  it('sets and lifts downgrade flags as usage and periods change; the compacted topic holds the latest', async () => {
+  it('sets and lifts downgrade flags as usage and periods change; the compacted topic holds the latest', async ({
+    world,
+  }) => {
     const period = periodOf(Date.now());
     let now = period.start + 20 * DAY;
     const evaluator = await startEvaluator(

@@ -16,15 +16,15 @@ import { periodOf } from '@meterline/rules';
 import { createLogger } from '@meterline/runtime';
 import { avroSchema } from '@meterline/schemas';
 import {
-  createTestWorld,
   eventually,
   seedResource,
   startServiceProcess,
   type TestWorld,
   tailTopic,
+  worldTest,
 } from '@meterline/test/support';
 import { UsageClient } from '@meterline/usage-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { readIngestorConfig } from './config.ts';
 import { type RunningIngestor, startIngestor } from './wire.ts';
 
@@ -67,12 +67,17 @@ async function readAll(
   return got;
 }
 
+// The first describe's tests share a world. The later tests flood, crash or regroup theirs: a fresh world
+// each, closed when the test ends.
+const stackTest = worldTest('ingest');
+const ownWorldTest = worldTest('ingestown', { scope: 'test' });
+const sixPartitionsTest = worldTest('group', { partitions: 6, scope: 'test' });
+
 describe('ingestor on the real stack', () => {
-  let world: TestWorld;
+  const it = stackTest;
   let ingestor: RunningIngestor;
 
-  beforeAll(async () => {
-    world = await createTestWorld('ingest');
+  it.beforeAll(async ({ world }) => {
     // A grace long enough that the previous month still takes late events, whatever today's date.
     ingestor = await startIngestor(
       readIngestorConfig({ ...world.env, INGESTOR_PORT: '0', LATE_GRACE_HOURS: '1000' }),
@@ -80,12 +85,11 @@ describe('ingestor on the real stack', () => {
     );
     await ingestor.joined;
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await ingestor?.stop();
-    await world?.close();
   });
 
-  it('sends each kind of bad input to the DLQ with its reason and counts nothing', async () => {
+  it('sends each kind of bad input to the DLQ with its reason and counts nothing', async ({ world }) => {
     const live = await seedResource(world.pool);
     const gone = await seedResource(world.pool, {
       state: 'deprovisioned',
@@ -202,7 +206,9 @@ describe('ingestor on the real stack', () => {
     expect(await readUsage(world, gone)).toEqual({});
   });
 
-  it('counts plain JSON produced with kcat, the path for producers without the registry', async () => {
+  it('counts plain JSON produced with kcat, the path for producers without the registry', async ({
+    world,
+  }) => {
     const r = await seedResource(world.pool);
     const lines = [
       `${r}|${JSON.stringify({ id: 'kcat-1', resourceId: r, metric: 'api_calls', quantity: 3, timestamp: new Date().toISOString() })}`,
@@ -230,7 +236,9 @@ describe('ingestor on the real stack', () => {
     expect(Number(known![1])).toBeGreaterThanOrEqual(1);
   });
 
-  it('counts the same event sent three times once, and puts events in the month they happened', async () => {
+  it('counts the same event sent three times once, and puts events in the month they happened', async ({
+    world,
+  }) => {
     const r = await seedResource(world.pool);
     const client = await UsageClient.connect({
       brokers: world.urls.kafkaBrokers,
@@ -292,9 +300,9 @@ describe('ingestor on the real stack', () => {
 });
 
 describe('ingestor: a flood of bad events', () => {
-  it('sends a whole fetch of bad events to the DLQ and counts the good event behind them', async () => {
-    const world = await createTestWorld('flood');
-    try {
+  ownWorldTest(
+    'sends a whole fetch of bad events to the DLQ and counts the good event behind them',
+    async ({ world }) => {
       const live = await seedResource(world.pool);
       // 30,000 undecodable records under one key (one partition), fetched together when the ingestor
       // starts: their DLQ records (9 MB) would be refused as one request, and the batch retried forever.
@@ -335,34 +343,27 @@ describe('ingestor: a flood of bad events', () => {
       } finally {
         await ingestor.stop();
       }
-    } finally {
-      await world.close();
-    }
-  });
+    },
+  );
 });
 
 describe('ingestor: a bad record as large as the events topic takes', () => {
-  it('goes to the DLQ with its reason headers added', async () => {
-    const world = await createTestWorld('bigbad');
+  ownWorldTest('goes to the DLQ with its reason headers added', async ({ world }) => {
+    // Within the broker's default limit (1,048,588 bytes a record batch) on the events topic, by ~80
+    // bytes; over it once the DLQ's headers (~180 bytes here) are added: the DLQ topic takes twice the
+    // default. Without that, the broker refuses the DLQ record and the batch is retried forever.
+    const value = Buffer.concat([Buffer.from([0x93]), randomBytes(1_048_430)]);
+    const producer = producerFor(world);
+    await producer.connect();
+    await producer.send({ topic: world.topics.usageEvents, messages: [{ key: 'big', value }] });
+    await producer.disconnect();
+    const ingestor = await startIngestor(readIngestorConfig({ ...world.env, INGESTOR_PORT: '0' }), log);
     try {
-      // Within the broker's default limit (1,048,588 bytes a record batch) on the events topic, by ~80
-      // bytes; over it once the DLQ's headers (~180 bytes here) are added: the DLQ topic takes twice the
-      // default. Without that, the broker refuses the DLQ record and the batch is retried forever.
-      const value = Buffer.concat([Buffer.from([0x93]), randomBytes(1_048_430)]);
-      const producer = producerFor(world);
-      await producer.connect();
-      await producer.send({ topic: world.topics.usageEvents, messages: [{ key: 'big', value }] });
-      await producer.disconnect();
-      const ingestor = await startIngestor(readIngestorConfig({ ...world.env, INGESTOR_PORT: '0' }), log);
-      try {
-        const [m] = await readAll(world, world.topics.dlq, 1);
-        expect(m!.headers!['dlq-reason']!.toString()).toBe('undecodable');
-        expect(Buffer.compare(m!.value!, value)).toBe(0);
-      } finally {
-        await ingestor.stop();
-      }
+      const [m] = await readAll(world, world.topics.dlq, 1);
+      expect(m!.headers!['dlq-reason']!.toString()).toBe('undecodable');
+      expect(Buffer.compare(m!.value!, value)).toBe(0);
     } finally {
-      await world.close();
+      await ingestor.stop();
     }
   });
 });
@@ -446,9 +447,9 @@ async function expectExact(
 }
 
 describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
-  it('stays exact when killed with SIGKILL several times in the middle of 100,000 events', async () => {
-    const world = await createTestWorld('crash');
-    try {
+  ownWorldTest(
+    'stays exact when killed with SIGKILL several times in the middle of 100,000 events',
+    async ({ world }) => {
       const resources = await Promise.all(Array.from({ length: 50 }, () => seedResource(world.pool)));
       const expected = await produceLoad(world, resources, 100_000);
       // Small fetches, so the load is counted in many batches and every kill lands in the middle of it.
@@ -475,57 +476,56 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
         await last.started();
         expect(await last.kill('SIGTERM')).toBe(0);
       }
-    } finally {
-      await world.close();
-    }
-  });
+    },
+  );
 
-  it('rebuilds every counter from the ledger by itself after Redis lost its data, and counts on exactly', async () => {
-    const world = await createTestWorld('recount');
-    const ingestor = await startIngestor(readIngestorConfig({ ...world.env, INGESTOR_PORT: '0' }), log);
-    try {
-      const resources = await Promise.all(Array.from({ length: 20 }, () => seedResource(world.pool)));
-      const expected = await produceLoad(world, resources, 5_000);
-      await expectExact(world, expected);
-      // Redis loses this world's data at once (KEYS patterns are not prefixed by ioredis, DEL keys are),
-      // the generation markers included; more events arrive at once. One MULTI: the ingestor's periodic
-      // check must not rebuild between two DELs and have the rest of the loss delete what it rebuilt.
-      const worldKeys = await world.redis.keys(`${world.keyPrefix}*`);
-      const stripped = worldKeys.map((k) => k.slice(world.keyPrefix.length));
-      const loss = world.redis.multi();
-      for (let i = 0; i < stripped.length; i += 500) loss.del(...stripped.slice(i, i + 500));
-      loss.hgetall(keys.period(resources[0]!, period(Date.now())));
-      const replies = (await loss.exec()) ?? [];
-      const deleted = replies.slice(0, -1).reduce((n, [err, d]) => n + (err ? 0 : Number(d)), 0);
-      expect(deleted).toBe(stripped.length);
-      expect(replies.at(-1)?.[1], 'a counter read right after the loss').toEqual({});
-      for (const [k, n] of await produceLoad(world, resources, 3_000))
-        expected.set(k, (expected.get(k) ?? 0) + n);
-      // No recount by hand: the ingestor notices the missing markers, rebuilds from the ledger, counts on.
-      await expectExact(world, expected, 60_000);
-      const metrics = await (await fetch(`http://127.0.0.1:${ingestor.opsPort}/metrics`)).text();
-      const rebuilds = metrics.split('\n').filter((l) => l.startsWith('meterline_counter_rebuilds_total'));
-      expect(rebuilds).toEqual([
-        'meterline_counter_rebuilds_total{cause="markers-missing",service="ingestor"} 2',
-      ]);
-      // Redis and the ledger agree: a recount finds nothing to correct.
-      const counters = new CounterStore(world.redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
-      const again = await recount(
-        new UsageLedger(world.pool, `${world.groupPrefix}ingestor`),
-        counters,
-        periodOf(Date.now()),
-        Date.now(),
-      );
-      expect(again).toEqual([]);
-    } finally {
-      await ingestor.stop();
-      await world.close();
-    }
-  });
+  ownWorldTest(
+    'rebuilds every counter from the ledger by itself after Redis lost its data, and counts on exactly',
+    async ({ world }) => {
+      const ingestor = await startIngestor(readIngestorConfig({ ...world.env, INGESTOR_PORT: '0' }), log);
+      try {
+        const resources = await Promise.all(Array.from({ length: 20 }, () => seedResource(world.pool)));
+        const expected = await produceLoad(world, resources, 5_000);
+        await expectExact(world, expected);
+        // Redis loses this world's data at once (KEYS patterns are not prefixed by ioredis, DEL keys are),
+        // the generation markers included; more events arrive at once. One MULTI: the ingestor's periodic
+        // check must not rebuild between two DELs and have the rest of the loss delete what it rebuilt.
+        const worldKeys = await world.redis.keys(`${world.keyPrefix}*`);
+        const stripped = worldKeys.map((k) => k.slice(world.keyPrefix.length));
+        const loss = world.redis.multi();
+        for (let i = 0; i < stripped.length; i += 500) loss.del(...stripped.slice(i, i + 500));
+        loss.hgetall(keys.period(resources[0]!, period(Date.now())));
+        const replies = (await loss.exec()) ?? [];
+        const deleted = replies.slice(0, -1).reduce((n, [err, d]) => n + (err ? 0 : Number(d)), 0);
+        expect(deleted).toBe(stripped.length);
+        expect(replies.at(-1)?.[1], 'a counter read right after the loss').toEqual({});
+        for (const [k, n] of await produceLoad(world, resources, 3_000))
+          expected.set(k, (expected.get(k) ?? 0) + n);
+        // No recount by hand: the ingestor notices the missing markers, rebuilds from the ledger, counts on.
+        await expectExact(world, expected, 60_000);
+        const metrics = await (await fetch(`http://127.0.0.1:${ingestor.opsPort}/metrics`)).text();
+        const rebuilds = metrics.split('\n').filter((l) => l.startsWith('meterline_counter_rebuilds_total'));
+        expect(rebuilds).toEqual([
+          'meterline_counter_rebuilds_total{cause="markers-missing",service="ingestor"} 2',
+        ]);
+        // Redis and the ledger agree: a recount finds nothing to correct.
+        const counters = new CounterStore(world.redis, { dedupeWindowSeconds: 900, periodRetentionDays: 62 });
+        const again = await recount(
+          new UsageLedger(world.pool, `${world.groupPrefix}ingestor`),
+          counters,
+          periodOf(Date.now()),
+          Date.now(),
+        );
+        expect(again).toEqual([]);
+      } finally {
+        await ingestor.stop();
+      }
+    },
+  );
 
-  it('stays exact with two ingestor processes splitting the partitions of one group', async () => {
-    const world = await createTestWorld('group', { partitions: 6 });
-    try {
+  sixPartitionsTest(
+    'stays exact with two ingestor processes splitting the partitions of one group',
+    async ({ world }) => {
       const env = { ...world.env, INGESTOR_PORT: '0' };
       const a = startServiceProcess('services/ingestor/src/main.ts', env);
       const b = startServiceProcess('services/ingestor/src/main.ts', env);
@@ -561,8 +561,6 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
         expect(await a.kill('SIGTERM')).toBe(0);
         expect(await b.kill('SIGTERM')).toBe(0);
       }
-    } finally {
-      await world.close();
-    }
-  });
+    },
+  );
 });

@@ -1,15 +1,9 @@
 import { CounterStore } from '@meterline/metering';
 import { periodOf } from '@meterline/rules';
 import { createLogger } from '@meterline/runtime';
-import {
-  createTestWorld,
-  eventually,
-  saslListener,
-  seedResource,
-  type TestWorld,
-} from '@meterline/test/support';
+import { eventually, saslListener, seedResource, type TestWorld, worldTest } from '@meterline/test/support';
 import { UsageClient } from '@meterline/usage-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { readIngestorConfig } from './config.ts';
 import { type RunningIngestor, startIngestor } from './wire.ts';
 
@@ -29,19 +23,16 @@ function saslEnv(world: TestWorld, password = saslListener().password): Record<s
   };
 }
 
+const it = worldTest('ingestsasl');
+
 describe('the ingestor with SASL settings', () => {
-  let world: TestWorld;
   let ingestor: RunningIngestor | undefined;
 
-  beforeAll(async () => {
-    world = await createTestWorld('ingestsasl');
-  });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await ingestor?.stop();
-    await world?.close();
   });
 
-  it('starts, joins its group and counts an event sent over SASL', async () => {
+  it('starts, joins its group and counts an event sent over SASL', async ({ world }) => {
     ingestor = await startIngestor(readIngestorConfig(saslEnv(world)), log);
     await ingestor.joined;
     const listener = saslListener();
@@ -61,7 +52,7 @@ describe('the ingestor with SASL settings', () => {
     );
   });
 
-  it('does not start with a wrong password, and says why', async () => {
+  it('does not start with a wrong password, and says why', async ({ world }) => {
     await expect(startIngestor(readIngestorConfig(saslEnv(world, 'wrong')), log)).rejects.toThrow(
       /SASL PLAIN authentication failed/,
     );

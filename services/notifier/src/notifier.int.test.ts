@@ -9,16 +9,16 @@ import { createLogger, type Logger } from '@meterline/runtime';
 import type { UsageAlert } from '@meterline/schemas';
 import {
   type CaughtMail,
-  createTestWorld,
   eventually,
   type SmtpCatcher,
   seedResource,
   startServiceProcess,
   startSmtpCatcher,
   type TestWorld,
+  worldTest,
 } from '@meterline/test/support';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { readNotifierConfig } from './config.ts';
 import { type RunningNotifier, startNotifier } from './wire.ts';
 
@@ -140,14 +140,18 @@ const mailsOf = (smtp: SmtpCatcher, resourceId: string, to?: string) =>
 const deliveryStates = (world: TestWorld, resourceId: string) =>
   new DeliveryStore(world.pool).deliveriesOf(resourceId);
 
+// Each describe has a world of its own.
+const tieredTest = worldTest('notify');
+const outageTest = worldTest('notifyout');
+const killTest = worldTest('notifykill');
+
 describe('notifier: tiered emails to the people of a resource', () => {
-  let world: TestWorld;
+  const it = tieredTest;
   let smtp: SmtpCatcher;
   let notifier: RunningNotifier;
   const captured = capturingLogger();
 
-  beforeAll(async () => {
-    world = await createTestWorld('notify');
+  it.beforeAll(async ({ world }) => {
     smtp = await startSmtpCatcher();
     // Staff: one subscribed company user gets CRITICAL alerts; the others never do.
     const team = new TeamAccess(world.pool);
@@ -169,16 +173,17 @@ describe('notifier: tiered emails to the people of a resource', () => {
     notifier = await startNotifier(readNotifierConfig(notifierEnv(world, smtp)), captured.log);
     await notifier.joined;
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await notifier?.stop();
     await smtp?.close();
-    await world?.close();
   });
 
   let walkResource = '';
   const walkAlerts: UsageAlert[] = [];
 
-  it('a 50/75/90/100 walk emails each person the tiers their role receives, with the numbers, the consequence and the upgrade', async () => {
+  it('a 50/75/90/100 walk emails each person the tiers their role receives, with the numbers, the consequence and the upgrade', async ({
+    world,
+  }) => {
     const r = await seedResource(world.pool, { plan: 'basic' });
     walkResource = r;
     await seedAccess(
@@ -269,7 +274,7 @@ describe('notifier: tiered emails to the people of a resource', () => {
     expect(adaListed.every((n) => n.sentAt instanceof Date && n.emailId !== null)).toBe(true);
   });
 
-  it('sends nothing new when Kafka redelivers the whole topic', async () => {
+  it('sends nothing new when Kafka redelivers the whole topic', async ({ world }) => {
     expect(walkResource).not.toBe('');
     const before = smtp.mails.length;
     await notifier.stop();
@@ -300,7 +305,9 @@ describe('notifier: tiered emails to the people of a resource', () => {
     expect(await deliveryStates(world, walkResource)).toHaveLength(15);
   });
 
-  it('a 5xx for one recipient fails that delivery with the reason and the others go out', async () => {
+  it('a 5xx for one recipient fails that delivery with the reason and the others go out', async ({
+    world,
+  }) => {
     const r = await seedResource(world.pool, { plan: 'basic' });
     await seedAccess(
       world,
@@ -345,7 +352,9 @@ describe('notifier: tiered emails to the people of a resource', () => {
     });
   });
 
-  it('refuses and logs a name or address carrying CR/LF, and sends to nobody it would have added', async () => {
+  it('refuses and logs a name or address carrying CR/LF, and sends to nobody it would have added', async ({
+    world,
+  }) => {
     const r = await seedResource(world.pool, { plan: 'basic' });
     await seedAccess(world, r, [
       { email: 'eve@example.com', name: 'Eve\r\nBcc: evil@attacker.example', role: 'owner' },
@@ -384,7 +393,9 @@ describe('notifier: tiered emails to the people of a resource', () => {
     expect(logged.every((l) => String(l.reason).includes('control character'))).toBe(true);
   });
 
-  it('tells the owner, the admins and the contacts of an asynchronously refused provision why, once', async () => {
+  it('tells the owner, the admins and the contacts of an asynchronously refused provision why, once', async ({
+    world,
+  }) => {
     const reason =
       'This app provisioned and removed this add-on 4 times in the last 7 days. You can provision it again in 3 days.';
     const refuse = (id: string, mode: 'async' | 'sync', at: Date) =>
@@ -446,7 +457,7 @@ describe('notifier: tiered emails to the people of a resource', () => {
     expect(metrics).toMatch(/meterline_notifier_refusals_total\{[^}]*\} 1\n/);
   });
 
-  it('tells the owner why the provider disabled their add-on, once', async () => {
+  it('tells the owner why the provider disabled their add-on, once', async ({ world }) => {
     const reason =
       'On 2026-11-15 this add-on used 50,000 api calls, 480 times what the busiest hobby customers use.';
     const r = await seedResource(world.pool, { plan: 'hobby', appName: 'spammy' });
@@ -468,12 +479,11 @@ describe('notifier: tiered emails to the people of a resource', () => {
 });
 
 describe('notifier: coalescing and SMTP outages', () => {
-  let world: TestWorld;
+  const it = outageTest;
   let smtp: SmtpCatcher;
   let notifier: RunningNotifier;
 
-  beforeAll(async () => {
-    world = await createTestWorld('notifyout');
+  it.beforeAll(async ({ world }) => {
     smtp = await startSmtpCatcher();
     notifier = await startNotifier(
       readNotifierConfig(notifierEnv(world, smtp, { NOTIFY_COALESCE_SECONDS: '2' })),
@@ -481,13 +491,12 @@ describe('notifier: coalescing and SMTP outages', () => {
     );
     await notifier.joined;
   });
-  afterAll(async () => {
+  it.afterAll(async () => {
     await notifier?.stop();
     await smtp?.close();
-    await world?.close();
   });
 
-  it('tiers arriving within the window share one email that mentions every tier', async () => {
+  it('tiers arriving within the window share one email that mentions every tier', async ({ world }) => {
     const r = await seedResource(world.pool, { plan: 'basic' });
     await seedAccess(world, r, [
       { email: 'ada@example.com', name: 'Ada Owner', role: 'owner' },
@@ -514,7 +523,9 @@ describe('notifier: coalescing and SMTP outages', () => {
     expect((await deliveryStates(world, r)).every((s) => s.state === 'sent')).toBe(true);
   });
 
-  it('keeps recording while SMTP is down, retries with backoff, and delivers every email once when it is back', async () => {
+  it('keeps recording while SMTP is down, retries with backoff, and delivers every email once when it is back', async ({
+    world,
+  }) => {
     const a = await seedResource(world.pool, { plan: 'basic' });
     const b = await seedResource(world.pool, { plan: 'basic' });
     for (const r of [a, b]) {
@@ -572,8 +583,11 @@ describe('notifier: coalescing and SMTP outages', () => {
 });
 
 describe('notifier: killed mid-send', () => {
-  it('sends every email after SIGKILLs, with duplicates only within the documented bound', async () => {
-    const world = await createTestWorld('notifykill');
+  const it = killTest;
+
+  it('sends every email after SIGKILLs, with duplicates only within the documented bound', async ({
+    world,
+  }) => {
     // Slow acceptance so that kills land while emails are in flight.
     const smtp = await startSmtpCatcher({ delayMs: 40 });
     const concurrency = 5;
@@ -647,7 +661,6 @@ describe('notifier: killed mid-send', () => {
       );
     } finally {
       await smtp.close();
-      await world.close();
     }
   });
 });
