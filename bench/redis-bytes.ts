@@ -46,21 +46,24 @@ try {
 
   // MEMORY USAGE of every key (SAMPLES 0: every element), by kind.
   const kindOf = (key: string) => {
-    if (/:gen$/.test(key)) return 'generation markers';
-    if (/:o$/.test(key)) return 'applied offsets (hash)';
-    if (/:ds:\d+$/.test(key)) return 'dedupe slot (set of event ids)';
-    if (/:u:[\d-]+$/.test(key)) return 'period totals (hash)';
-    if (/:m5:\d+$/.test(key)) return '5-minute buckets (string)';
-    if (/:h:\d+$/.test(key)) return 'hour buckets (string)';
+    if (/:gen\d*$/.test(key)) return 'generation markers';
+    if (/^ml:\{s\d+\}:r:[^:]+$/.test(key)) return 'resource counters (hash)';
     return 'other';
   };
   const byKind = new Map<string, { keys: number; bytes: number; keyNameBytes: number }>();
+  // How the values are stored (a hash stays a listpack while its fields and values are small).
+  const encodings = new Map<string, number>();
   let total = 0;
   let keys = 0;
   for await (const batch of scanKeys(redis, 'ml:*', 5_000)) {
     // Full key names on a client without the prefix (ioredis does not prefix MEMORY USAGE's key).
-    const sizes = await Promise.all(batch.map((k) => raw.memory('USAGE', k, 'SAMPLES', 0)));
+    const [sizes, encoded] = await Promise.all([
+      Promise.all(batch.map((k) => raw.memory('USAGE', k, 'SAMPLES', 0))),
+      Promise.all(batch.map((k) => raw.object('ENCODING', k))),
+    ]);
     batch.forEach((k, j) => {
+      const encoding = `${kindOf(k)}: ${String(encoded[j])}`;
+      encodings.set(encoding, (encodings.get(encoding) ?? 0) + 1);
       const kind = kindOf(k);
       const e = byKind.get(kind) ?? { keys: 0, bytes: 0, keyNameBytes: 0 };
       e.keys++;
@@ -91,6 +94,7 @@ try {
         },
       ]),
     ),
+    encodings: Object.fromEntries(encodings),
     bar: 200,
     at: new Date().toISOString(),
   };
@@ -105,6 +109,7 @@ try {
     out(
       `    ${kind.padEnd(32)} ${String(e.keys).padStart(8)} keys, ${e.bytesPerKey} B/key (name ${e.keyNameBytesPerKey} B), ${e.bytesPerResourceMetric} B per resource-metric`,
     );
+  for (const [encoding, n] of encodings) out(`    ${encoding}: ${n} keys`);
   const file = new URL(`./results/redis-bytes${process.env.BENCH_RESULT_SUFFIX ?? ''}.json`, import.meta.url);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   out(`results written to ${file.pathname}`);
