@@ -7,13 +7,15 @@ import { startOwnRedisServer } from '@meterline/test/support';
 // `pnpm bench:redis`: Redis bytes per resource-metric, loaded through the real counting code
 // (`CounterStore.countMany`) into a redis-server of this run's own (no other clients, so INFO's
 // used_memory moves only with what the load wrote). REDIS_BYTES_RESOURCES (default 100,000) resources
-// with one event of each of three metrics, from six partitions. Prints and writes
+// with REDIS_BYTES_EVENTS (default 1) events of each of three metrics, from six partitions (more events:
+// a busy resource, whose dedupe ids fill its hash). Prints and writes
 // bench/results/redis-bytes.json: the sum of MEMORY USAGE over every key, the used_memory delta, and
 // the MEMORY USAGE sum per kind of key (ADR 0020).
 const R = Number(process.env.REDIS_BYTES_RESOURCES ?? 100_000);
+const E = Number(process.env.REDIS_BYTES_EVENTS ?? 1);
 const METRICS = ['api_calls', 'storage_gb', 'emails_sent'];
 const PARTITIONS = 6;
-const BATCH = 5_000;
+const BATCH = Math.max(1, Math.floor(5_000 / E));
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
 const server = await startOwnRedisServer();
@@ -31,8 +33,9 @@ try {
     for (let i = from; i < Math.min(R, from + BATCH); i++) {
       const partition = i % PARTITIONS;
       const events = new ResourceEvents();
-      for (const metric of METRICS)
-        events.push(randomUUID(), String(offsets[partition]!++), metric, 1, now - (i % 60_000));
+      for (let e = 0; e < E; e++)
+        for (const metric of METRICS)
+          events.push(randomUUID(), String(offsets[partition]!++), metric, 1, now - (i % 60_000));
       const work = byPartition.get(partition) ?? [];
       work.push({ resourceId: randomUUID(), events });
       byPartition.set(partition, work);
@@ -79,7 +82,7 @@ try {
     resources: R,
     metrics: METRICS.length,
     resourceMetrics,
-    eventsPerResourceMetric: 1,
+    eventsPerResourceMetric: E,
     keys,
     memoryUsageBytesPerResourceMetric: perRm(total),
     usedMemoryDeltaBytesPerResourceMetric: perRm(after - before),
@@ -99,7 +102,7 @@ try {
     at: new Date().toISOString(),
   };
   out(
-    `${resourceMetrics.toLocaleString('en-US')} resource-metrics (${R.toLocaleString('en-US')} resources x 3 metrics, one event each), ${keys.toLocaleString('en-US')} keys:`,
+    `${resourceMetrics.toLocaleString('en-US')} resource-metrics (${R.toLocaleString('en-US')} resources x 3 metrics, ${E} event(s) each), ${keys.toLocaleString('en-US')} keys:`,
   );
   out(`  MEMORY USAGE sum:    ${result.memoryUsageBytesPerResourceMetric} bytes per resource-metric`);
   out(

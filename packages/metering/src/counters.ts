@@ -40,6 +40,19 @@ if #ARGV > 2 then
 end
 return #doomed`;
 
+/** One month's totals of a resource's counters hash (KEYS[1]), filtered in Redis: the hash also holds
+ * window buckets and dedupe ids (many, for a busy resource). ARGV[1] the month's field prefix. Returns
+ * metric/total pairs. */
+const totalsScript = `
+local prefix = ARGV[1]
+local all = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #all, 2 do
+  local f = all[i]
+  if string.sub(f, 1, #prefix) == prefix then out[#out + 1] = string.sub(f, #prefix + 1); out[#out + 1] = all[i + 1] end
+end
+return out`;
+
 /** The first 5-minute and hour bucket numbers the rolling windows read at `now` (older ones go). */
 const fineFrom = (now: number) => Math.floor((now - FINE_KEEP) / FINE_BUCKET) + 1;
 const coarseFrom = (now: number) => Math.floor((now - COARSE_KEEP) / COARSE_BUCKET) + 1;
@@ -174,6 +187,7 @@ export class CounterStore {
   ) {
     defineVariadicScript(redis, 'meterlineCount', countScript);
     redis.defineCommand('meterlineSetTotals', { numberOfKeys: 1, lua: setTotalsScript });
+    redis.defineCommand('meterlineTotals', { numberOfKeys: 1, lua: totalsScript });
     this.slotMs = settings.dedupeWindowSeconds * 1000;
   }
 
@@ -416,11 +430,13 @@ export class CounterStore {
 
   /** metric -> used in the period. */
   async periodUsage(resourceId: string, periodKey: string): Promise<Record<string, number>> {
-    const raw = await this.redis.hgetall(keys.counters(resourceId));
-    const prefix = totalsPrefix(periodKey);
+    // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds the method at runtime
+    const raw: string[] = await (this.redis as any).meterlineTotals(
+      keys.counters(resourceId),
+      totalsPrefix(periodKey),
+    );
     const out: Record<string, number> = {};
-    for (const [field, v] of Object.entries(raw))
-      if (field.startsWith(prefix)) out[field.slice(prefix.length)] = Number(v);
+    for (let i = 0; i < raw.length; i += 2) out[raw[i]!] = Number(raw[i + 1]);
     return out;
   }
 
