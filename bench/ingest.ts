@@ -6,6 +6,7 @@ import { createKafka, createRegistry, type KafkaClientName, type Message } from 
 import {
   CounterStore,
   clearLedger,
+  counterFields,
   keys,
   ledgerEventCount,
   rebuildLostCounters,
@@ -345,50 +346,45 @@ const primary = byClient[0]!;
 const redis = world.redis;
 const sample = resources.slice(0, 200);
 let counterBytes = 0;
-let counterFields = 0;
-let dedupeBytes = 0;
+let counterMetrics = 0;
 let dedupeEntries = 0;
 const periodKey = new Date(now).toISOString().slice(0, 7);
 const dedupeWindowMs = Number(process.env.DEDUPE_WINDOW_SECONDS ?? 900) * 1000;
-const slotNow = Math.floor(Date.now() / dedupeWindowMs);
 // Key names are derived from what was loaded (KEYS over millions of keys would measure nothing but KEYS).
 // MEMORY USAGE takes the full name: ioredis does not add its prefix to it.
 const usageOf = async (key: string) =>
   Number((await redis.memory('USAGE', `${world.keyPrefix}${key}`, 'SAMPLES', '0')) ?? 0);
-for (const [i, r] of sample.entries()) {
-  const counterKeys = new Set<string>([keys.period(r, periodKey)]);
-  for (let j = i; j < N; j += R) {
-    const { metric, timestamp: ts } = benchEvent(j, resources, N, now);
-    counterKeys.add(keys.bucket(r, metric, 'm5', ts - (ts % 300_000)));
-    counterKeys.add(keys.bucket(r, metric, 'h', ts - (ts % 3_600_000)));
-  }
-  for (const k of counterKeys) counterBytes += await usageOf(k);
-  counterFields += Object.keys(await redis.hgetall(keys.period(r, periodKey))).length;
-  // The ids counted during the load sit in the dedupe slot of their time (or the one before it).
-  for (let slot = slotNow - 2; slot <= slotNow; slot++) {
-    dedupeBytes += await usageOf(keys.dedupeSlot(r, slot));
-    dedupeEntries += await redis.scard(keys.dedupeSlot(r, slot));
-  }
+// A resource's counters are one hash (ADR 0020): its month totals, window buckets, applied offsets and
+// the dedupe ids, all per resource-metric here.
+for (const r of sample) {
+  counterBytes += await usageOf(keys.counters(r));
+  const fields = (await redis.hkeysBuffer(keys.counters(r))).map((f) => f.toString('latin1'));
+  counterMetrics += fields.filter((f) => f.startsWith(`u${periodKey}`)).length;
+  dedupeEntries += fields.filter((f) => f.startsWith('i') || f.startsWith('t')).length;
 }
-const bytesPerCounter = counterBytes / Math.max(1, counterFields);
-const bytesPerDedupe = dedupeBytes / Math.max(1, dedupeEntries);
-// Dedupe slots are sets; their bytes per id hardly depend on how many a resource has (measured apart).
-const busyKey = keys.dedupeSlot(randomUUID(), 0);
+const bytesPerCounter = counterBytes / Math.max(1, counterMetrics);
+const idsPerResource = dedupeEntries / Math.max(1, sample.length);
+// A busy resource's ids make its hash a hashtable: bytes per id there, measured apart.
+const busyKey = keys.counters(randomUUID());
+const busySlot = String(Math.floor(Date.now() / dedupeWindowMs));
 for (let j = 0; j < 10_000; j += 1000)
-  await redis.sadd(
+  await redis.hset(
     busyKey,
-    Array.from({ length: 1000 }, (_, k) => benchId(2, j + k)),
+    ...Array.from({ length: 1000 }, (_, k) => [counterFields.eventId(benchId(2, j + k)), busySlot]).flat(),
   );
 const bytesPerBusyDedupe = (await usageOf(busyKey)) / 10_000;
 await redis.del(busyKey);
 out(
-  `redis: ${Math.round(bytesPerCounter)} bytes per resource-metric (month + rolling windows), ${Math.round(bytesPerDedupe)} bytes per dedupe entry (${Math.round(bytesPerBusyDedupe)} in a set of 10,000 ids)`,
+  `redis: ${Math.round(bytesPerCounter)} bytes per resource-metric (its resource's hash: month, rolling windows, offsets, ${idsPerResource.toFixed(1)} dedupe ids per resource; ${Math.round(bytesPerBusyDedupe)} B per id in a hash of 10,000)`,
 );
 
 // 4b. Redis loses its data (every key of this run) while the ingestor idles: how long the counters take
 // to come back from the ledger (ADR 0011). The bench starts the rebuild itself to time it; the ingestor
 // would within 5 s.
-const periodOf = async (r: string) => redis.hgetall(keys.period(r, periodKey));
+const periodOf = async (r: string) =>
+  Object.fromEntries(
+    Object.entries(await redis.hgetall(keys.counters(r))).filter(([f]) => f.startsWith(`u${periodKey}`)),
+  );
 const before = await Promise.all(sample.map(periodOf));
 const lostKeys = await world.flushRedis();
 const lossAt = Date.now();
@@ -537,7 +533,7 @@ const result = {
   ...primary,
   ...(CLIENTS.length > 1 ? { byClient: Object.fromEntries(byClient.map((c) => [c.client, c])) } : {}),
   redisBytesPerResourceMetric: Math.round(bytesPerCounter),
-  redisBytesPerDedupeEntry: Math.round(bytesPerDedupe),
+  redisDedupeIdsPerResource: Number(idsPerResource.toFixed(1)),
   redisBytesPerDedupeEntryBusyResource: Math.round(bytesPerBusyDedupe),
   redisLoss: {
     keysLost: lostKeys,

@@ -7,13 +7,15 @@ import { startOwnRedisServer } from '@meterline/test/support';
 // `pnpm bench:redis`: Redis bytes per resource-metric, loaded through the real counting code
 // (`CounterStore.countMany`) into a redis-server of this run's own (no other clients, so INFO's
 // used_memory moves only with what the load wrote). REDIS_BYTES_RESOURCES (default 100,000) resources
-// with one event of each of three metrics, from six partitions. Prints and writes
+// with REDIS_BYTES_EVENTS (default 1) events of each of three metrics, from six partitions (more events:
+// a busy resource, whose dedupe ids fill its hash). Prints and writes
 // bench/results/redis-bytes.json: the sum of MEMORY USAGE over every key, the used_memory delta, and
 // the MEMORY USAGE sum per kind of key (ADR 0020).
 const R = Number(process.env.REDIS_BYTES_RESOURCES ?? 100_000);
+const E = Number(process.env.REDIS_BYTES_EVENTS ?? 1);
 const METRICS = ['api_calls', 'storage_gb', 'emails_sent'];
 const PARTITIONS = 6;
-const BATCH = 5_000;
+const BATCH = Math.max(1, Math.floor(5_000 / E));
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
 const server = await startOwnRedisServer();
@@ -31,8 +33,9 @@ try {
     for (let i = from; i < Math.min(R, from + BATCH); i++) {
       const partition = i % PARTITIONS;
       const events = new ResourceEvents();
-      for (const metric of METRICS)
-        events.push(randomUUID(), String(offsets[partition]!++), metric, 1, now - (i % 60_000));
+      for (let e = 0; e < E; e++)
+        for (const metric of METRICS)
+          events.push(randomUUID(), String(offsets[partition]!++), metric, 1, now - (i % 60_000));
       const work = byPartition.get(partition) ?? [];
       work.push({ resourceId: randomUUID(), events });
       byPartition.set(partition, work);
@@ -46,21 +49,24 @@ try {
 
   // MEMORY USAGE of every key (SAMPLES 0: every element), by kind.
   const kindOf = (key: string) => {
-    if (/:gen$/.test(key)) return 'generation markers';
-    if (/:o$/.test(key)) return 'applied offsets (hash)';
-    if (/:ds:\d+$/.test(key)) return 'dedupe slot (set of event ids)';
-    if (/:u:[\d-]+$/.test(key)) return 'period totals (hash)';
-    if (/:m5:\d+$/.test(key)) return '5-minute buckets (string)';
-    if (/:h:\d+$/.test(key)) return 'hour buckets (string)';
+    if (/:gen\d*$/.test(key)) return 'generation markers';
+    if (/^ml:\{s\d+\}:r:[^:]+$/.test(key)) return 'resource counters (hash)';
     return 'other';
   };
   const byKind = new Map<string, { keys: number; bytes: number; keyNameBytes: number }>();
+  // How the values are stored (a hash stays a listpack while its fields and values are small).
+  const encodings = new Map<string, number>();
   let total = 0;
   let keys = 0;
   for await (const batch of scanKeys(redis, 'ml:*', 5_000)) {
     // Full key names on a client without the prefix (ioredis does not prefix MEMORY USAGE's key).
-    const sizes = await Promise.all(batch.map((k) => raw.memory('USAGE', k, 'SAMPLES', 0)));
+    const [sizes, encoded] = await Promise.all([
+      Promise.all(batch.map((k) => raw.memory('USAGE', k, 'SAMPLES', 0))),
+      Promise.all(batch.map((k) => raw.object('ENCODING', k))),
+    ]);
     batch.forEach((k, j) => {
+      const encoding = `${kindOf(k)}: ${String(encoded[j])}`;
+      encodings.set(encoding, (encodings.get(encoding) ?? 0) + 1);
       const kind = kindOf(k);
       const e = byKind.get(kind) ?? { keys: 0, bytes: 0, keyNameBytes: 0 };
       e.keys++;
@@ -76,7 +82,7 @@ try {
     resources: R,
     metrics: METRICS.length,
     resourceMetrics,
-    eventsPerResourceMetric: 1,
+    eventsPerResourceMetric: E,
     keys,
     memoryUsageBytesPerResourceMetric: perRm(total),
     usedMemoryDeltaBytesPerResourceMetric: perRm(after - before),
@@ -91,11 +97,12 @@ try {
         },
       ]),
     ),
+    encodings: Object.fromEntries(encodings),
     bar: 200,
     at: new Date().toISOString(),
   };
   out(
-    `${resourceMetrics.toLocaleString('en-US')} resource-metrics (${R.toLocaleString('en-US')} resources x 3 metrics, one event each), ${keys.toLocaleString('en-US')} keys:`,
+    `${resourceMetrics.toLocaleString('en-US')} resource-metrics (${R.toLocaleString('en-US')} resources x 3 metrics, ${E} event(s) each), ${keys.toLocaleString('en-US')} keys:`,
   );
   out(`  MEMORY USAGE sum:    ${result.memoryUsageBytesPerResourceMetric} bytes per resource-metric`);
   out(
@@ -105,6 +112,7 @@ try {
     out(
       `    ${kind.padEnd(32)} ${String(e.keys).padStart(8)} keys, ${e.bytesPerKey} B/key (name ${e.keyNameBytesPerKey} B), ${e.bytesPerResourceMetric} B per resource-metric`,
     );
+  for (const [encoding, n] of encodings) out(`    ${encoding}: ${n} keys`);
   const file = new URL(`./results/redis-bytes${process.env.BENCH_RESULT_SUFFIX ?? ''}.json`, import.meta.url);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   out(`results written to ${file.pathname}`);

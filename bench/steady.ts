@@ -118,10 +118,9 @@ async function redisBytes(world: TestWorld) {
   const byKind: Record<string, { keys: number; bytes: number }> = {};
   const kindOf = (key: string) => {
     const rest = key.slice(world.keyPrefix.length);
-    if (/:u:/.test(rest)) return 'period';
-    if (/:w:/.test(rest)) return 'window';
-    if (/:ds:/.test(rest)) return 'dedupe';
-    if (/:o$/.test(rest)) return 'applied';
+    // a resource's counters hash (totals, window buckets, applied offsets, dedupe ids: ADR 0020)
+    if (/^\{s\d+\}:r:[^:]+$/.test(rest)) return 'counters';
+    if (/:f$/.test(rest)) return 'flag';
     return 'other';
   };
   try {
@@ -333,7 +332,7 @@ async function runLoad(client: string) {
   const byKind = await redisBytes(world);
   const resourceMetrics = expected.size;
   const allBytes = Object.values(byKind).reduce((s, k) => s + k.bytes, 0);
-  const counterBytes = (byKind.period?.bytes ?? 0) + (byKind.window?.bytes ?? 0);
+  const counterBytes = byKind.counters?.bytes ?? 0;
 
   const result = {
     client,

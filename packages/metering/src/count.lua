@@ -2,25 +2,31 @@
 -- one step. Built by counters.ts; every key of the call shares one hash tag (the resources' shard), so it
 -- runs unchanged on Redis Cluster.
 --
--- KEYS[1] is the shard's generation marker (ADR 0011). Then per resource, its keys (KEYS[base + ...]):
---   +1  applied-offsets hash: "topic:partition" -> highest offset applied; "topic:partition|d" ->
---       offsets (comma-separated) that were producer retries and may not be in the ledger yet
---   +2, +3  dedupe sets (event ids) of the current and the previous dedupe slot: an id is remembered for
---       at least one window after it counted
---   +4 ..   targets (period hashes and window buckets), referenced by index below
--- ARGV[1] r resources, ARGV[2] partition field ("topic:partition"), ARGV[3] applied-hash ttl (s),
--- ARGV[4] expire-at of the current dedupe slot (unix ms), ARGV[5] the ledger's watermark (offsets below
--- it are in the ledger); then per resource:
+-- KEYS[1] is the shard's generation marker (ADR 0011). Then per resource one key, KEYS[base + 1]: the
+-- resource's counters hash (keys.ts, `counterFields`), whose fields are
+--   'u<month><metric>' period totals, 'f<n><metric>' / 'h<n><metric>' 5-minute / hour window buckets
+--   (n numbered from the epoch), 'o<topic:partition>' the highest offset applied, 'd<topic:partition>'
+--   offsets (comma-separated) that were producer retries and may not be in the ledger yet, and per
+--   event id ('i' and a lower-case UUID's 16 bytes, or 't' and any other id) the dedupe slot the id
+--   last came in: an id whose slot is the current or the previous one is known, so it is remembered
+--   for at least one window after it counted.
+-- ARGV[1] r resources, ARGV[2] partition ("topic:partition"), ARGV[3] the current dedupe slot, ARGV[4]
+-- the ledger's watermark (offsets below it are in the ledger); ARGV[5], ARGV[6] the oldest 5-minute and
+-- hour bucket numbers a window still needs, ARGV[7] the oldest month kept ('2026-10'): what is older goes
+-- whenever a call creates a field (a new bucket, a new month), so a hash holds about what the windows
+-- need (Redis 7.0 has no per-field expiry). Then per resource:
 --   one argument, comma-separated (one argument instead of some twenty: the client builds and sends each
 --   argument on its own):
---     key base, n events, t targets, g groups, first offset, last offset;
---     per target: ttl seconds (0 = none);
+--     key base, n events, t targets, g groups, first offset, last offset, expire-at (unix s) the hash
+--     needs at least (its newest month's);
+--     per target: its field (a period total or a window bucket);
 --     per group (events of one metric and one 5-minute bucket, on one side of the ledger watermark):
---       period target, metric, fine target (0 = none), coarse target (0 = none), events, summed quantity;
+--       period target, fine target (0 = none), coarse target (0 = none), events, summed quantity;
 --   'd' and three comma-separated lists of n values each, in offset order: offsets, quantities, group
 --   numbers (the per-event details, needed only when some event is not simply new), or 'n' without them;
---   'j' and the n event ids joined by newlines, or 'a' and the n ids as arguments (when an id holds a
---   newline; the client encodes arguments one by one, so a joined list costs it far less).
+--   the n id fields: 'u' and one argument of n 17-byte fields (every id a lower-case UUID), 'j' and the
+--   fields joined by newlines (no id a UUID), or 'a' and one argument each (a mix, or an id that holds a
+--   newline; the client encodes arguments one by one, so one argument for all costs it far less).
 --
 -- Returns { -3 } when the generation marker is missing (Redis lost the shard's data: the counters must be
 -- rebuilt from the ledger first), { -1, i } when the joined ids of the i-th resource were not n ids
@@ -29,17 +35,18 @@
 -- the same id twice in the call: send them with details); nothing was written then. Otherwise the
 -- generation, then per resource: counted, countedBefore,
 -- duplicates, exact, [per group: events then quantity for the ledger (counted now or by an earlier
--- delivery of the same record), when exact is 0], the number of totals, then target/metric/total triples
--- of every period hash the events touched. exact = 1 means every event counted now, so the ledger takes
+-- delivery of the same record), when exact is 0], the number of totals, then target/total pairs of
+-- every period total the events touched. exact = 1 means every event counted now, so the ledger takes
 -- the groups as sent.
 local generation = redis.call('GET', KEYS[1])
 if not generation then return { -3 } end
 local resources = tonumber(ARGV[1])
-local field = ARGV[2]
-local appliedTtl = tonumber(ARGV[3])
-local slotExpireAt = ARGV[4]
-local ledgerFrom = tonumber(ARGV[5])
-local dupField = field .. '|d'
+local appliedField = 'o' .. ARGV[2]
+local dupField = 'd' .. ARGV[2]
+local slot = ARGV[3]
+local knownFrom = tonumber(slot) - 1
+local ledgerFrom = tonumber(ARGV[4])
+local fineFrom, coarseFrom, monthFrom = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local CHUNK = 2000 -- Lua's unpack has a small stack
 
 local function split(list)
@@ -50,21 +57,20 @@ end
 
 -- First pass, no writes: read every resource's arguments.
 local specs = {}
-local a = 6
+local a = 8
 for r = 1, resources do
   local f = split(ARGV[a])
   a = a + 1
   local s = { base = tonumber(f[1]), n = tonumber(f[2]), t = tonumber(f[3]), g = tonumber(f[4]),
-    firstOffset = tonumber(f[5]), lastOffset = f[6] }
-  local k = 7
-  s.targetTtl = {}
-  for i = 1, s.t do s.targetTtl[i] = tonumber(f[k]); k = k + 1 end
-  s.period, s.metric, s.fine, s.coarse, s.groupN, s.groupQty = {}, {}, {}, {}, {}, {}
+    firstOffset = tonumber(f[5]), lastOffset = f[6], expireAt = tonumber(f[7]) }
+  local k = 8
+  s.target = {}
+  for i = 1, s.t do s.target[i] = f[k]; k = k + 1 end
+  s.period, s.fine, s.coarse, s.groupN, s.groupQty = {}, {}, {}, {}, {}
   for i = 1, s.g do
-    s.period[i] = tonumber(f[k]); s.metric[i] = f[k + 1]
-    s.fine[i] = tonumber(f[k + 2]); s.coarse[i] = tonumber(f[k + 3])
-    s.groupN[i] = tonumber(f[k + 4]); s.groupQty[i] = tonumber(f[k + 5])
-    k = k + 6
+    s.period[i] = tonumber(f[k]); s.fine[i] = tonumber(f[k + 1]); s.coarse[i] = tonumber(f[k + 2])
+    s.groupN[i] = tonumber(f[k + 3]); s.groupQty[i] = tonumber(f[k + 4])
+    k = k + 5
   end
   s.hasDetails = ARGV[a] == 'd'
   if s.hasDetails then
@@ -74,7 +80,12 @@ for r = 1, resources do
     a = a + 1
   end
   local ids = {}
-  if ARGV[a] == 'j' then
+  if ARGV[a] == 'u' then
+    local fields = ARGV[a + 1]
+    if #fields ~= 17 * s.n then return redis.error_reply('meterlineCount: ' .. s.n .. ' ids, ' .. #fields .. ' bytes') end
+    for i = 1, s.n do ids[i] = string.sub(fields, 17 * i - 16, 17 * i) end
+    a = a + 2
+  elseif ARGV[a] == 'j' then
     -- n non-empty parts with n - 1 newlines between them means no id held a newline.
     local i, bytes = 0, 0
     for id in string.gmatch(ARGV[a + 1], '[^\n]+') do i = i + 1; ids[i] = id; bytes = bytes + #id end
@@ -88,65 +99,64 @@ for r = 1, resources do
   specs[r] = s
 end
 
--- Adds q (> 0) to a counter, a string key or a hash field (field nil for a key), and returns the new total
--- as a string. A whole q adds as an integer (INCRBY, HINCRBY: exact, and cheaper than the float
--- commands, which parse and print a long double and are replicated as a SET); a fraction, or a
--- counter that holds one already (the integer command refuses it), adds as a float (q as Lua prints it:
--- 14 significant digits). A whole q goes as a string of all its digits.
+-- Adds q (> 0) to a hash field and returns the new total as a string. A whole q adds as an integer
+-- (HINCRBY: exact, and cheaper than the float command, which parses and prints a long double and is
+-- replicated as an HSET); a fraction, or a counter that holds one already (the integer command refuses
+-- it), adds as a float (q as Lua prints it: 14 significant digits). A whole q goes as all its digits.
 local WHOLE_MAX = 1e15
 local function add(key, field, q)
   if q % 1 == 0 and q < WHOLE_MAX then
-    local whole = string.format('%d', q)
-    local total
-    if field then total = redis.pcall('HINCRBY', key, field, whole) else total = redis.pcall('INCRBY', key, whole) end
+    local total = redis.pcall('HINCRBY', key, field, string.format('%d', q))
     if type(total) == 'number' then return string.format('%d', total) end
   end
-  if field then return redis.call('HINCRBYFLOAT', key, field, q) end
-  return redis.call('INCRBYFLOAT', key, q)
+  return redis.call('HINCRBYFLOAT', key, field, q)
 end
 
+-- Sets every id field to the current slot; returns how many fields were new.
 local function addIds(key, ids, n)
   local added = 0
   for from = 1, n, CHUNK do
-    added = added + redis.call('SADD', key, unpack(ids, from, math.min(n, from + CHUNK - 1)))
+    local args = {}
+    for i = from, math.min(n, from + CHUNK - 1) do args[#args + 1] = ids[i]; args[#args + 1] = slot end
+    added = added + redis.call('HSET', key, unpack(args))
   end
   return added
 end
 
--- Second pass, what decides whether an event is simply new: which ids either dedupe slot holds already
--- (native bulk lookups), and which offsets the counters hold (every offset below the ledger's watermark
--- is in them: counted here, or rebuilt from the ledger after Redis lost its data, which is how a lost
--- applied-offsets hash is never a double count). The ids of a resource none of whose events was seen go
--- into the current slot now: how many were added tells whether an id came twice in the call.
+-- Second pass, what decides whether an event is simply new: which ids the hash knows from this or the
+-- previous slot (native bulk lookups), and which offsets the counters hold (every offset below the
+-- ledger's watermark is in them: counted here, or rebuilt from the ledger after Redis lost its data,
+-- which is how a lost applied offset is never a double count). The ids of a resource none of whose
+-- events was seen are set now: how many fields were new tells whether an id came twice in the call (an
+-- id from an older slot, forgotten but not yet pruned, is not new either: that resource goes the slow
+-- way, which counts it).
 local missing = {}
 for r = 1, resources do
   local s = specs[r]
   local n, ids = s.n, s.ids
-  local KA, KC, KP = KEYS[s.base + 1], KEYS[s.base + 2], KEYS[s.base + 3]
+  local K = KEYS[s.base + 1]
   s.known, s.anyKnown = {}, false
-  for _, key in ipairs({ KC, KP }) do
-    for from = 1, n, CHUNK do
-      local got = redis.call('SMISMEMBER', key, unpack(ids, from, math.min(n, from + CHUNK - 1)))
-      for j = 1, #got do
-        if got[j] == 1 then s.known[from + j - 1] = true; s.anyKnown = true end
-      end
+  for from = 1, n, CHUNK do
+    local got = redis.call('HMGET', K, unpack(ids, from, math.min(n, from + CHUNK - 1)))
+    for j = 1, #got do
+      if got[j] and tonumber(got[j]) >= knownFrom then s.known[from + j - 1] = true; s.anyKnown = true end
     end
   end
-  s.applied = math.max(tonumber(redis.call('HGET', KA, field) or '-1'), ledgerFrom - 1)
+  s.applied = math.max(tonumber(redis.call('HGET', K, appliedField) or '-1'), ledgerFrom - 1)
   s.simple = s.firstOffset > s.applied and not s.anyKnown
   if s.simple then
-    s.added = addIds(KC, ids, n)
+    s.added = addIds(K, ids, n)
     s.simple = s.added == n
   end
   if not s.simple and not s.hasDetails then missing[#missing + 1] = r end
 end
 if #missing > 0 then
-  -- Undo the ids added above (none of them was in the slot before), so that nothing was written.
+  -- Undo the ids set above (none of them was known before), so that nothing was written that counts.
   for r = 1, resources do
     local s = specs[r]
     if s.added then
       for from = 1, s.n, CHUNK do
-        redis.call('SREM', KEYS[s.base + 2], unpack(s.ids, from, math.min(s.n, from + CHUNK - 1)))
+        redis.call('HDEL', KEYS[s.base + 1], unpack(s.ids, from, math.min(s.n, from + CHUNK - 1)))
       end
     end
   end
@@ -155,12 +165,31 @@ if #missing > 0 then
   return out
 end
 
+-- Drops the fields no window, month or dedupe slot needs any more. Runs when a call created a field:
+-- for a resource that counts all the time, once per 5-minute bucket.
+local function prune(K)
+  local all = redis.call('HGETALL', K)
+  local doomed = {}
+  for i = 1, #all, 2 do
+    local f = all[i]
+    local kind = string.sub(f, 1, 1)
+    local gone = false
+    if kind == 'i' or kind == 't' then gone = tonumber(all[i + 1]) < knownFrom
+    elseif kind == 'f' then gone = tonumber(string.match(f, '^f(%d+)')) < fineFrom
+    elseif kind == 'h' then gone = tonumber(string.match(f, '^h(%d+)')) < coarseFrom
+    elseif kind == 'u' then gone = string.sub(f, 2, 8) < monthFrom end
+    if gone then doomed[#doomed + 1] = f end
+  end
+  for from = 1, #doomed, CHUNK do
+    redis.call('HDEL', K, unpack(doomed, from, math.min(#doomed, from + CHUNK - 1)))
+  end
+end
+
 local function count(s)
   local n, g, ids = s.n, s.g, s.ids
-  local KA, KC, T = KEYS[s.base + 1], KEYS[s.base + 2], s.base + 3
+  local K = KEYS[s.base + 1]
   local known, applied = s.known, s.applied
-  if not s.added then addIds(KC, ids, n) end
-  redis.call('PEXPIREAT', KC, slotExpireAt)
+  if not s.added then addIds(K, ids, n) end
 
   local counted, countedBefore, duplicates = 0, 0, 0
   local exact = 1
@@ -172,7 +201,7 @@ local function count(s)
     -- Producer retries at offsets the ledger may not hold yet: a redelivery of one of them is not
     -- counted-before. Older ones are dropped.
     local retries, kept = {}, {}
-    for v in string.gmatch(redis.call('HGET', KA, dupField) or '', '[^,]+') do
+    for v in string.gmatch(redis.call('HGET', K, dupField) or '', '[^,]+') do
       if tonumber(v) >= ledgerFrom then retries[v] = true; kept[#kept + 1] = v end
     end
     groupQty, ledgerQty, ledgerN = {}, {}, {}
@@ -202,40 +231,41 @@ local function count(s)
         ledgerQty[gi] = ledgerQty[gi] + q; ledgerN[gi] = ledgerN[gi] + 1
       end
     end
-    if #kept > 0 then redis.call('HSET', KA, dupField, table.concat(kept, ','))
-    else redis.call('HDEL', KA, dupField) end
+    if #kept > 0 then redis.call('HSET', K, dupField, table.concat(kept, ','))
+    else redis.call('HDEL', K, dupField) end
   else
     counted = n
   end
 
-  -- Increments per target. A key's expiry is set when the increment created it (the new total equals
-  -- what was added): one EXPIRE per key's life instead of one per call.
-  -- touched: per (period target, metric) the quantity to add and, once added, the new total.
-  local touched, strAdd = {}, {}
+  -- Increments per target field. A field whose new total is what was added was created now: the
+  -- hash is pruned then (once per call).
+  -- touched: per period target the quantity to add and, once added, the new total.
+  local touched, bucketAdd = {}, {}
   for i = 1, g do
-    local pkey = s.period[i] .. '|' .. s.metric[i]
-    local t = touched[pkey]
-    if not t then t = { ti = s.period[i], metric = s.metric[i], q = 0 }; touched[pkey] = t end
+    local pt = s.period[i]
+    local t = touched[pt]
+    if not t then t = { q = 0 }; touched[pt] = t end
     local q = groupQty[i]
     if q > 0 then
       t.q = t.q + q
-      if s.fine[i] > 0 then strAdd[s.fine[i]] = (strAdd[s.fine[i]] or 0) + q end
-      if s.coarse[i] > 0 then strAdd[s.coarse[i]] = (strAdd[s.coarse[i]] or 0) + q end
+      if s.fine[i] > 0 then bucketAdd[s.fine[i]] = (bucketAdd[s.fine[i]] or 0) + q end
+      if s.coarse[i] > 0 then bucketAdd[s.coarse[i]] = (bucketAdd[s.coarse[i]] or 0) + q end
     end
   end
-  for _, t in pairs(touched) do
+  local created = false
+  for pt, t in pairs(touched) do
     if t.q > 0 then
-      t.total = add(KEYS[T + t.ti], t.metric, t.q)
-      if tonumber(t.total) == t.q and s.targetTtl[t.ti] > 0 then redis.call('EXPIRE', KEYS[T + t.ti], s.targetTtl[t.ti]) end
+      t.total = add(K, s.target[pt], t.q)
+      if tonumber(t.total) == t.q then created = true end
     end
   end
-  for ti, q in pairs(strAdd) do
-    local total = add(KEYS[T + ti], nil, q)
-    if tonumber(total) == q and s.targetTtl[ti] > 0 then redis.call('EXPIRE', KEYS[T + ti], s.targetTtl[ti]) end
+  for ti, q in pairs(bucketAdd) do
+    if tonumber(add(K, s.target[ti], q)) == q then created = true end
   end
-  if tonumber(s.lastOffset) > applied then
-    if redis.call('HSET', KA, field, s.lastOffset) == 1 then redis.call('EXPIRE', KA, appliedTtl) end
-  end
+  if tonumber(s.lastOffset) > applied then redis.call('HSET', K, appliedField, s.lastOffset) end
+  if created then prune(K) end
+  -- The hash lives as long as its newest month needs (never shortened: a late event of an older month).
+  if redis.call('EXPIRETIME', K) < s.expireAt then redis.call('EXPIREAT', K, s.expireAt) end
 
   local out = { counted, countedBefore, duplicates, exact }
   if exact == 0 then
@@ -244,14 +274,13 @@ local function count(s)
       out[#out + 1] = string.format('%.17g', ledgerQty[i])
     end
   end
-  local triples = {}
-  for _, t in pairs(touched) do
-    triples[#triples + 1] = t.ti
-    triples[#triples + 1] = t.metric
-    triples[#triples + 1] = t.total or redis.call('HGET', KEYS[T + t.ti], t.metric) or '0'
+  local pairsOut = {}
+  for pt, t in pairs(touched) do
+    pairsOut[#pairsOut + 1] = pt
+    pairsOut[#pairsOut + 1] = t.total or redis.call('HGET', K, s.target[pt]) or '0'
   end
-  out[#out + 1] = #triples / 3
-  for _, v in ipairs(triples) do out[#out + 1] = v end
+  out[#out + 1] = #pairsOut / 2
+  for _, v in ipairs(pairsOut) do out[#out + 1] = v end
   return out
 end
 

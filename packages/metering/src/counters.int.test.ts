@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createRedis, type Redis, shardOf } from '@meterline/redis';
+import { createRedis, keyPrefixOf, type Redis, shardOf } from '@meterline/redis';
 import { periodOf } from '@meterline/rules';
 import { serviceUrls } from '@meterline/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CounterStore, CountersLostError, ResourceEvents } from './counters.ts';
-import { generationKey, keys } from './keys.ts';
+import { counterFields, generationKey, keys } from './keys.ts';
 
 // The atomic Redis step on the real Redis: each path of count.lua.
 const WINDOW_S = 60;
@@ -47,7 +47,7 @@ describe('CounterStore.count on the real Redis', () => {
 
   it('adds whole quantities as integers and fractions as floats, on one counter in any order', async () => {
     const r = randomUUID();
-    const period = keys.period(r, periodOf(now).key);
+    const hash = keys.counters(r);
     const totals: number[] = [];
     let offset = 0;
     for (const quantity of [2, 1, 0.25, 3, 0.75, 4, 1e12]) {
@@ -55,10 +55,17 @@ describe('CounterStore.count on the real Redis', () => {
       totals.push(result.totals[0]!.used);
     }
     expect(totals).toEqual([2, 3, 3.25, 6.25, 7, 11, 1e12 + 11]);
-    expect(await redis.hget(period, 'api_calls')).toBe(String(1e12 + 11));
+    expect(await redis.hget(hash, counterFields.total(periodOf(now).key, 'api_calls'))).toBe(
+      String(1e12 + 11),
+    );
     // The window buckets took the same sums.
     const fine = now - 1000 - ((now - 1000) % 300_000);
-    expect(Number(await redis.get(keys.bucket(r, 'api_calls', 'm5', fine)))).toBe(1e12 + 11);
+    expect(Number(await redis.hget(hash, counterFields.bucket('api_calls', 'm5', fine)))).toBe(1e12 + 11);
+    expect(await counters.rollingUsage(r, 'api_calls', now)).toEqual({
+      lastHour: 1e12 + 11,
+      last24h: 1e12 + 11,
+      last7d: 1e12 + 11,
+    });
   });
 
   it('counts an id once when it comes twice in one call, and once more in a later call', async () => {
@@ -81,7 +88,63 @@ describe('CounterStore.count on the real Redis', () => {
     const later = await counters.count(r, FIELD, batch(['a', 3]), slotStart + 3 * WINDOW_S * 1000 + 1);
     expect(later.counted).toBe(1);
     const slot = Math.floor(slotStart / (WINDOW_S * 1000));
-    expect(await redis.pttl(keys.dedupeSlot(r, slot + 3))).toBeGreaterThan(2 * WINDOW_S * 1000);
+    expect(await redis.hget(keys.counters(r), counterFields.eventId('a'))).toBe(String(slot + 3));
+    expect(await redis.ttl(keys.counters(r))).toBeGreaterThan(0);
+  });
+
+  it('keeps lower-case UUID ids as 16 bytes, and knows them in any mix with other ids', async () => {
+    const r = randomUUID();
+    const [u1, u2, u3] = [randomUUID(), randomUUID(), randomUUID()];
+    const first = await counters.count(r, FIELD, batch([u1, 1], [u2, 2]), now);
+    expect(first.counted).toBe(2);
+    const field = await redis.hgetBuffer(keys.counters(r), counterFields.eventId(u1));
+    expect(counterFields.eventId(u1)).toHaveLength(17);
+    expect(field?.toString()).toBe(String(Math.floor(now / (WINDOW_S * 1000))));
+    // The same ids beside others (one argument each), and the upper-case form, another id.
+    const mixed = await counters.count(
+      r,
+      FIELD,
+      batch([u1, 3], ['plain', 4], [u3, 5], [u2.toUpperCase(), 6]),
+      now,
+    );
+    expect([mixed.counted, mixed.duplicates]).toEqual([3, 1]);
+    const again = await counters.count(r, FIELD, batch([u3, 7], [u2, 8], ['plain', 9]), now);
+    expect([again.counted, again.duplicates]).toEqual([0, 3]);
+    expect(await used(r)).toBe(5);
+    // OBJECT takes the full key name (ioredis does not prefix it).
+    expect(await redis.object('ENCODING', keyPrefixOf(redis) + keys.counters(r))).toBe('listpack');
+  });
+
+  it('drops the buckets, months and ids no window needs when a call creates a field', async () => {
+    const r = randomUUID();
+    const t0 = now - 3 * 3_600_000;
+    const at = (ts: number, ...events: [id: string, offset: number][]) => {
+      const out = new ResourceEvents();
+      for (const [id, offset] of events) out.push(id, String(offset), 'api_calls', 1, ts);
+      return out;
+    };
+    await counters.count(r, FIELD, at(t0, ['old', 1]), t0);
+    const fields = async () => (await redis.hkeys(keys.counters(r))).sort();
+    const fineOf = (ts: number) => counterFields.bucket('api_calls', 'm5', ts - (ts % 300_000));
+    const hourOf = (ts: number) => counterFields.bucket('api_calls', 'h', ts - (ts % 3_600_000));
+    expect(await fields()).toEqual(
+      [
+        fineOf(t0),
+        hourOf(t0),
+        counterFields.applied(FIELD),
+        'told',
+        counterFields.total(periodOf(t0).key, 'api_calls'),
+      ].sort(),
+    );
+    // Three hours later: the old 5-minute bucket and the old id go, the hour bucket stays (7 days).
+    await counters.count(r, FIELD, at(now, ['new', 2]), now);
+    const kept = await fields();
+    expect(kept).toContain(hourOf(t0));
+    expect(kept).toContain(fineOf(now));
+    expect(kept).toContain('tnew');
+    expect(kept).not.toContain(fineOf(t0));
+    expect(kept).not.toContain('told');
+    expect(await counters.rollingUsage(r, 'api_calls', now)).toMatchObject({ lastHour: 1, last24h: 2 });
   });
 
   it('never counts a redelivered record again, and tells the ledger which of them had counted', async () => {
@@ -162,10 +225,14 @@ describe('CounterStore.count on the real Redis', () => {
       [1, 1, 0],
     ]);
     expect([await used(plain!), await used(twice!), await used(redelivered!)]).toEqual([3, 5, 12]);
-    const slot = Math.floor(now / (WINDOW_S * 1000));
-    expect(await redis.smembers(keys.dedupeSlot(plain!, slot))).toEqual(expect.arrayContaining(['a', 'b']));
-    expect(await redis.scard(keys.dedupeSlot(plain!, slot))).toBe(2);
-    expect(await redis.scard(keys.dedupeSlot(twice!, slot))).toBe(2);
+    const slot = String(Math.floor(now / (WINDOW_S * 1000)));
+    const idFields = async (r: string) =>
+      (await redis.hkeysBuffer(keys.counters(r))).filter((f) => f[0] === 't'.charCodeAt(0)).length;
+    expect(
+      await redis.hmget(keys.counters(plain!), counterFields.eventId('a'), counterFields.eventId('b')),
+    ).toEqual([slot, slot]);
+    expect(await idFields(plain!)).toBe(2);
+    expect(await idFields(twice!)).toBe(2);
   });
 
   it('counts nothing into a shard whose generation marker is missing (Redis lost its data)', async () => {
@@ -181,9 +248,7 @@ describe('CounterStore.count on the real Redis', () => {
       expect(err).toBeInstanceOf(CountersLostError);
       expect((err as CountersLostError).shards).toEqual([shardOf(r)]);
       expect(await used(r)).toBe(0);
-      expect(
-        await redis.exists(keys.applied(r), keys.dedupeSlot(r, Math.floor(now / (WINDOW_S * 1000)))),
-      ).toBe(0);
+      expect(await redis.exists(keys.counters(r))).toBe(0);
     } finally {
       await counters.setGeneration(1);
     }
@@ -195,8 +260,7 @@ describe('CounterStore.count on the real Redis', () => {
     await counters.count(r, FIELD, batch(['a', 10, 1], ['b', 11, 2], ['c', 12, 4]), now);
     // Redis lost the resource's data; the ledger holds offsets 10 and 11 (watermark 12) and the counters
     // were rebuilt from it. The batch comes again: only offset 12 counts.
-    const slot = Math.floor(now / (WINDOW_S * 1000));
-    await redis.del(keys.applied(r), keys.dedupeSlot(r, slot), keys.dedupeSlot(r, slot - 1));
+    await redis.del(keys.counters(r));
     await counters.setPeriodUsage(r, periodOf(now).key, { api_calls: 3 }, 3600);
     const again = await counters.count(r, FIELD, batch(['a', 10, 1], ['b', 11, 2], ['c', 12, 4]), now, 12);
     expect([again.counted, again.countedBefore]).toEqual([1, 2]);

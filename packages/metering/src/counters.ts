@@ -10,16 +10,52 @@ import {
   shardOfKey,
 } from '@meterline/redis';
 import { DAY, type Period, periodOf } from '@meterline/rules';
-import { generationKey, keys, resourceKeys } from './keys.ts';
+import {
+  counterFields,
+  generationKey,
+  isLowerUuid,
+  keys,
+  resourceKeys,
+  totalsPrefix,
+  writeUuid,
+} from './keys.ts';
 import { bucketStart, COARSE_BUCKET, COARSE_KEEP, FINE_BUCKET, FINE_KEEP, hourOf } from './period.ts';
 
 const countScript = readFileSync(new URL('./count.lua', import.meta.url), 'utf8');
 
-/** A dedupe slot outlives its second window by this much, for clocks of ingestor processes that differ. */
-const DEDUPE_SLACK_MS = 60_000;
+/** Replaces one month's totals in a resource's counters hash (KEYS[1]): ARGV[1] the month's field
+ * prefix, ARGV[2] the hash's ttl (s, only ever lengthened), then field/value pairs. */
+const setTotalsScript = `
+local K = KEYS[1]
+local prefix = ARGV[1]
+local doomed = {}
+for _, f in ipairs(redis.call('HKEYS', K)) do
+  if string.sub(f, 1, #prefix) == prefix then doomed[#doomed + 1] = f end
+end
+for from = 1, #doomed, 2000 do redis.call('HDEL', K, unpack(doomed, from, math.min(#doomed, from + 1999))) end
+if #ARGV > 2 then
+  redis.call('HSET', K, unpack(ARGV, 3))
+  local ttl = tonumber(ARGV[2])
+  if redis.call('TTL', K) < ttl then redis.call('EXPIRE', K, ttl) end
+end
+return #doomed`;
 
-/** A resource's keys in a call: applied offsets, two dedupe slots, then its targets (count.lua). */
-const TARGETS_FROM = 3;
+/** One month's totals of a resource's counters hash (KEYS[1]), filtered in Redis: the hash also holds
+ * window buckets and dedupe ids (many, for a busy resource). ARGV[1] the month's field prefix. Returns
+ * metric/total pairs. */
+const totalsScript = `
+local prefix = ARGV[1]
+local all = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #all, 2 do
+  local f = all[i]
+  if string.sub(f, 1, #prefix) == prefix then out[#out + 1] = string.sub(f, #prefix + 1); out[#out + 1] = all[i + 1] end
+end
+return out`;
+
+/** The first 5-minute and hour bucket numbers the rolling windows read at `now` (older ones go). */
+const fineFrom = (now: number) => Math.floor((now - FINE_KEEP) / FINE_BUCKET) + 1;
+const coarseFrom = (now: number) => Math.floor((now - COARSE_KEEP) / COARSE_BUCKET) + 1;
 
 /** A shard's generation marker is missing: Redis lost its data, and nothing may count into it until the
  * counters are rebuilt from the ledger (`CounterRebuilder`). Nothing was written. */
@@ -113,20 +149,22 @@ export interface CounterSettings {
 }
 
 interface Prepared {
-  keys: string[];
-  /** the resource's numbers and metric names, comma-separated (count.lua's layout) */
+  /** the resource's counters hash */
+  key: string;
+  /** the resource's numbers and target fields, comma-separated (count.lua's layout) */
   spec: string;
   events: ResourceEvents;
   groups: Group[];
-  /** the period key of each target that is a period hash (by target number) */
-  periodKeyOfTarget: string[];
+  /** the period key and metric of each target that is a period total (by target number) */
+  totalOfTarget: { periodKey: string; metric: string }[];
   /** each event's group number (1-based), in offset order */
   eventGroup: number[];
   /** whether the per-event details go with the call (only when the script asks: they cost more to
    * send than everything else, and the script needs them only for events that are not simply new) */
   details: boolean;
-  /** ids joined by newlines in one argument, or one argument each */
-  joinedIds: boolean;
+  /** how the id fields go (count.lua): 'u' one argument of 17-byte fields (every id a lower-case
+   * UUID), 'j' joined by newlines (none), 'a' one argument each (a mix, or ids that hold newlines) */
+  idMode: 'u' | 'j' | 'a';
 }
 
 interface Group {
@@ -148,6 +186,8 @@ export class CounterStore {
     private readonly settings: CounterSettings,
   ) {
     defineVariadicScript(redis, 'meterlineCount', countScript);
+    redis.defineCommand('meterlineSetTotals', { numberOfKeys: 1, lua: setTotalsScript });
+    redis.defineCommand('meterlineTotals', { numberOfKeys: 1, lua: totalsScript });
     this.slotMs = settings.dedupeWindowSeconds * 1000;
   }
 
@@ -172,8 +212,8 @@ export class CounterStore {
     return values.map((v) => (v === null ? null : Number(v)));
   }
 
-  /** Deletes every counter key of the given shards (totals, window buckets, dedupe ids, applied offsets;
-   * not the evaluator's flags), before they are rebuilt from the ledger: a shard whose marker went
+  /** Deletes every counter key of the given shards (the resources' counters hashes, and any key of an
+   * older layout; not the evaluator's flags), before they are rebuilt from the ledger: a shard whose marker went
    * missing may still hold some of them (an evicted marker), and offsets or ids it remembers for counts
    * the rebuild replaced would make a retried batch count nothing. Returns how many keys went. */
   async wipeShards(shards: Set<number>): Promise<number> {
@@ -226,9 +266,12 @@ export class CounterStore {
     // The call's arguments after the resource count (count.lua's layout), the same for every shard.
     const head: (string | number)[] = [
       partitionField,
-      this.settings.periodRetentionDays * 86_400 + 62 * 86_400,
-      (slot + 2) * this.slotMs + DEDUPE_SLACK_MS,
+      slot,
       ledgerFrom,
+      fineFrom(now),
+      coarseFrom(now),
+      // the oldest month still kept (`retainedPeriods`): the one the retention began in
+      periodOf(now - this.settings.periodRetentionDays * DAY).key,
     ];
     const results: CountResult[] = new Array(work.length);
     const generations = new Set<number>();
@@ -236,15 +279,15 @@ export class CounterStore {
     await Promise.all(
       [...byShard].map(async ([shard, indices]) => {
         const prepared = indices.map((i) =>
-          this.prepare(work[i]!.resourceId, shard, work[i]!.events, now, slot, ledgerFrom),
+          this.prepare(work[i]!.resourceId, shard, work[i]!.events, now, ledgerFrom),
         );
-        const keysOf = [generationKey(shard), ...prepared.flatMap((p) => p.keys)];
+        const keysOf = [generationKey(shard), ...prepared.map((p) => p.key)];
         let raw = await this.run(keysOf, head, prepared);
         // The script wrote nothing and asks again: an id held a newline (that resource's ids go one
         // argument each), or resources need their per-event details. Each answer adds to the call, so
         // this ends.
         for (let code = Number(raw[0]); code === -1 || code === -2; code = Number(raw[0])) {
-          if (code === -1) prepared[Number(raw[1]) - 1]!.joinedIds = false;
+          if (code === -1) prepared[Number(raw[1]) - 1]!.idMode = 'a';
           else for (let k = 1; k < raw.length; k++) prepared[Number(raw[k]) - 1]!.details = true;
           raw = await this.run(keysOf, head, prepared);
         }
@@ -272,7 +315,7 @@ export class CounterStore {
     head: (string | number)[],
     prepared: Prepared[],
   ): Promise<(string | number)[]> {
-    const args: (string | number)[] = [keysOf.length];
+    const args: (string | number | Buffer)[] = [keysOf.length];
     for (const k of keysOf) args.push(k);
     args.push(prepared.length);
     for (const v of head) args.push(v);
@@ -282,61 +325,64 @@ export class CounterStore {
       if (p.details)
         args.push('d', p.events.offsets.join(','), p.events.quantities.join(','), p.eventGroup.join(','));
       else args.push('n');
-      if (p.joinedIds) args.push('j', p.events.ids.join('\n'));
+      if (p.idMode === 'u') args.push('u', uuidFields(p.events.ids));
+      else if (p.idMode === 'j') args.push('j', `t${p.events.ids.join('\nt')}`);
       else {
         args.push('a');
-        for (const id of p.events.ids) args.push(id);
+        for (const id of p.events.ids) args.push(counterFields.eventId(id));
       }
-      base += p.keys.length;
+      base += 1;
     }
     // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds the method at runtime
     return (this.redis as any).meterlineCount(args);
   }
 
-  /** One resource's part of the call: its keys and arguments (count.lua's layout), in one flat list each
+  /** One resource's part of the call: its key and arguments (count.lua's layout), in one flat list
    * (this runs once per resource per batch on the hot path). */
   private prepare(
     resourceId: string,
     shard: number,
     events: ResourceEvents,
     now: number,
-    slot: number,
     ledgerFrom: number,
   ): Prepared {
     const n = events.length;
     const { groups, eventGroup } = groupEvents(events, ledgerFrom);
-
-    // Dedupe slots of one window each: the current and the previous slot are checked, ids go into the
-    // current one, which expires when it stops being the previous one.
-    const k = resourceKeys(resourceId, shard);
-    const keysOf = [k.applied, k.dedupeSlot(slot), k.dedupeSlot(slot - 1)];
-    // Targets: the period hashes and window buckets the groups add to (keysOf[TARGETS_FROM + i - 1] is
-    // target i), each with its ttl (seconds). A resource's groups touch a few: found by a scan.
-    const ttls: number[] = [];
-    const periodKeyOfTarget: string[] = [];
+    // Targets: the period totals and window buckets the groups add to (fields of the resource's hash,
+    // targets[i - 1] is target i). A resource's groups touch a few: found by a scan.
+    const targets: string[] = [];
+    const totalOfTarget: { periodKey: string; metric: string }[] = [];
+    const fineMin = fineFrom(now);
+    const coarseMin = coarseFrom(now);
+    let expireAt = 0;
     let groupSpecs = '';
     for (const g of groups) {
       const period = periodOf(g.fineStart);
-      const pt = addTarget(keysOf, ttls, k.period(period.key), this.periodTtl(period, now));
-      periodKeyOfTarget[pt] = period.key;
+      const pt = addTarget(targets, counterFields.total(period.key, g.metric));
+      totalOfTarget[pt] = { periodKey: period.key, metric: g.metric };
+      expireAt = Math.max(expireAt, this.periodExpireAt(period, now));
       const coarseStart = bucketStart(g.fineStart, COARSE_BUCKET);
-      const fineTtl = Math.ceil((g.fineStart + FINE_KEEP - now) / 1000);
-      const coarseTtl = Math.ceil((coarseStart + COARSE_KEEP - now) / 1000);
-      const ft = fineTtl > 0 ? addTarget(keysOf, ttls, k.bucket(g.metric, 'm5', g.fineStart), fineTtl) : 0;
-      const ct = coarseTtl > 0 ? addTarget(keysOf, ttls, k.bucket(g.metric, 'h', coarseStart), coarseTtl) : 0;
-      groupSpecs += `,${pt},${g.metric},${ft},${ct},${g.events},${g.quantity}`;
+      const ft =
+        g.fineStart / FINE_BUCKET >= fineMin
+          ? addTarget(targets, counterFields.bucket(g.metric, 'm5', g.fineStart))
+          : 0;
+      const ct =
+        coarseStart / COARSE_BUCKET >= coarseMin
+          ? addTarget(targets, counterFields.bucket(g.metric, 'h', coarseStart))
+          : 0;
+      groupSpecs += `,${pt},${ft},${ct},${g.events},${g.quantity}`;
     }
     // The key base goes in front when the call is built (`run`).
-    const spec = `${n},${ttls.length},${groups.length},${events.offsets[0]},${events.offsets[n - 1]},${ttls.join(',')}${groupSpecs}`;
+    const spec = `${n},${targets.length},${groups.length},${events.offsets[0]},${events.offsets[n - 1]},${expireAt},${targets.join(',')}${groupSpecs}`;
     return {
       spec,
-      keys: keysOf,
+      key: resourceKeys(resourceId, shard).counters,
       events,
       groups,
-      periodKeyOfTarget,
+      totalOfTarget,
       eventGroup,
       details: false,
-      joinedIds: true,
+      idMode: idModeOf(events.ids),
     };
   }
 
@@ -366,12 +412,9 @@ export class CounterStore {
       if (!exact) r += 2;
     }
     const totals = Number(raw[r++]);
-    for (let k = 0; k < totals; k++, r += 3) {
-      result.totals.push({
-        periodKey: p.periodKeyOfTarget[Number(raw[r])]!,
-        metric: String(raw[r + 1]),
-        used: Number(raw[r + 2]),
-      });
+    for (let k = 0; k < totals; k++, r += 2) {
+      const { periodKey, metric } = p.totalOfTarget[Number(raw[r])]!;
+      result.totals.push({ periodKey, metric, used: Number(raw[r + 1]) });
     }
     return [result, r];
   }
@@ -380,10 +423,21 @@ export class CounterStore {
     return Math.max(60, Math.ceil((period.end + this.settings.periodRetentionDays * DAY - now) / 1000));
   }
 
+  /** When (unix s) a resource's hash may go at the earliest once it holds a total of `period`. */
+  private periodExpireAt(period: Period, now: number): number {
+    return Math.ceil(now / 1000) + this.periodTtl(period, now);
+  }
+
   /** metric -> used in the period. */
   async periodUsage(resourceId: string, periodKey: string): Promise<Record<string, number>> {
-    const raw = await this.redis.hgetall(keys.period(resourceId, periodKey));
-    return Object.fromEntries(Object.entries(raw).map(([m, v]) => [m, Number(v)]));
+    // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds the method at runtime
+    const raw: string[] = await (this.redis as any).meterlineTotals(
+      keys.counters(resourceId),
+      totalsPrefix(periodKey),
+    );
+    const out: Record<string, number> = {};
+    for (let i = 0; i < raw.length; i += 2) out[raw[i]!] = Number(raw[i + 1]);
+    return out;
   }
 
   /** Sums of the rolling windows for one metric at `now`. */
@@ -392,17 +446,18 @@ export class CounterStore {
     metric: string,
     now: number,
   ): Promise<{ lastHour: number; last24h: number; last7d: number }> {
-    const k = resourceKeys(resourceId);
     const fine: string[] = [];
     for (let s = bucketStart(now - FINE_KEEP + FINE_BUCKET, FINE_BUCKET); s <= now; s += FINE_BUCKET) {
-      fine.push(k.bucket(metric, 'm5', s));
+      fine.push(counterFields.bucket(metric, 'm5', s));
     }
     const coarse: string[] = [];
     for (let s = bucketStart(now - 7 * DAY + COARSE_BUCKET, COARSE_BUCKET); s <= now; s += COARSE_BUCKET) {
-      coarse.push(k.bucket(metric, 'h', s));
+      coarse.push(counterFields.bucket(metric, 'h', s));
     }
-    const [fineVals, coarseVals] = await Promise.all([this.redis.mget(fine), this.redis.mget(coarse)]);
-    const sum = (vals: (string | null)[]) => vals.reduce((acc, v) => acc + (v ? Number(v) : 0), 0);
+    const vals = await this.redis.hmget(keys.counters(resourceId), ...fine, ...coarse);
+    const sum = (vs: (string | null)[]) => vs.reduce((acc, v) => acc + (v ? Number(v) : 0), 0);
+    const fineVals = vals.slice(0, fine.length);
+    const coarseVals = vals.slice(fine.length);
     return {
       lastHour: sum(fineVals.slice(-12)),
       last24h: sum(coarseVals.slice(-24)),
@@ -410,17 +465,19 @@ export class CounterStore {
     };
   }
 
-  /** Replaces a period's totals (recount from the ledger). */
+  /** Replaces a period's totals (recount from the ledger), atomically; the resource's other fields
+   * (other months, window buckets, offsets, dedupe ids) stay. */
   async setPeriodUsage(
     resourceId: string,
     periodKey: string,
     usage: Record<string, number>,
     ttlSeconds: number,
   ) {
-    const key = keys.period(resourceId, periodKey);
-    const multi = this.redis.multi().del(key);
-    if (Object.keys(usage).length > 0) multi.hset(key, usage).expire(key, ttlSeconds);
-    await multi.exec();
+    const args: (string | number)[] = [keys.counters(resourceId), totalsPrefix(periodKey), ttlSeconds];
+    for (const [metric, used] of Object.entries(usage))
+      args.push(counterFields.total(periodKey, metric), used);
+    // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds the method at runtime
+    await (this.redis as any).meterlineSetTotals(...args);
   }
 
   /** Replaces the hourly window buckets of one metric (recount from the ledger). */
@@ -430,13 +487,22 @@ export class CounterStore {
     hours: { hour: number; quantity: number }[],
     now: number,
   ) {
-    const k = resourceKeys(resourceId);
-    const multi = this.redis.multi();
+    const key = keys.counters(resourceId);
+    const fields: (string | number)[] = [];
+    let ttl = 0;
     for (const { hour, quantity } of hours) {
-      const ttl = Math.ceil((hour + COARSE_KEEP - now) / 1000);
-      if (ttl > 0) multi.set(k.bucket(metric, 'h', hour), String(quantity), 'EX', ttl);
+      const left = Math.ceil((hour + COARSE_KEEP - now) / 1000);
+      if (left <= 0) continue;
+      fields.push(counterFields.bucket(metric, 'h', hour), String(quantity));
+      ttl = Math.max(ttl, left);
     }
-    await multi.exec();
+    if (fields.length === 0) return;
+    // A hash without an expiry (none of its months written yet) gets the buckets' own.
+    await this.redis
+      .multi()
+      .hset(key, ...fields)
+      .expire(key, ttl, 'NX')
+      .exec();
   }
 
   periodTtlSeconds(period: Period, now: number): number {
@@ -444,14 +510,31 @@ export class CounterStore {
   }
 }
 
-/** The number (1-based) of a target of a resource's call: the key's place among the targets in `keysOf`
- * (after its first TARGETS_FROM keys), added with its ttl when new. A resource's groups touch a few
- * targets, so they are found by a scan. */
-function addTarget(keysOf: string[], ttls: number[], key: string, ttl: number): number {
-  for (let i = TARGETS_FROM; i < keysOf.length; i++) if (keysOf[i] === key) return i - TARGETS_FROM + 1;
-  keysOf.push(key);
-  ttls.push(ttl);
-  return ttls.length;
+/** How a resource's ids go to count.lua (`Prepared.idMode`). */
+function idModeOf(ids: string[]): 'u' | 'j' | 'a' {
+  let uuids = 0;
+  for (const id of ids) if (isLowerUuid(id)) uuids++;
+  return uuids === ids.length ? 'u' : uuids === 0 ? 'j' : 'a';
+}
+
+/** The id fields of ids that are all lower-case UUIDs, 17 bytes each ('i' and the UUID's bytes), in
+ * one buffer. */
+function uuidFields(ids: string[]): Buffer {
+  const out = Buffer.allocUnsafe(17 * ids.length);
+  for (let k = 0; k < ids.length; k++) {
+    out[17 * k] = 0x69; // 'i'
+    writeUuid(ids[k]!, out, 17 * k + 1);
+  }
+  return out;
+}
+
+/** The number (1-based) of a target field of a resource's call, added when new. A resource's groups
+ * touch a few targets, so they are found by a scan. */
+function addTarget(targets: string[], field: string): number {
+  const i = targets.indexOf(field);
+  if (i >= 0) return i + 1;
+  targets.push(field);
+  return targets.length;
 }
 
 /** A resource's events in groups: one per (metric, 5-minute bucket, ledger side); the script sums per

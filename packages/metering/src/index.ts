@@ -15,7 +15,7 @@ export {
   ResourceEvents,
 } from './counters.ts';
 export { UsageEventDecoder } from './decode.ts';
-export { flagsCopyKey, generationKey, keys, resourceKeys } from './keys.ts';
+export { counterFields, flagsCopyKey, generationKey, keys, resourceKeys } from './keys.ts';
 export {
   type CounterGeneration,
   clearLedger,

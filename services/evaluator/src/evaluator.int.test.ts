@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listAlerts, readFlag, storedFlag } from '@meterline/alerts';
 import { createKafka } from '@meterline/kafka';
-import { CounterStore, flagsCopyKey, keys } from '@meterline/metering';
+import { CounterStore, counterFields, flagsCopyKey, keys } from '@meterline/metering';
 import { redisRunId } from '@meterline/redis';
 import { periodOf } from '@meterline/rules';
 import { createLogger } from '@meterline/runtime';
@@ -336,7 +336,7 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
         provisionedAt: new Date(period.start - 60 * DAY),
       });
       // Within the small plan's 1000: nothing blocked yet, projected 500/20 days -> below 1000.
-      await world.redis.hset(keys.period(r, period.key), 'api_calls', '500');
+      await world.redis.hset(keys.counters(r), counterFields.total(period.key, 'api_calls'), '500');
       await produceJson(
         world,
         world.topics.counters,
@@ -347,7 +347,7 @@ describe('evaluator: pace, crash recovery and downgrade flags', () => {
       await new Promise((res) => setTimeout(res, 1500));
       expect(await readFlag(world.redis, r)).toBeNull();
       // Over the small plan's limit: the downgrade to small is blocked, with a reason.
-      await world.redis.hset(keys.period(r, period.key), 'api_calls', '1500');
+      await world.redis.hset(keys.counters(r), counterFields.total(period.key, 'api_calls'), '1500');
       await produceJson(
         world,
         world.topics.counters,

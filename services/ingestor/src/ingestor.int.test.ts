@@ -494,7 +494,7 @@ describe('ingestor: crashes, Redis loss and a shared consumer group', () => {
         const stripped = worldKeys.map((k) => k.slice(world.keyPrefix.length));
         const loss = world.redis.multi();
         for (let i = 0; i < stripped.length; i += 500) loss.del(...stripped.slice(i, i + 500));
-        loss.hgetall(keys.period(resources[0]!, period(Date.now())));
+        loss.hgetall(keys.counters(resources[0]!));
         const replies = (await loss.exec()) ?? [];
         const deleted = replies.slice(0, -1).reduce((n, [err, d]) => n + (err ? 0 : Number(d)), 0);
         expect(deleted).toBe(stripped.length);
