@@ -9,12 +9,12 @@
 --   offsets (comma-separated) that were producer retries and may not be in the ledger yet, and per
 --   event id ('i' and a lower-case UUID's 16 bytes, or 't' and any other id) the dedupe slot the id
 --   last came in: an id whose slot is the current or the previous one is known, so it is remembered
---   for at least one window after it counted.
+--   for at least one window after it counted; 'p' the hash's size after its last sweep.
 -- ARGV[1] r resources, ARGV[2] partition ("topic:partition"), ARGV[3] the current dedupe slot, ARGV[4]
 -- the ledger's watermark (offsets below it are in the ledger); ARGV[5], ARGV[6] the oldest 5-minute and
 -- hour bucket numbers a window still needs, ARGV[7] the oldest month kept ('2026-10'): what is older goes
--- whenever a call creates a field (a new bucket, a new month), so a hash holds about what the windows
--- need (Redis 7.0 has no per-field expiry). Then per resource:
+-- in a sweep once the hash has doubled since its last one, so a hash holds at most about twice what
+-- the windows need (Redis 7.0 has no per-field expiry). Then per resource:
 --   one argument, comma-separated (one argument instead of some twenty: the client builds and sends each
 --   argument on its own):
 --     key base, n events, t targets, g groups, first offset, last offset, expire-at (unix s) the hash
@@ -165,8 +165,8 @@ if #missing > 0 then
   return out
 end
 
--- Drops the fields no window, month or dedupe slot needs any more. Runs when a call created a field:
--- for a resource that counts all the time, once per 5-minute bucket.
+-- Drops the fields no window, month or dedupe slot needs any more (see the sweep in count).
+local SWEEP_FROM = 32
 local function prune(K)
   local all = redis.call('HGETALL', K)
   local doomed = {}
@@ -237,8 +237,7 @@ local function count(s)
     counted = n
   end
 
-  -- Increments per target field. A field whose new total is what was added was created now: the
-  -- hash is pruned then (once per call).
+  -- Increments per target field.
   -- touched: per period target the quantity to add and, once added, the new total.
   local touched, bucketAdd = {}, {}
   for i = 1, g do
@@ -252,18 +251,20 @@ local function count(s)
       if s.coarse[i] > 0 then bucketAdd[s.coarse[i]] = (bucketAdd[s.coarse[i]] or 0) + q end
     end
   end
-  local created = false
   for pt, t in pairs(touched) do
-    if t.q > 0 then
-      t.total = add(K, s.target[pt], t.q)
-      if tonumber(t.total) == t.q then created = true end
-    end
+    if t.q > 0 then t.total = add(K, s.target[pt], t.q) end
   end
-  for ti, q in pairs(bucketAdd) do
-    if tonumber(add(K, s.target[ti], q)) == q then created = true end
-  end
+  for ti, q in pairs(bucketAdd) do add(K, s.target[ti], q) end
   if tonumber(s.lastOffset) > applied then redis.call('HSET', K, appliedField, s.lastOffset) end
-  if created then prune(K) end
+  -- A sweep once the hash has about doubled since the last one (its size then is kept in field 'p'):
+  -- constant work per field on average, and each resource sweeps when its own growth says so, not
+  -- every resource at once after each 5-minute boundary. A hash of fewer than SWEEP_FROM fields is
+  -- never swept.
+  local size = redis.call('HLEN', K)
+  if size >= 2 * tonumber(redis.call('HGET', K, 'p') or '0') + SWEEP_FROM then
+    prune(K)
+    redis.call('HSET', K, 'p', redis.call('HLEN', K) + 1)
+  end
   -- The hash lives as long as its newest month needs (never shortened: a late event of an older month).
   if redis.call('EXPIRETIME', K) < s.expireAt then redis.call('EXPIREAT', K, s.expireAt) end
 

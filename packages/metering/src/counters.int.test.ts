@@ -115,7 +115,7 @@ describe('CounterStore.count on the real Redis', () => {
     expect(await redis.object('ENCODING', keyPrefixOf(redis) + keys.counters(r))).toBe('listpack');
   });
 
-  it('drops the buckets, months and ids no window needs when a call creates a field', async () => {
+  it('drops the buckets, months and ids no window needs once the hash has grown enough', async () => {
     const r = randomUUID();
     const t0 = now - 3 * 3_600_000;
     const at = (ts: number, ...events: [id: string, offset: number][]) => {
@@ -136,15 +136,25 @@ describe('CounterStore.count on the real Redis', () => {
         counterFields.total(periodOf(t0).key, 'api_calls'),
       ].sort(),
     );
-    // Three hours later: the old 5-minute bucket and the old id go, the hour bucket stays (7 days).
-    await counters.count(r, FIELD, at(now, ['new', 2]), now);
+    // Three hours later, one event: the hash is small, nothing is swept yet.
+    await counters.count(r, FIELD, at(now - 60_000, ['new', 2]), now - 60_000);
+    expect(await fields()).toContain('told');
+    // Forty more: past 32 fields the hash is swept. The old 5-minute bucket and the old id go, the hour
+    // bucket stays (7 days), and its size after the sweep is kept for the next one.
+    await counters.count(
+      r,
+      FIELD,
+      at(now, ...Array.from({ length: 40 }, (_, i): [string, number] => [`more${i}`, 3 + i])),
+      now,
+    );
     const kept = await fields();
+    expect(Number(await redis.hget(keys.counters(r), 'p'))).toBe(kept.length);
     expect(kept).toContain(hourOf(t0));
     expect(kept).toContain(fineOf(now));
     expect(kept).toContain('tnew');
     expect(kept).not.toContain(fineOf(t0));
     expect(kept).not.toContain('told');
-    expect(await counters.rollingUsage(r, 'api_calls', now)).toMatchObject({ lastHour: 1, last24h: 2 });
+    expect(await counters.rollingUsage(r, 'api_calls', now)).toMatchObject({ lastHour: 41, last24h: 42 });
   });
 
   it('never counts a redelivered record again, and tells the ledger which of them had counted', async () => {

@@ -30,8 +30,9 @@ export const resourceKeys = (resourceId: string, shard?: number) => new Resource
 
 /** The fields of a resource's counters hash. Short, with numbers for times, so that a resource's hash
  * stays a listpack (fields and values up to 64 bytes, Redis's default `hash-max-listpack-value`): the
- * first character tells the kind (count.lua prunes by it), and a metric (which begins with a letter)
- * follows a number or a month without a separator. */
+ * first character tells the kind (count.lua sweeps by it; its field `p` is the hash's size after the
+ * last sweep), and a metric (which begins with a letter) follows a number or a month without a
+ * separator. */
 export const counterFields = {
   /** metric's total for the calendar month periodKey ('2026-11') */
   total: (periodKey: string, metric: string) => `u${periodKey}${metric}`,
