@@ -178,10 +178,39 @@ needs_start() {
 
 # ---------------------------------------------------------------- parts
 
+# The SSL listener, added to the generated server.properties (the template, which the fault suite's own
+# broker uses too, stays without it): a self-signed certificate for 127.0.0.1 in a PKCS12 keystore, made
+# once with the JDK's keytool, and its PEM copy for the clients (KAFKA_SSL_LISTENER_CA_FILE).
+kafka_ssl_listener() {
+  local keytool=${1%/java}/keytool tls=$KAFKA_DIR/tls pass=meterline-dev-keystore
+  [[ -x $keytool ]] || keytool=$(command -v keytool) || die "Kafka's SSL listener needs the JDK's keytool"
+  mkdir -p "$tls"
+  if [[ ! -s $tls/broker.p12 || ! -s $tls/ca.pem ]]; then
+    rm -f "$tls/broker.p12" "$tls/ca.pem"
+    "$keytool" -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 3650 -dname CN=127.0.0.1 \
+      -ext SAN=IP:127.0.0.1 -ext BC:c=ca:true -storetype PKCS12 -keystore "$tls/broker.p12" \
+      -storepass "$pass" -keypass "$pass" >>"$LOG_DIR/kafka.out" 2>&1 || fail_part kafka "keytool failed"
+    "$keytool" -exportcert -rfc -alias broker -keystore "$tls/broker.p12" -storepass "$pass" \
+      -file "$tls/ca.pem" >>"$LOG_DIR/kafka.out" 2>&1 || fail_part kafka "keytool -exportcert failed"
+  fi
+  local props=$KAFKA_DIR/server.properties
+  sed -i -e "s|^listeners=\(.*\)$|listeners=\1,SSL://127.0.0.1:$KAFKA_SSL_PORT|" \
+    -e "s|^advertised.listeners=\(.*\)$|advertised.listeners=\1,SSL://127.0.0.1:$KAFKA_SSL_PORT|" \
+    -e "s|^listener.security.protocol.map=\(.*\)$|listener.security.protocol.map=\1,SSL:SSL|" "$props"
+  cat >>"$props" <<PROPS
+listener.name.ssl.ssl.keystore.type=PKCS12
+listener.name.ssl.ssl.keystore.location=$tls/broker.p12
+listener.name.ssl.ssl.keystore.password=$pass
+listener.name.ssl.ssl.key.password=$pass
+listener.name.ssl.ssl.client.auth=none
+PROPS
+}
+
 start_kafka() {
   needs_start kafka kafka_ready 90 "$KAFKA_PORT" || return 0
   port_open "$KAFKA_CONTROLLER_PORT" && die "Kafka controller port $KAFKA_CONTROLLER_PORT is taken"
   port_open "$KAFKA_SASL_PORT" && die "Kafka SASL port $KAFKA_SASL_PORT is taken (set KAFKA_SASL_PORT)"
+  port_open "$KAFKA_SSL_PORT" && die "Kafka SSL port $KAFKA_SSL_PORT is taken (set KAFKA_SSL_PORT)"
   fetch_kafka
   local java
   java=$(find_java 17 "${KAFKA_JAVA:-}") || die "Kafka $KAFKA_VERSION needs Java 17+"
@@ -190,6 +219,7 @@ start_kafka() {
     -e "s/@KAFKA_SASL_PORT@/$KAFKA_SASL_PORT/g" -e "s/@KAFKA_SASL_USERNAME@/$KAFKA_SASL_DEV_USERNAME/g" \
     -e "s/@KAFKA_SASL_PASSWORD@/$KAFKA_SASL_DEV_PASSWORD/g" \
     -e "s:@DATA_DIR@:$KAFKA_DIR/data:g" "$INFRA_DIR/kafka/server.properties" >"$KAFKA_DIR/server.properties"
+  kafka_ssl_listener "$java"
   local jvm=(-Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" -Dkafka.logs.dir="$LOG_DIR"
     -Djava.awt.headless=true -cp "$KAFKA_LIBS/*")
   if [[ ! -f $KAFKA_DIR/data/meta.properties ]]; then
@@ -197,7 +227,7 @@ start_kafka() {
     "$java" "${jvm[@]}" kafka.tools.StorageTool format --ignore-formatted -t "$(<"$KAFKA_DIR/cluster.id")" \
       -c "$KAFKA_DIR/server.properties" >>"$LOG_DIR/kafka.out" 2>&1 || fail_part kafka "storage format failed"
   fi
-  log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (SASL_PLAINTEXT on $KAFKA_SASL_PORT)"
+  log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (SASL_PLAINTEXT on $KAFKA_SASL_PORT, SSL on $KAFKA_SSL_PORT)"
   spawn kafka "$java" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 "${jvm[@]}" \
     kafka.Kafka "$KAFKA_DIR/server.properties"
 }
@@ -318,6 +348,13 @@ kafka_settings() {
   else
     log "Kafka has no SASL listener on $KAFKA_SASL_PORT (started before it existed?): restart it with" \
       "pnpm infra:down && pnpm infra:up to test SASL"
+  fi
+  if port_open "$KAFKA_SSL_PORT" && [[ -s $KAFKA_DIR/tls/ca.pem ]]; then
+    env_line KAFKA_SSL_LISTENER_BROKERS "127.0.0.1:$KAFKA_SSL_PORT"
+    env_line KAFKA_SSL_LISTENER_CA_FILE "$KAFKA_DIR/tls/ca.pem"
+  else
+    log "Kafka has no SSL listener on $KAFKA_SSL_PORT (started before it existed?): restart it with" \
+      "pnpm infra:down && pnpm infra:up to test TLS"
   fi
 }
 

@@ -18,6 +18,9 @@ KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
 KAFKA_SASL_PORT=${KAFKA_SASL_PORT:-$((KAFKA_PORT + 2))}
 KAFKA_SASL_DEV_USERNAME=meterline
 KAFKA_SASL_DEV_PASSWORD=meterline-dev-password
+# The SSL listener (TLS, server certificate only) beside them, with a self-signed development certificate
+# made by up.sh (keytool) for 127.0.0.1 (ADR 0023).
+KAFKA_SSL_PORT=${KAFKA_SSL_PORT:-$((KAFKA_PORT + 3))}
 REGISTRY_PORT=${REGISTRY_PORT:-8081}
 # Quarkus' management interface (health, metrics) cannot be switched off at run time; keep it local.
 REGISTRY_MANAGEMENT_PORT=${REGISTRY_MANAGEMENT_PORT:-$((REGISTRY_PORT + 10000))}

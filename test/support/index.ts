@@ -5,7 +5,14 @@ export { childrenOf, isRunning, type ProcStat, readProcStat, TICKS_PER_SECOND } 
 export { type ServiceProcess, startServiceProcess } from './process.ts';
 export { freePort, type OwnRedisServer, startOwnRedisServer } from './redis-server.ts';
 export { seedResource } from './resources.ts';
-export { type SaslListener, type ServiceUrls, saslListener, serviceUrls } from './services.ts';
+export {
+  type SaslListener,
+  type ServiceUrls,
+  type SslListener,
+  saslListener,
+  serviceUrls,
+  sslListener,
+} from './services.ts';
 export { type CaughtMail, type SmtpCatcher, startSmtpCatcher } from './smtp.ts';
 export { type TopicTail, tailTopic } from './topics.ts';
 export { eventually } from './wait.ts';

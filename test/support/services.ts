@@ -167,3 +167,23 @@ export function saslListener(): SaslListener {
     );
   return { brokers: brokers.split(','), mechanism, username, password };
 }
+
+/** The broker's SSL listener (TLS, a self-signed development certificate for 127.0.0.1) and the PEM
+ * file that trusts it, as `pnpm infra:up` opens it (ADR 0023). Missing is a failure, never a skip. */
+export interface SslListener {
+  brokers: string[];
+  caFile: string;
+}
+
+export function sslListener(): SslListener {
+  const file = infraEnv();
+  const pick = (name: string) => process.env[name] || file[name];
+  const brokers = pick('KAFKA_SSL_LISTENER_BROKERS');
+  const caFile = pick('KAFKA_SSL_LISTENER_CA_FILE');
+  if (!brokers || !caFile)
+    throw new Error(
+      'tests need the SSL listener but KAFKA_SSL_LISTENER_* are not set: restart Kafka with ' +
+        '`pnpm infra:down && pnpm infra:up` (a broker started before the listener existed has none)',
+    );
+  return { brokers: brokers.split(','), caFile };
+}
