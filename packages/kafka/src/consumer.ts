@@ -1,5 +1,5 @@
-import type { Logger } from '@meterline/runtime';
-import type { Batch, Consumer, ConsumerConfig, Kafka } from 'kafkajs';
+import { backoffMs, type Logger, sleep } from '@meterline/runtime';
+import type { Batch, Consumer, ConsumerConfig, ConsumerRunConfig, Kafka } from 'kafkajs';
 import { platformaticSettings } from './platformatic.ts';
 import { startPlatformaticBatchConsumer } from './platformatic-consumer.ts';
 import { handleBatchWithRetry } from './retry.ts';
@@ -84,9 +84,37 @@ export async function startBatchConsumer(opts: BatchConsumerOptions): Promise<Ru
   /** Per partition: the batch being handled in the background (overlapFetch only). */
   const inHand = new Map<number, Promise<boolean>>();
 
-  await consumer.connect();
-  await consumer.subscribe({ topics: [opts.topic], fromBeginning: opts.fromBeginning ?? true });
-  await consumer.run({
+  const begin = async (config: ConsumerRunConfig) => {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [opts.topic], fromBeginning: opts.fromBeginning ?? true });
+    await consumer.run(config);
+  };
+  // kafkajs starts its consumer again after a crash only when it judges the error retriable; otherwise
+  // it disconnects, and the process lives on consuming nothing (the fault suite's broker restart once
+  // left an ingestor so: its group empty, the pipeline stalled). A service's consumer must come back:
+  // it is started again, with backoff, until it runs or the service stops.
+  let restarting = false;
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart || stopping || restarting) return;
+    restarting = true;
+    log.error({ err: payload.error }, 'consumer crashed and kafkajs gave up on it; starting it again');
+    void (async () => {
+      for (let attempt = 0; !stopping; attempt++) {
+        await sleep(backoffMs(attempt, 1_000, 30_000));
+        if (stopping) break;
+        try {
+          await begin(runConfig);
+          log.info({ attempt }, 'consumer started again after its crash');
+          break;
+        } catch (err) {
+          log.warn({ err, attempt }, 'consumer not started again yet');
+        }
+      }
+      restarting = false;
+    })();
+  });
+
+  const runConfig: ConsumerRunConfig = {
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
@@ -129,7 +157,8 @@ export async function startBatchConsumer(opts: BatchConsumerOptions): Promise<Ru
         if (inHand.get(partition) === work) inHand.delete(partition);
       });
     },
-  });
+  };
+  await begin(runConfig);
 
   return {
     consumer,
